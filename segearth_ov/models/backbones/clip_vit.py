@@ -1,0 +1,145 @@
+"""Run open_clip's VisionTransformer with modified last block(s), as SegEarth-OV does.
+
+Nothing of open_clip is copied: this reads the modules of the pip `VisionTransformer`
+(conv1, class/positional embeddings, ln_pre, resblocks, ln_post, proj) and runs the
+last blocks itself (reference-behaviour §2 and §2a).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import ATTENTIONS, MODEL_TYPES, gem_attention
+
+GEM_DEPTH = 7  # GEM modifies the last GEM_DEPTH - 1 blocks
+
+
+def check_model_type(model_type: str) -> None:
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"unknown model_type {model_type!r}; valid: {', '.join(MODEL_TYPES)}")
+
+
+def resize_pos_embed(pos: torch.Tensor, h: int, w: int, by_size: bool = False) -> torch.Tensor:
+    """Positional table (1+g², W) → (1+h·w, W), bicubic; the class position is kept.
+
+    The reference resizes by scale factors ((h+0.1)/g, (w+0.1)/g); GEM resizes to the
+    target size with antialiasing (`by_size=True`). Both are kept bit-for-bit.
+    """
+    g = int(round((pos.shape[0] - 1) ** 0.5))
+    if (h, w) == (g, g):
+        return pos
+    cls, patch = pos[:1], pos[1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    if by_size:
+        patch = F.interpolate(patch, size=(h, w), mode='bicubic', align_corners=False,
+                              antialias=True)
+    else:
+        patch = F.interpolate(patch, scale_factor=((h + 0.1) / g, (w + 0.1) / g),
+                              mode='bicubic', align_corners=False)
+    assert patch.shape[-2:] == (h, w), (patch.shape, h, w)
+    return torch.cat([cls, patch.permute(0, 2, 3, 1).reshape(h * w, -1)])
+
+
+class CLIPViTFeatures(nn.Module):
+    """Dense CLIP features: (cls B×C or None, patches B×C×h×w) for one batch of crops."""
+
+    def __init__(self, visual: nn.Module, model_type: str = 'SegEarth',
+                 ignore_residual: bool = True, last_n_layers: int = 1):
+        super().__init__()
+        check_model_type(model_type)
+        blocks = visual.transformer.resblocks
+        if not isinstance(blocks[-1].attn, nn.MultiheadAttention):
+            raise ValueError(f'{type(visual).__name__} blocks use {type(blocks[-1].attn).__name__};'
+                             ' only open_clip ViTs with nn.MultiheadAttention are supported')
+        if getattr(visual, 'attn_pool', None) is not None:
+            raise ValueError('open_clip ViTs with attentional pooling are not supported')
+        self.visual = visual
+        self.model_type = model_type
+        self.ignore_residual = ignore_residual
+        n_blocks = len(blocks)
+        if model_type == 'GEM':
+            last_n_layers = GEM_DEPTH - 1
+        self.last_n = min(last_n_layers, n_blocks)
+        if self.last_n < 1:
+            raise ValueError(f'ssa_last_n_layers must be ≥ 1, got {last_n_layers}')
+
+    @property
+    def patch_size(self) -> int:
+        return self.visual.conv1.kernel_size[0]
+
+    @property
+    def embed_dim(self) -> int:
+        return self.visual.proj.shape[1]
+
+    def _blocks(self, x: torch.Tensor, blocks) -> torch.Tensor:
+        batch_first = getattr(self.visual.transformer, 'batch_first', True)
+        for blk in blocks:
+            x = blk(x) if batch_first else blk(x.transpose(0, 1)).transpose(0, 1)
+        return x
+
+    def embed(self, img: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        v = self.visual
+        x = v.conv1(img)
+        h, w = x.shape[-2:]
+        x = x.flatten(2).transpose(1, 2)
+        cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+        x = torch.cat([cls, x], dim=1)
+        pos = resize_pos_embed(v.positional_embedding, h, w, by_size=self.model_type == 'GEM')
+        x = x + pos.to(x.dtype)
+        x = v.patch_dropout(x)
+        return v.ln_pre(x), (h, w)
+
+    @staticmethod
+    def _qkv(block: nn.Module, x: torch.Tensor):
+        attn = block.attn
+        b, n, c = x.shape
+        heads = attn.num_heads
+        qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias)
+        qkv = qkv.reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        return qkv[0], qkv[1], qkv[2], (c // heads) ** -0.5
+
+    @staticmethod
+    def _merge_heads(block: nn.Module, out: torch.Tensor) -> torch.Tensor:
+        b, heads, n, d = out.shape
+        return block.attn.out_proj(out.transpose(1, 2).reshape(b, n, heads * d))
+
+    def custom_attention(self, block: nn.Module, x: torch.Tensor, grid) -> torch.Tensor:
+        """out_proj(A·v) with the variant's attention weights A, on already-normalised x."""
+        q, k, v, scale = self._qkv(block, x)
+        a = ATTENTIONS[self.model_type](q, k, v, scale, grid)
+        return block.ls_1(self._merge_heads(block, a @ v))
+
+    def forward(self, img: torch.Tensor, with_cls: bool = False):
+        x, grid = self.embed(img)
+        blocks = self.visual.transformer.resblocks
+        split = len(blocks) - self.last_n
+        x = self._blocks(x, blocks[:split])
+        if self.model_type == 'GEM':
+            out = self._gem(x, blocks[split:])
+        else:
+            out = 0
+            for blk in blocks[split:]:
+                y = self.custom_attention(blk, blk.ln_1(x), grid)
+                if not self.ignore_residual:
+                    y = x + y
+                    y = y + blk.ls_2(blk.mlp(blk.ln_2(y)))
+                out = out + y
+                x = self._blocks(x, [blk])
+        tokens = self.visual.ln_post(out) @ self.visual.proj
+        patches = tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
+        cls = tokens[:, 0] if with_cls else None
+        if with_cls and self.model_type == 'GEM':
+            raise ValueError('GEM has no class-token output: use cls_token_lambda=0 with GEM')
+        return cls, patches
+
+    def _gem(self, x: torch.Tensor, blocks) -> torch.Tensor:
+        """GEM (reference-behaviour §2a): a parameter-free self-self stream beside the normal one."""
+        g = x
+        for blk in blocks:
+            a = blk.ln_1(x)
+            q, k, v, scale = self._qkv(blk, a)
+            inv_temp = a.norm(dim=-1).mean(dim=-1).reshape(-1, 1, 1, 1) * scale
+            r = blk.ls_1(self._merge_heads(blk, gem_attention(q, k, v, inv_temp)))
+            g = r if self.ignore_residual else g + r
+            x = self._blocks(x, [blk])
+        return g

@@ -1,0 +1,108 @@
+"""Where a backbone's weights come from: explicit path → local checkpoints/ or cache → hub.
+
+Every preset goes through `resolve_weights`, so a user always gets the same answer to
+"which file is this model using", and offline the same clear error naming the file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .presets import BackbonePreset
+
+RANDOM = 'random'   # `pretrained='random'`: random initialisation (benchmarks, training from scratch)
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """The weights of a preset are not on this machine and could not be downloaded."""
+
+
+def checkpoints_dir() -> Path:
+    """`$SEGEARTH_CHECKPOINTS`, else `checkpoints/` in the current directory."""
+    return Path(os.environ.get('SEGEARTH_CHECKPOINTS', 'checkpoints'))
+
+
+def cache_dir() -> Path:
+    """`$SEGEARTH_CACHE`, else ~/.cache/segearth_ov (text embeddings, downloaded weights)."""
+    return Path(os.environ.get('SEGEARTH_CACHE', Path.home() / '.cache' / 'segearth_ov'))
+
+
+def _hf_download(repo: str, filename: str, local_only: bool) -> str:
+    from huggingface_hub import hf_hub_download
+    return hf_hub_download(repo, filename, cache_dir=str(cache_dir() / 'hub'),
+                           local_files_only=local_only)
+
+
+def _openclip_download(preset: BackbonePreset) -> str:
+    import open_clip
+    arch = preset.arch + ('-quickgelu' if preset.quick_gelu else '')
+    cfg = (open_clip.get_pretrained_cfg(arch, preset.tag)
+           or open_clip.get_pretrained_cfg(preset.arch, preset.tag))
+    if not cfg:
+        raise WeightsNotFoundError(f'open_clip {open_clip.__version__} has no pretrained tag '
+                                   f'{preset.tag!r} for {preset.arch}')
+    path = open_clip.download_pretrained(cfg, cache_dir=str(cache_dir() / 'open_clip'))
+    if not path:
+        raise WeightsNotFoundError(f'open_clip could not download {preset.arch}/{preset.tag}')
+    return path
+
+
+def resolve_weights(preset: BackbonePreset, pretrained: str | None = None,
+                    name: str = '') -> str | None:
+    """Return a local file holding the weights (or None for `pretrained='random'`).
+
+    Order: `pretrained` (an existing path, or 'hf-hub:<repo>/<file>') → `checkpoints/<file>` →
+    the local hub cache → a download. Offline and without the file, raises WeightsNotFoundError
+    naming the preset, the file looked for, and how to pass `pretrained=`.
+    """
+    if pretrained == RANDOM:
+        return None
+    if pretrained:
+        if pretrained.startswith('hf-hub:'):
+            repo, _, fname = pretrained[len('hf-hub:'):].rpartition('/')
+            return _fetch(name, f'{repo}/{fname}', [], lambda lo: _hf_download(repo, fname, lo))
+        if os.path.isfile(pretrained):
+            return pretrained
+        raise WeightsNotFoundError(
+            f'pretrained={pretrained!r} is not a file. Pass the path of a checkpoint '
+            "(.pt/.pth/.bin/.safetensors), 'hf-hub:<repo>/<file>', or leave it unset to use the "
+            f'preset {name or preset.arch}.')
+
+    local = [checkpoints_dir() / preset.filename]
+    if preset.file:
+        local.insert(0, checkpoints_dir() / preset.file)
+    for p in local:
+        if p.is_file():
+            return str(p)
+    if preset.hf_repo:
+        return _fetch(name, f'{preset.hf_repo}/{preset.hf_file}', local,
+                      lambda lo: _hf_download(preset.hf_repo, preset.hf_file, lo))
+    if preset.tag:
+        return _fetch(name, f'open_clip {preset.arch} pretrained={preset.tag!r}', local,
+                      lambda lo: _openclip_download(preset))
+    raise WeightsNotFoundError(_missing_message(name, preset.file, local, preset.url))
+
+
+def _fetch(name, what, local, download):
+    """Try the local hub cache, then the hub; turn every failure into one clear error."""
+    try:
+        return download(True)
+    except Exception:
+        pass
+    try:
+        return download(False)
+    except Exception as err:  # offline, no such repo/file, no permission, …
+        raise WeightsNotFoundError(_missing_message(name, what, local, reason=err)) from None
+
+
+def _missing_message(name, what, local, url=None, reason=None) -> str:
+    looked = ', '.join(str(p) for p in local) or '-'
+    msg = (f'weights for {name or "the backbone"} not found: looked for {looked} '
+           f'and for {what}')
+    if reason is not None:
+        msg += f' (download failed: {type(reason).__name__}: {str(reason).splitlines()[0][:200]})'
+    if url:
+        msg += f'. Get it from {url}'
+    msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or pass '
+            "pretrained='/path/to/weights.pt' (demo.py: --pretrained PATH).")
+    return msg

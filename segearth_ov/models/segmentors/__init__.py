@@ -1,0 +1,1 @@
+from .segearth import SegEarthSegmentation  # noqa: F401

@@ -1,0 +1,224 @@
+"""SegEarthSegmentation: image + class names → label map, exactly as SegEarth-OV computes it.
+
+The path, top to bottom (reference-behaviour §4–§5): split the image into windows →
+dense CLIP features of each window (modified last block) → SimFeatUp → cosine logits
+against the text embeddings → global bias alleviation (λ·[CLS]) → merge windows →
+softmax, max over synonyms → argmax and threshold.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from ..backbones import CLIPViTFeatures, build_clip
+from ..backbones.clip_vit import check_model_type
+from ..backbones.weights import RANDOM, cache_dir
+from ..text import TextEmbedder, load_class_names
+from ..upsamplers import build_upsampler
+
+logger = logging.getLogger('segearth_ov')
+
+CLIP_MEAN = [122.771, 116.746, 104.094]
+CLIP_STD = [68.501, 66.632, 70.323]
+
+
+def clip_data_preprocessor() -> dict:
+    return dict(type='SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD, bgr_to_rgb=True)
+
+
+def slide_windows(h: int, w: int, crop: int, stride: int):
+    """mmseg's slide-inference windows (y1, y2, x1, x2), clipped to end inside the image."""
+    h_grids = max(h - crop + stride - 1, 0) // stride + 1
+    w_grids = max(w - crop + stride - 1, 0) // stride + 1
+    for i in range(h_grids):
+        for j in range(w_grids):
+            y2, x2 = min(i * stride + crop, h), min(j * stride + crop, w)
+            yield max(y2 - crop, 0), y2, max(x2 - crop, 0), x2
+
+
+def patch_padding(h: int, w: int, patch: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) zero padding to the next multiple of the patch size."""
+    ph, pw = -h % patch, -w % patch
+    return pw // 2, pw - pw // 2, ph // 2, ph - ph // 2
+
+
+@MODELS.register_module()
+class SegEarthSegmentation(BaseSegmentor):
+    """Training-free open-vocabulary segmentor (SegEarth-OV), an mmseg `BaseSegmentor`.
+
+    Keywords are those of the reference configs, plus `pretrained` (weights that replace the
+    preset's), `model_cfg` (an open_clip model-config JSON), `classes` (class lines instead of
+    `name_path`) and `device` (default: CUDA if present, else CPU).
+    """
+
+    def __init__(self, name_path=None, clip_type='CLIP', vit_type='ViT-B/16',
+                 model_type='SegEarth', ignore_residual=True, prob_thd=0.0, logit_scale=50,
+                 slide_stride=112, slide_crop=224, cls_token_lambda=0, bg_idx=0,
+                 ssa_last_n_layers=1, feature_up=True,
+                 feature_up_cfg=dict(model_name='jbu_one',
+                                     model_path='checkpoints/xclip_jbu_one_million_aid.ckpt'),
+                 pretrained=None, model_cfg=None, classes=None, device=None,
+                 text_cache=True, data_preprocessor=None, init_cfg=None):
+        super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
+                         init_cfg=init_cfg)
+        check_model_type(model_type)
+        if model_type == 'GEM' and cls_token_lambda:
+            raise ValueError('GEM has no class-token output: use cls_token_lambda=0 with GEM')
+        if (name_path is None) == (classes is None):
+            raise ValueError('give the classes either as name_path (a class-name file) or as '
+                             'classes (a list of lines such as ["building,roof", "road"])')
+        self.class_names = load_class_names(classes if classes is not None else name_path)
+        self.device_ = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+
+        clip, tokenizer, self.weights_path = build_clip(clip_type, vit_type, pretrained, model_cfg)
+        self.clip_type, self.vit_type, self.model_type = clip_type, vit_type, model_type
+        self.image_encoder = CLIPViTFeatures(clip.visual, model_type, ignore_residual,
+                                             ssa_last_n_layers)
+        self.patch_size = self.image_encoder.patch_size
+
+        self.feature_up = feature_up
+        self.upsampler = None
+        if feature_up:
+            cfg = dict(feature_up_cfg or {})
+            path = cfg.get('model_path')
+            self.upsampler = build_upsampler(
+                cfg.get('model_name', 'jbu_one'), self.image_encoder.embed_dim, self.patch_size,
+                None if path == RANDOM else path, allow_random=path == RANDOM)
+
+        self.logit_scale = logit_scale
+        self.prob_thd = prob_thd
+        self.bg_idx = bg_idx
+        self.slide_stride = slide_stride
+        self.slide_crop = slide_crop
+        self.cls_token_lambda = cls_token_lambda
+
+        embedder = TextEmbedder(clip, tokenizer,
+                                cache_dir=cache_dir() / 'text_embeddings' if text_cache and
+                                self.weights_path else None)
+        clip.to(self.device_)
+        with torch.no_grad():
+            query_features = embedder(self.class_names.queries, self.device_)
+        self.text_from_cache = embedder.last_from_cache
+        self.register_buffer('query_features', query_features.float(), persistent=False)
+        self.register_buffer('query_idx', torch.tensor(self.class_names.query_idx),
+                             persistent=False)
+        # The text tower is no longer needed: keep only the image side.
+        del clip.transformer, clip.token_embedding, clip.ln_final
+        self.to(self.device_)
+        self.eval()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names.classes)
+
+    # ----------------------------------------------------------------- one window
+    def _autocast(self):
+        if self.device_.type == 'cuda':
+            return torch.autocast('cuda', dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def window_logits(self, crop: torch.Tensor) -> torch.Tensor:
+        """Cosine logits (1×Q×H×W) of one normalised crop whose sides are patch multiples."""
+        with self._autocast():
+            cls, feats = self.image_encoder(crop, with_cls=self.cls_token_lambda != 0)
+            if self.upsampler is not None:
+                feats = self.upsampler(feats, crop)
+        feats = feats.float()
+        feats = feats / feats.norm(dim=1, keepdim=True)
+        logits = torch.einsum('bchw,qc->bqhw', feats, self.query_features)
+        if cls is not None:
+            cls = cls.float()
+            cls = cls / cls.norm(dim=-1, keepdim=True)
+            logits = logits + self.cls_token_lambda * (cls @ self.query_features.T)[..., None, None]
+        if logits.shape[-2:] != crop.shape[-2:]:
+            logits = F.interpolate(logits, size=crop.shape[-2:], mode='bilinear',
+                                   align_corners=False)
+        return logits
+
+    def padded_window_logits(self, crop: torch.Tensor) -> torch.Tensor:
+        """Zero-pad the crop to patch multiples (half before, half after), cut the padding off."""
+        h, w = crop.shape[-2:]
+        l, r, t, b = patch_padding(h, w, self.patch_size)
+        if l or r or t or b:
+            crop = F.pad(crop, (l, r, t, b))
+        return self.window_logits(crop)[..., t:t + h, l:l + w]
+
+    # ------------------------------------------------------------ whole image
+    def image_logits(self, img: torch.Tensor) -> torch.Tensor:
+        """Query logits (1×Q×H×W) of one normalised image: slide windows or whole image."""
+        if self.slide_crop <= 0:
+            return self.padded_window_logits(img)
+        h, w = img.shape[-2:]
+        q = self.query_features.shape[0]
+        total = img.new_zeros(1, q, h, w)
+        count = img.new_zeros(1, 1, h, w)
+        for y1, y2, x1, x2 in slide_windows(h, w, self.slide_crop, self.slide_stride):
+            total[..., y1:y2, x1:x2] += self.padded_window_logits(img[..., y1:y2, x1:x2])
+            count[..., y1:y2, x1:x2] += 1
+        return total / count
+
+    def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """softmax(logit_scale · logits) over queries, then the max over each class's synonyms."""
+        probs = torch.softmax(self.logit_scale * logits, dim=0)
+        if probs.shape[0] == self.num_classes:
+            return probs
+        out = probs.new_full((self.num_classes, *probs.shape[1:]), float('-inf'))
+        index = self.query_idx.view(-1, 1, 1).expand_as(probs)
+        return out.scatter_reduce(0, index, probs, reduce='amax')
+
+    def labels(self, probs: torch.Tensor) -> torch.Tensor:
+        """argmax over classes; pixels whose best probability is below prob_thd → bg_idx."""
+        best, pred = probs.max(dim=0, keepdim=True)
+        pred[best < self.prob_thd] = self.bg_idx
+        return pred
+
+    # ------------------------------------------------------------ mmseg API
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor, data_samples=None):
+        """Fill `seg_logits` (class probabilities) and `pred_sem_seg` at each sample's ori_shape.
+
+        `inputs` are normalised B×3×H×W tensors (from `data_preprocessor`). Without
+        data samples, returns the B×H×W label maps.
+        """
+        if inputs.dim() != 4 or inputs.shape[1] != 3:
+            raise ValueError(
+                f'expected normalised images of shape B×3×H×W, got {tuple(inputs.shape)}. '
+                'Load 1-band images as 3 bands (replicated) and drop a 4th (alpha) band; '
+                'segearth_ov.utils.images.to_three_bands does both.')
+        samples = data_samples or [None] * inputs.shape[0]
+        inputs = inputs.to(self.device_)
+        preds = []
+        for i, sample in enumerate(samples):
+            meta = sample.metainfo if sample is not None else {}
+            h, w = meta.get('img_shape', inputs.shape[-2:])[:2]
+            out_shape = meta.get('ori_shape', (h, w))[:2]
+            logits = self.image_logits(inputs[i:i + 1, :, :h, :w])
+            if tuple(logits.shape[-2:]) != tuple(out_shape):
+                logits = F.interpolate(logits, size=out_shape, mode='bilinear',
+                                       align_corners=False)
+            probs = self.class_probabilities(logits[0])
+            pred = self.labels(probs)
+            if sample is not None:
+                sample.set_data({'seg_logits': PixelData(data=probs),
+                                 'pred_sem_seg': PixelData(data=pred)})
+            preds.append(pred[0])
+        return data_samples if data_samples is not None else torch.stack(preds)
+
+    def extract_feat(self, inputs):
+        return self.image_encoder(inputs)[1]
+
+    def encode_decode(self, inputs, batch_img_metas):
+        return torch.cat([self.image_logits(inputs[i:i + 1]) for i in range(inputs.shape[0])])
+
+    def _forward(self, inputs, data_samples=None):
+        return self.encode_decode(inputs, None)
+
+    def loss(self, inputs, data_samples):
+        raise NotImplementedError('SegEarthSegmentation is training-free; it has no loss')

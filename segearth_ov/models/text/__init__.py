@@ -1,0 +1,1 @@
+from .embeddings import ClassNames, load_class_names, TextEmbedder  # noqa: F401

@@ -1,0 +1,229 @@
+"""SimFeatUp: joint bilateral upsampling (JBU) of CLIP patch features, guided by the image.
+
+The released code evaluates the last step of each JBU (a per-pixel D×D weighted sum) with a
+CUDA kernel, or on CPU by unfolding the full-resolution map into D²·C channels (over 12 GB for
+one 224 window at C = 512). Here that sum is an accumulation over the D² offsets
+(`adaptive_conv`), so memory stays at a few C×H×W maps, on CPU and GPU alike.
+
+Everything before `fixup_proj` is linear in the source features with weights that depend on
+the guidance only, so `JBUOne`/`JBUStack` run the chain on the smaller of the C channels and
+the h·w token basis and map back exactly (`_low_rank`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+
+def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """out[b, c, i, j] = Σ_{a,b'} kernel[b, a·D+b', i, j] · padded[b, c, i+a, j+b'].
+
+    padded: B×C×(H+D-1)×(W+D-1); kernel: B×D²×H×W. Accumulates one offset at a time, so
+    the B×C×D²×H×W unfolded tensor of the reference is never built.
+    """
+    b, d2, h, w = kernel.shape
+    d = math.isqrt(d2)
+    out = padded.new_zeros(padded.shape[0], padded.shape[1], h, w)
+    for a in range(d):
+        for c in range(d):
+            out.addcmul_(padded[:, :, a:a + h, c:c + w], kernel[:, a * d + c:a * d + c + 1])
+    return out
+
+
+class JBULearnedRange(nn.Module):
+    """One ×2 joint bilateral upsampling step with a learned range kernel (FeatUp's JBU)."""
+
+    def __init__(self, guidance_dim: int = 3, key_dim: int = 32, radius: int = 3):
+        super().__init__()
+        self.radius = radius
+        self.diameter = 2 * radius + 1
+        self.key_dim = key_dim
+        d2 = self.diameter ** 2
+        self.range_temp = nn.Parameter(torch.tensor(0.0))
+        self.range_proj = nn.Sequential(
+            nn.Conv2d(guidance_dim, key_dim, 1), nn.GELU(), nn.Dropout2d(0.1),
+            nn.Conv2d(key_dim, key_dim, 1))
+        self.sigma_spatial = nn.Parameter(torch.tensor(1.0))
+        self.fixup_proj = nn.Sequential(
+            nn.Conv2d(guidance_dim + d2, d2, 1), nn.GELU(), nn.Dropout2d(0.1),
+            nn.Conv2d(d2, d2, 1))
+
+    def range_kernel(self, guidance: torch.Tensor) -> torch.Tensor:
+        """Softmax over the D² neighbours of the projected-guidance dot products: B×D²×H×W."""
+        proj = self.range_proj(guidance)
+        padded = F.pad(proj, [self.radius] * 4, mode='reflect')
+        h, w = proj.shape[-2:]
+        d = self.diameter
+        logits = torch.stack([
+            (padded[:, :, a:a + h, c:c + w] * proj).sum(1)
+            for a in range(d) for c in range(d)], dim=1)
+        temp = self.range_temp.exp().clamp(1e-4, 1e4)
+        return F.softmax(temp * logits, dim=1)
+
+    def spatial_kernel(self, device, dtype) -> torch.Tensor:
+        """Gaussian over a D×D grid of coordinates in [-1, 1]: 1×D²×1×1."""
+        coords = torch.linspace(-1, 1, self.diameter, device=device, dtype=dtype)
+        sq = coords[:, None] ** 2 + coords[None, :] ** 2
+        return torch.exp(-sq / (2 * self.sigma_spatial.to(dtype) ** 2)).reshape(1, -1, 1, 1)
+
+    def kernel(self, guidance: torch.Tensor) -> torch.Tensor:
+        """The per-pixel D² weights of this step; they depend on the guidance only."""
+        k = self.range_kernel(guidance) * self.spatial_kernel(guidance.device, guidance.dtype)
+        k = k / k.sum(1, keepdim=True).clamp(min=1e-7)
+        return k + 0.1 * self.fixup_proj(torch.cat([k, guidance], dim=1))
+
+    def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+        """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""
+        hr = F.interpolate(source, size=kernel.shape[-2:], mode='bicubic', align_corners=False)
+        hr = F.pad(hr, [self.radius] * 4, mode='reflect')
+        return adaptive_conv(hr, kernel)
+
+    def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        return self.apply_kernel(source, self.kernel(guidance))
+
+
+class _JBUChain(nn.Module):
+    """A chain of ×2 JBU steps followed by `y + 0.1·conv1x1(y)`.
+
+    `steps()` lists the JBU module used for each ×2 step; the number of steps is
+    log2(patch size), so a /16 backbone takes 4 and a /32 one 5.
+    """
+
+    def __init__(self, feat_dim: int, num_steps: int):
+        super().__init__()
+        self.feat_dim = feat_dim
+        self.num_steps = num_steps
+        self.fixup_proj = nn.Sequential(nn.Dropout2d(0.2), nn.Conv2d(feat_dim, feat_dim, 1))
+
+    def steps(self) -> list[JBULearnedRange]:
+        raise NotImplementedError
+
+    def upsample_linear(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        """The chain before `fixup_proj`: linear in `source`, weights from the guidance."""
+        for up in self.steps():
+            h, w = source.shape[-2:]
+            small_guidance = F.adaptive_avg_pool2d(guidance, (2 * h, 2 * w))
+            source = up(source, small_guidance)
+        return source
+
+    def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        y = _low_rank(self.upsample_linear, source, guidance)
+        return y + 0.1 * self.fixup_proj(y)
+
+
+def _low_rank(fn, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+    """Apply the channel-wise linear map `fn` on the smaller of C channels and h·w tokens.
+
+    With more channels than tokens (C = 512 on a 14×14 grid) the map is run on the h·w
+    one-hot token maps and the result is combined with the features by one matrix product:
+    out = fn(I)·S, exact up to float rounding.
+    """
+    b, c, h, w = source.shape
+    n = h * w
+    if c <= n:
+        return fn(source, guidance)
+    outs = []
+    basis = torch.eye(n, device=source.device, dtype=source.dtype).reshape(1, n, h, w)
+    for i in range(b):
+        resp = fn(basis, guidance[i:i + 1])  # 1×n×H×W
+        hh, ww = resp.shape[-2:]
+        out = source[i].reshape(c, n) @ resp.reshape(n, hh * ww)
+        outs.append(out.reshape(1, c, hh, ww))
+    return torch.cat(outs)
+
+
+class JBUOne(_JBUChain):
+    """SegEarth-OV's SimFeatUp: one shared JBU (radius 5, 11×11) applied log2(p) times."""
+
+    def __init__(self, feat_dim: int, num_steps: int = 4, radius: int = 5, key_dim: int = 32):
+        super().__init__(feat_dim, num_steps)
+        self.up = JBULearnedRange(3, key_dim, radius)
+
+    def steps(self):
+        return [self.up] * self.num_steps
+
+
+class JBUStack(_JBUChain):
+    """FeatUp's stack: a separate JBU (radius 3) per ×2 step."""
+
+    def __init__(self, feat_dim: int, num_steps: int = 4, radius: int = 3, key_dim: int = 32):
+        super().__init__(feat_dim, num_steps)
+        for i in range(num_steps):
+            self.add_module(f'up{i + 1}', JBULearnedRange(3, key_dim, radius))
+
+    def steps(self):
+        return [getattr(self, f'up{i + 1}') for i in range(self.num_steps)]
+
+
+class BilinearUp(nn.Module):
+    """Parameter-free baseline: bilinear resize of the features to the guidance size."""
+
+    def __init__(self, feat_dim: int = 0, num_steps: int = 4):
+        super().__init__()
+
+    def forward(self, source, guidance):
+        return F.interpolate(source, size=guidance.shape[-2:], mode='bilinear', align_corners=False)
+
+
+UPSAMPLERS = {'jbu_one': JBUOne, 'jbu_stack': JBUStack, 'bilinear': BilinearUp}
+
+
+def build_upsampler(model_name: str, feat_dim: int, patch_size: int = 16,
+                    model_path: str | None = None, allow_random: bool = False) -> nn.Module:
+    """Build a SimFeatUp upsampler and load its released checkpoint (`upsampler.`-prefixed keys).
+
+    Raises a ValueError naming both widths when the checkpoint was trained for another C.
+    `allow_random=True` keeps a random initialisation (benchmarks, training from scratch).
+    """
+    if model_name not in UPSAMPLERS:
+        raise ValueError(f"unknown upsampler {model_name!r}; valid: {', '.join(UPSAMPLERS)}")
+    num_steps = int(round(math.log2(patch_size)))
+    if 2 ** num_steps != patch_size:
+        raise ValueError(f'SimFeatUp needs a power-of-two patch size, got {patch_size}')
+    up = UPSAMPLERS[model_name](feat_dim, num_steps=num_steps)
+    if model_path:
+        load_upsampler_checkpoint(up, model_path)
+    elif model_name != 'bilinear' and not allow_random:
+        raise ValueError(
+            f"upsampler {model_name!r} needs its trained weights: pass "
+            "feature_up_cfg=dict(model_name=..., model_path='path/to/*.ckpt'), "
+            "or model_name='bilinear' for a parameter-free resize")
+    return up.eval()
+
+
+def load_upsampler_checkpoint(module: nn.Module, path: str) -> None:
+    """Load a SimFeatUp `*.ckpt` ({'state_dict': {'upsampler.<key>': ...}}) into `module`."""
+    import os
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f'SimFeatUp checkpoint not found: {path}. Train one with simfeatup_train/ or '
+            "download the released weights, and pass it as feature_up_cfg['model_path'].")
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    prefix = 'upsampler.'
+    state = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+    # Keys that exist in both but have a different width: name both widths.
+    own = module.state_dict()
+    fix_w = state.get('fixup_proj.1.weight')
+    if fix_w is not None and fix_w.shape != own['fixup_proj.1.weight'].shape:
+        raise ValueError(
+            f'SimFeatUp checkpoint {path} was trained for features of width {fix_w.shape[0]}, '
+            f'but this backbone gives width {own["fixup_proj.1.weight"].shape[0]}: use the '
+            'upsampler weights trained for this CLIP backbone.')
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError(
+            f'SimFeatUp checkpoint {path} does not match {type(module).__name__}: '
+            f'missing {missing[:4]}{"…" if len(missing) > 4 else ""}, '
+            f'unexpected {unexpected[:4]}{"…" if len(unexpected) > 4 else ""}. '
+            "Is model_name ('jbu_one' / 'jbu_stack') the one it was trained as?")
+    for k, v in state.items():
+        if v.shape != own[k].shape:
+            raise ValueError(f'SimFeatUp checkpoint {path}: {k} has shape {tuple(v.shape)}, '
+                             f'expected {tuple(own[k].shape)}')
+    module.load_state_dict(state)

@@ -1,0 +1,59 @@
+"""Shared test fixtures: the tiny seeded CLIP and SimFeatUp models of ../shared/fixtures."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / 'shared'
+GOLDEN = SHARED / 'golden'
+FIXTURES = SHARED / 'fixtures'
+TINY_CFG = FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.json'
+TINY_PT = FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.pt'
+JBU_CKPT = {'jbu_one': FIXTURES / 'simfeatup' / 'tiny_jbu_one.ckpt',
+            'jbu_stack': FIXTURES / 'simfeatup' / 'tiny_jbu_stack.ckpt'}
+OEM_TILE = FIXTURES / 'images' / 'oem_koeln_50.tif'
+
+if not SHARED.is_dir():
+    raise RuntimeError(f'{SHARED} not found: the tests need ../shared (fixtures and goldens) '
+                       'beside the project root')
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own text-embedding cache and an offline hub."""
+    monkeypatch.setenv('SEGEARTH_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setenv('SEGEARTH_CHECKPOINTS', str(tmp_path / 'checkpoints'))
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    torch.manual_seed(0)
+
+
+def tiny_segmentor(classes, upsampler='jbu_one', **settings):
+    """SegEarthSegmentation built through mmseg's MODELS with the fixture CLIP and upsampler."""
+    import segearth_ov  # noqa: F401  (registers the segmentor)
+    from mmseg.registry import MODELS
+    feature_up = settings.pop('feature_up', True)
+    cfg = dict(type='SegEarthSegmentation', classes=list(classes), clip_type='CLIP',
+               vit_type='ViT-B/16', pretrained=str(TINY_PT), model_cfg=str(TINY_CFG),
+               feature_up=feature_up, device='cpu',
+               feature_up_cfg=dict(model_name=upsampler, model_path=str(JBU_CKPT[upsampler])))
+    cfg.update(settings)
+    return MODELS.build(cfg)
+
+
+def run_pipeline(model, rgb: np.ndarray):
+    """Feed an RGB uint8 H×W×3 image as the eval pipeline would: BGR 3×H×W, ori_shape = shape."""
+    from mmseg.structures import SegDataSample
+    bgr = torch.from_numpy(np.ascontiguousarray(rgb[..., ::-1].transpose(2, 0, 1)))
+    h, w = rgb.shape[:2]
+    sample = SegDataSample(metainfo=dict(ori_shape=(h, w), img_shape=(h, w)))
+    data = model.data_preprocessor(dict(inputs=[bgr], data_samples=[sample]), training=False)
+    return model.predict(data['inputs'], data['data_samples'])[0]
+
+
+def load_manifest(name='manifest.json', folder=GOLDEN):
+    return json.loads((folder / name).read_text())
