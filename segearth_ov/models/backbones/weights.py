@@ -33,15 +33,31 @@ def _hf_download(repo: str, filename: str, local_only: bool) -> str:
                            local_files_only=local_only)
 
 
-def _openclip_download(preset: BackbonePreset) -> str:
+def offline() -> bool:
+    """True when the user asked for no downloads (HF_HUB_OFFLINE / SEGEARTH_OFFLINE)."""
+    return any(os.environ.get(v, '').upper() in ('1', 'ON', 'YES', 'TRUE')
+               for v in ('HF_HUB_OFFLINE', 'SEGEARTH_OFFLINE'))
+
+
+def _openclip_download(preset: BackbonePreset, local_only: bool) -> str:
+    """An open_clip pretrained tag: its hub file from the local cache, or open_clip's download."""
     import open_clip
+    from open_clip.pretrained import HF_WEIGHTS_NAME
     arch = preset.arch + ('-quickgelu' if preset.quick_gelu else '')
     cfg = (open_clip.get_pretrained_cfg(arch, preset.tag)
            or open_clip.get_pretrained_cfg(preset.arch, preset.tag))
     if not cfg:
         raise WeightsNotFoundError(f'open_clip {open_clip.__version__} has no pretrained tag '
                                    f'{preset.tag!r} for {preset.arch}')
-    path = open_clip.download_pretrained(cfg, cache_dir=str(cache_dir() / 'open_clip'))
+    if local_only:
+        repo, fname = os.path.split(cfg.get('hf_hub', ''))
+        for name in ([fname] if fname else ['open_clip_model.safetensors', HF_WEIGHTS_NAME]):
+            try:
+                return _hf_download(repo, name, True)
+            except Exception:
+                continue
+        raise WeightsNotFoundError('not in the local cache')
+    path = open_clip.download_pretrained(cfg, cache_dir=str(cache_dir() / 'hub'))
     if not path:
         raise WeightsNotFoundError(f'open_clip could not download {preset.arch}/{preset.tag}')
     return path
@@ -79,7 +95,7 @@ def resolve_weights(preset: BackbonePreset, pretrained: str | None = None,
                       lambda lo: _hf_download(preset.hf_repo, preset.hf_file, lo))
     if preset.tag:
         return _fetch(name, f'open_clip {preset.arch} pretrained={preset.tag!r}', local,
-                      lambda lo: _openclip_download(preset))
+                      lambda lo: _openclip_download(preset, lo))
     raise WeightsNotFoundError(_missing_message(name, preset.file, local, preset.url))
 
 
@@ -89,6 +105,9 @@ def _fetch(name, what, local, download):
         return download(True)
     except Exception:
         pass
+    if offline():
+        raise WeightsNotFoundError(_missing_message(
+            name, what, local, reason='offline (HF_HUB_OFFLINE or SEGEARTH_OFFLINE is set)'))
     try:
         return download(False)
     except Exception as err:  # offline, no such repo/file, no permission, …
@@ -99,10 +118,29 @@ def _missing_message(name, what, local, url=None, reason=None) -> str:
     looked = ', '.join(str(p) for p in local) or '-'
     msg = (f'weights for {name or "the backbone"} not found: looked for {looked} '
            f'and for {what}')
-    if reason is not None:
+    if isinstance(reason, str):
+        msg += f' ({reason})'
+    elif reason is not None:
         msg += f' (download failed: {type(reason).__name__}: {str(reason).splitlines()[0][:200]})'
     if url:
         msg += f'. Get it from {url}'
     msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or pass '
             "pretrained='/path/to/weights.pt' (demo.py: --pretrained PATH).")
     return msg
+
+
+SIMFEATUP_SOURCE = ('the SimFeatUp weights released with SegEarth-OV '
+                    '(xclip_jbu_one_million_aid.ckpt, in its simfeatup_dev/weights/), '
+                    'or train your own with simfeatup_train/')
+
+
+def resolve_upsampler_path(path: str) -> str:
+    """A SimFeatUp checkpoint: the path as given, else the same file name in checkpoints/."""
+    candidates = [Path(path), checkpoints_dir() / Path(path).name]
+    for p in candidates:
+        if p.is_file():
+            return str(p)
+    raise FileNotFoundError(
+        f'SimFeatUp checkpoint not found: looked for {", ".join(map(str, candidates))}. '
+        f'Get {SIMFEATUP_SOURCE}, and pass it as feature_up_cfg["model_path"] '
+        '(demo.py: --upsampler-ckpt PATH), or use feature_up=False.')

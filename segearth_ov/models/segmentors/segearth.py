@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,9 @@ CLIP_STD = [68.501, 66.632, 70.323]
 
 
 def clip_data_preprocessor() -> dict:
-    return dict(type='SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD, bgr_to_rgb=True)
+    # `_scope_`: built by mmengine's BaseModel, which otherwise looks in its own registry.
+    return dict(type='SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD, bgr_to_rgb=True,
+                _scope_='mmseg')
 
 
 def slide_windows(h: int, w: int, crop: int, stride: int):
@@ -103,14 +106,17 @@ class SegEarthSegmentation(BaseSegmentor):
                                 cache_dir=cache_dir() / 'text_embeddings' if text_cache and
                                 self.weights_path else None)
         clip.to(self.device_)
+        t0 = time.perf_counter()
         with torch.no_grad():
             query_features = embedder(self.class_names.queries, self.device_)
+        self.text_seconds = time.perf_counter() - t0
         self.text_from_cache = embedder.last_from_cache
         self.register_buffer('query_features', query_features.float(), persistent=False)
         self.register_buffer('query_idx', torch.tensor(self.class_names.query_idx),
                              persistent=False)
         # The text tower is no longer needed: keep only the image side.
         del clip.transformer, clip.token_embedding, clip.ln_final
+        self.requires_grad_(False)   # training-free: no autograd graph, less memory
         self.to(self.device_)
         self.eval()
 

@@ -197,11 +197,8 @@ def build_upsampler(model_name: str, feat_dim: int, patch_size: int = 16,
 
 def load_upsampler_checkpoint(module: nn.Module, path: str) -> None:
     """Load a SimFeatUp `*.ckpt` ({'state_dict': {'upsampler.<key>': ...}}) into `module`."""
-    import os
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f'SimFeatUp checkpoint not found: {path}. Train one with simfeatup_train/ or '
-            "download the released weights, and pass it as feature_up_cfg['model_path'].")
+    from ..backbones.weights import resolve_upsampler_path
+    path = resolve_upsampler_path(path)
     ckpt = torch.load(path, map_location='cpu', weights_only=True)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     prefix = 'upsampler.'

@@ -1,0 +1,34 @@
+# SegEarth-OV: two commands on a fresh machine.
+#   make demo   install everything (first time: ~15 min, mmcv is built once), run the demo
+#   make test   install everything, run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SHARED ?= ../shared
+DEMO_IMAGE ?= $(SHARED)/fixtures/images/oem_koeln_50.tif
+DEMO_CLASSES ?= background;bareland,barren;grass;pavement;road;tree,forest;water,river;cropland;building,roof,house
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install demo demo-tiny test benchmark clean-venv
+
+install:
+	bash tools/install.sh
+
+demo: install
+	$(PY) demo.py --image "$(DEMO_IMAGE)" --classes "$(DEMO_CLASSES)" $(DEMO_ARGS)
+
+# The same demo on the tiny seeded fixture models (no downloads; the picture is not meaningful).
+demo-tiny: install
+	$(PY) demo.py --image "$(DEMO_IMAGE)" --classes "$(DEMO_CLASSES)" \
+	    --pretrained $(SHARED)/fixtures/tiny_clip/tiny-clip-vit-b16.pt \
+	    --model-cfg $(SHARED)/fixtures/tiny_clip/tiny-clip-vit-b16.json \
+	    --upsampler-ckpt $(SHARED)/fixtures/simfeatup/tiny_jbu_one.ckpt --out work_dirs/demo_tiny $(DEMO_ARGS)
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+benchmark: install
+	$(PY) tools/benchmark.py --size 448
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+from .inference import init_segmentor, inference_image  # noqa: F401

@@ -1,0 +1,62 @@
+"""SimFeatUp: the accumulation kernel, the low-rank path, checkpoint loading errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import JBU_CKPT
+from segearth_ov.models.upsamplers import JBUOne, build_upsampler
+from segearth_ov.models.upsamplers.jbu import _low_rank, adaptive_conv
+
+
+def test_adaptive_conv_equals_unfold_reference():
+    torch.manual_seed(0)
+    d, h, w = 3, 5, 6
+    padded = torch.randn(2, 4, h + d - 1, w + d - 1)
+    kernel = torch.randn(2, d * d, h, w)
+    unfolded = F.unfold(padded, d).reshape(2, 4, d * d, h, w)
+    expected = (unfolded * kernel[:, None]).sum(2)
+    assert torch.allclose(adaptive_conv(padded, kernel), expected, atol=1e-5)
+
+
+def test_low_rank_path_equals_direct_path():
+    up = build_upsampler('jbu_one', 64, 16, str(JBU_CKPT['jbu_one']))
+    src = torch.randn(1, 64, 2, 3)          # 6 tokens < 64 channels: low-rank path
+    guide = torch.randn(1, 3, 32, 48)
+    with torch.no_grad():
+        direct = up.upsample_linear(src, guide)
+        low = _low_rank(up.upsample_linear, src, guide)
+    assert low.shape == (1, 64, 32, 48)
+    assert torch.allclose(low, direct, atol=1e-4)
+
+
+def test_steps_follow_patch_size():
+    assert build_upsampler('jbu_one', 64, 16, str(JBU_CKPT['jbu_one'])).num_steps == 4
+    up32 = build_upsampler('jbu_one', 64, 32, str(JBU_CKPT['jbu_one']))
+    assert up32.num_steps == 5
+    out = up32(torch.randn(1, 64, 2, 2), torch.randn(1, 3, 64, 64))
+    assert out.shape == (1, 64, 64, 64)
+
+
+def test_wrong_width_checkpoint_names_both_widths():
+    with pytest.raises(ValueError, match='width 64.*width 512'):
+        build_upsampler('jbu_one', 512, 16, str(JBU_CKPT['jbu_one']))
+
+
+def test_wrong_kind_of_checkpoint_is_named():
+    with pytest.raises(ValueError, match="does not match JBUStack.*model_name"):
+        build_upsampler('jbu_stack', 64, 16, str(JBU_CKPT['jbu_one']))
+
+
+def test_missing_checkpoint_and_unknown_upsampler():
+    with pytest.raises(FileNotFoundError, match='SimFeatUp checkpoint not found'):
+        build_upsampler('jbu_one', 64, 16, '/nonexistent/x.ckpt')
+    with pytest.raises(ValueError, match="valid: jbu_one, jbu_stack, bilinear"):
+        build_upsampler('jbu_three', 64, 16, str(JBU_CKPT['jbu_one']))
+
+
+def test_released_key_prefix_is_stripped(tmp_path):
+    up = JBUOne(8)
+    ckpt = tmp_path / 'x.ckpt'
+    torch.save({'state_dict': {f'upsampler.{k}': v for k, v in up.state_dict().items()}}, ckpt)
+    loaded = build_upsampler('jbu_one', 8, 16, str(ckpt))
+    assert torch.equal(loaded.up.range_proj[0].weight, up.up.range_proj[0].weight)
