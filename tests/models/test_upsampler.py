@@ -20,12 +20,12 @@ def test_adaptive_conv_equals_unfold_reference():
 
 def test_low_rank_path_equals_direct_path():
     up = build_upsampler('jbu_one', 64, 16, str(JBU_CKPT['jbu_one']))
-    src = torch.randn(1, 64, 2, 3)          # 6 tokens < 64 channels: low-rank path
-    guide = torch.randn(1, 3, 32, 48)
+    src = torch.randn(1, 64, 3, 4)          # 12 tokens < 64 channels: low-rank path
+    guide = torch.randn(1, 3, 48, 64)
     with torch.no_grad():
         direct = up.upsample_linear(src, guide)
         low = _low_rank(up.upsample_linear, src, guide)
-    assert low.shape == (1, 64, 32, 48)
+    assert low.shape == (1, 64, 48, 64)
     assert torch.allclose(low, direct, atol=1e-4)
 
 
@@ -33,8 +33,14 @@ def test_steps_follow_patch_size():
     assert build_upsampler('jbu_one', 64, 16, str(JBU_CKPT['jbu_one'])).num_steps == 4
     up32 = build_upsampler('jbu_one', 64, 32, str(JBU_CKPT['jbu_one']))
     assert up32.num_steps == 5
-    out = up32(torch.randn(1, 64, 2, 2), torch.randn(1, 3, 64, 64))
-    assert out.shape == (1, 64, 64, 64)
+    out = up32(torch.randn(1, 64, 3, 3), torch.randn(1, 3, 96, 96))
+    assert out.shape == (1, 64, 96, 96)
+
+
+def test_too_small_grid_is_a_clear_error():
+    up = build_upsampler('jbu_one', 64, 16, str(JBU_CKPT['jbu_one']))
+    with pytest.raises(ValueError, match='at least 3×3 tokens, got \\(2, 5\\)'):
+        up(torch.randn(1, 64, 2, 5), torch.randn(1, 3, 32, 80))
 
 
 def test_wrong_width_checkpoint_names_both_widths():

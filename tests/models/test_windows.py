@@ -25,7 +25,7 @@ def test_image_smaller_than_crop_is_one_window():
 @pytest.mark.parametrize('h,w,expected', [
     (224, 224, (0, 0, 0, 0)),
     (200, 224, (0, 0, 4, 4)),       # 8 rows: half before, half after
-    (201, 203, (6, 7, 3, 4)),       # odd: the extra one after
+    (201, 203, (2, 3, 3, 4)),       # odd: the extra one after
 ])
 def test_patch_padding(h, w, expected):
     assert patch_padding(h, w, 16) == expected

@@ -47,7 +47,7 @@ def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: 
     if weights is not None:
         try:
             open_clip.load_checkpoint(model, weights, strict=True)
-        except (RuntimeError, KeyError, ValueError) as err:
+        except (RuntimeError, KeyError, ValueError, AssertionError, IndexError) as err:
             first = str(err).strip().splitlines()
             raise ValueError(
                 f'checkpoint {weights} does not match the {arch} architecture of {name}'

@@ -111,6 +111,13 @@ class _JBUChain(nn.Module):
         return source
 
     def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        radius = max(up.radius for up in self.steps())
+        if 2 * min(source.shape[-2:]) <= radius:
+            min_tokens = radius // 2 + 1
+            raise ValueError(
+                f'SimFeatUp (radius {radius}) needs a feature grid of at least {min_tokens}×'
+                f'{min_tokens} tokens, got {tuple(source.shape[-2:])}: the image (or window) is '
+                'too small. Use a larger image, or feature_up=False.')
         y = _low_rank(self.upsample_linear, source, guidance)
         return y + 0.1 * self.fixup_proj(y)
 
