@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from conftest import JBU_CKPT
 from segearth_ov.models.upsamplers import JBUOne, build_upsampler
-from segearth_ov.models.upsamplers.jbu import _low_rank, adaptive_conv
+from segearth_ov.models.upsamplers.jbu import adaptive_conv
 
 
 def test_adaptive_conv_equals_unfold_reference():
@@ -18,15 +18,20 @@ def test_adaptive_conv_equals_unfold_reference():
     assert torch.allclose(adaptive_conv(padded, kernel), expected, atol=1e-5)
 
 
-def test_low_rank_path_equals_direct_path():
+def test_reduced_basis_path_equals_direct_path():
     up = build_upsampler('jbu_one', 64, 16, str(JBU_CKPT['jbu_one']))
-    src = torch.randn(1, 64, 3, 4)          # 12 tokens < 64 channels: low-rank path
-    guide = torch.randn(1, 3, 48, 64)
+    src = torch.randn(2, 64, 3, 4)          # 12 tokens + 1 < 64 channels: reduced path
+    guide = torch.randn(2, 3, 48, 64)
     with torch.no_grad():
-        direct = up.upsample_linear(src, guide)
-        low = _low_rank(up.upsample_linear, src, guide)
-    assert low.shape == (1, 64, 48, 64)
+        y = up.upsample_linear(src, guide)
+        direct = y + 0.1 * up.fixup_proj(y)
+        g, q = up.reduced(src, guide)
+        low = up(src, guide)
+    assert q.shape == (2, 64, 13) and g.shape == (2, 13, 48, 64)
+    assert low.shape == (2, 64, 48, 64)
     assert torch.allclose(low, direct, atol=1e-4)
+    # the norm and the text product are those of the full features
+    assert torch.allclose(g.norm(dim=1), direct.norm(dim=1), rtol=1e-4)
 
 
 def test_steps_follow_patch_size():

@@ -110,6 +110,8 @@ class CLIPViTFeatures(nn.Module):
         return block.ls_1(self._merge_heads(block, a @ v))
 
     def forward(self, img: torch.Tensor, with_cls: bool = False):
+        if with_cls and self.model_type == 'GEM':
+            raise ValueError('GEM has no class-token output: use cls_token_lambda=0 with GEM')
         x, grid = self.embed(img)
         blocks = self.visual.transformer.resblocks
         split = len(blocks) - self.last_n
@@ -118,28 +120,29 @@ class CLIPViTFeatures(nn.Module):
             out = self._gem(x, blocks[split:])
         else:
             out = 0
-            for blk in blocks[split:]:
+            last = len(blocks) - 1
+            for i, blk in enumerate(blocks[split:], start=split):
                 y = self.custom_attention(blk, blk.ln_1(x), grid)
                 if not self.ignore_residual:
                     y = x + y
                     y = y + blk.ls_2(blk.mlp(blk.ln_2(y)))
                 out = out + y
-                x = self._blocks(x, [blk])
+                if i < last:   # the last block's normal output feeds nothing
+                    x = self._blocks(x, [blk])
         tokens = self.visual.ln_post(out) @ self.visual.proj
         patches = tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
         cls = tokens[:, 0] if with_cls else None
-        if with_cls and self.model_type == 'GEM':
-            raise ValueError('GEM has no class-token output: use cls_token_lambda=0 with GEM')
         return cls, patches
 
     def _gem(self, x: torch.Tensor, blocks) -> torch.Tensor:
         """GEM (reference-behaviour §2a): a parameter-free self-self stream beside the normal one."""
         g = x
-        for blk in blocks:
+        for i, blk in enumerate(blocks):
             a = blk.ln_1(x)
             q, k, v, scale = self._qkv(blk, a)
             inv_temp = a.norm(dim=-1).mean(dim=-1).reshape(-1, 1, 1, 1) * scale
             r = blk.ls_1(self._merge_heads(blk, gem_attention(q, k, v, inv_temp)))
             g = r if self.ignore_residual else g + r
-            x = self._blocks(x, [blk])
+            if i < len(blocks) - 1:
+                x = self._blocks(x, [blk])
         return g

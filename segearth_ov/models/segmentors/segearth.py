@@ -46,6 +46,11 @@ def slide_windows(h: int, w: int, crop: int, stride: int):
             yield max(y2 - crop, 0), y2, max(x2 - crop, 0), x2
 
 
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), max(size, 1)):
+        yield items[i:i + size]
+
+
 def patch_padding(h: int, w: int, patch: int) -> tuple[int, int, int, int]:
     """(left, right, top, bottom) zero padding to the next multiple of the patch size."""
     ph, pw = -h % patch, -w % patch
@@ -68,7 +73,7 @@ class SegEarthSegmentation(BaseSegmentor):
                  feature_up_cfg=dict(model_name='jbu_one',
                                      model_path='checkpoints/xclip_jbu_one_million_aid.ckpt'),
                  pretrained=None, model_cfg=None, classes=None, device=None,
-                 text_cache=True, data_preprocessor=None, init_cfg=None):
+                 text_cache=True, window_batch=16, data_preprocessor=None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
                          init_cfg=init_cfg)
         check_model_type(model_type)
@@ -101,6 +106,7 @@ class SegEarthSegmentation(BaseSegmentor):
         self.slide_stride = slide_stride
         self.slide_crop = slide_crop
         self.cls_token_lambda = cls_token_lambda
+        self.window_batch = window_batch   # windows per ViT forward (1: the reference's loop)
 
         embedder = TextEmbedder(clip, tokenizer,
                                 cache_dir=cache_dir() / 'text_embeddings' if text_cache and
@@ -130,44 +136,67 @@ class SegEarthSegmentation(BaseSegmentor):
             return torch.autocast('cuda', dtype=torch.float16)
         return contextlib.nullcontext()
 
-    def window_logits(self, crop: torch.Tensor) -> torch.Tensor:
-        """Cosine logits (1×Q×H×W) of one normalised crop whose sides are patch multiples."""
+    def window_logits(self, crops: torch.Tensor) -> torch.Tensor:
+        """Cosine logits (B×Q×H×W) of a batch of normalised crops with patch-multiple sides.
+
+        The ViT runs on the whole batch; SimFeatUp and the logits run one window at a time,
+        in the upsampler's reduced basis when it has one (f = Q·g: ‖f‖ = ‖g‖, f·T = g·QᵀT),
+        so no C×H×W feature map is ever built.
+        """
         with self._autocast():
-            cls, feats = self.image_encoder(crop, with_cls=self.cls_token_lambda != 0)
-            if self.upsampler is not None:
-                feats = self.upsampler(feats, crop)
-        feats = feats.float()
-        feats = feats / feats.norm(dim=1, keepdim=True)
-        logits = torch.einsum('bchw,qc->bqhw', feats, self.query_features)
+            cls, feats = self.image_encoder(crops, with_cls=self.cls_token_lambda != 0)
+        text = self.query_features
+        bias = None
         if cls is not None:
             cls = cls.float()
-            cls = cls / cls.norm(dim=-1, keepdim=True)
-            logits = logits + self.cls_token_lambda * (cls @ self.query_features.T)[..., None, None]
-        if logits.shape[-2:] != crop.shape[-2:]:
-            logits = F.interpolate(logits, size=crop.shape[-2:], mode='bilinear',
+            bias = self.cls_token_lambda * (cls / cls.norm(dim=-1, keepdim=True)) @ text.T
+        out = []
+        for i in range(crops.shape[0]):
+            f, basis = feats[i:i + 1], None
+            if self.upsampler is not None:
+                with self._autocast():
+                    if hasattr(self.upsampler, 'reduced'):
+                        f, basis = self.upsampler.reduced(feats[i:i + 1], crops[i:i + 1])
+                    else:
+                        f = self.upsampler(feats[i:i + 1], crops[i:i + 1])
+            f = f.float()
+            t = text if basis is None else text @ basis[0].float()      # Q×r
+            logits = torch.einsum('brhw,qr->bqhw', f, t) / f.norm(dim=1, keepdim=True)
+            if bias is not None:
+                logits = logits + bias[i].view(1, -1, 1, 1)
+            out.append(logits)
+        logits = torch.cat(out)
+        if logits.shape[-2:] != crops.shape[-2:]:
+            logits = F.interpolate(logits, size=crops.shape[-2:], mode='bilinear',
                                    align_corners=False)
         return logits
 
-    def padded_window_logits(self, crop: torch.Tensor) -> torch.Tensor:
-        """Zero-pad the crop to patch multiples (half before, half after), cut the padding off."""
-        h, w = crop.shape[-2:]
-        l, r, t, b = patch_padding(h, w, self.patch_size)
-        if l or r or t or b:
-            crop = F.pad(crop, (l, r, t, b))
-        return self.window_logits(crop)[..., t:t + h, l:l + w]
-
-    # ------------------------------------------------------------ whole image
     def image_logits(self, img: torch.Tensor) -> torch.Tensor:
-        """Query logits (1×Q×H×W) of one normalised image: slide windows or whole image."""
-        if self.slide_crop <= 0:
-            return self.padded_window_logits(img)
+        """Query logits (1×Q×H×W) of one normalised image: slide windows or whole image.
+
+        Windows are zero-padded to patch multiples (half before, half after), run through
+        the model `window_batch` at a time, cut back, summed and divided by their count.
+        """
         h, w = img.shape[-2:]
-        q = self.query_features.shape[0]
-        total = img.new_zeros(1, q, h, w)
+        if self.slide_crop > 0:
+            windows = list(slide_windows(h, w, self.slide_crop, self.slide_stride))
+        else:
+            windows = [(0, h, 0, w)]
+        total = img.new_zeros(1, self.query_features.shape[0], h, w)
         count = img.new_zeros(1, 1, h, w)
-        for y1, y2, x1, x2 in slide_windows(h, w, self.slide_crop, self.slide_stride):
-            total[..., y1:y2, x1:x2] += self.padded_window_logits(img[..., y1:y2, x1:x2])
-            count[..., y1:y2, x1:x2] += 1
+        for chunk in _chunks(windows, self.window_batch):
+            crops, pads = [], []
+            for y1, y2, x1, x2 in chunk:
+                l, r, t, b = patch_padding(y2 - y1, x2 - x1, self.patch_size)
+                crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
+                pads.append((l, t))
+            if len({c.shape for c in crops}) > 1:   # windows of several sizes: one at a time
+                logits = [self.window_logits(c) for c in crops]
+            else:
+                logits = self.window_logits(torch.cat(crops)).split(1)
+            for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
+                total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]
+                count[..., y1:y2, x1:x2] += 1
         return total / count
 
     def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:

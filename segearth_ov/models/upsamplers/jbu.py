@@ -6,8 +6,9 @@ one 224 window at C = 512). Here that sum is an accumulation over the D² offset
 (`adaptive_conv`), so memory stays at a few C×H×W maps, on CPU and GPU alike.
 
 Everything before `fixup_proj` is linear in the source features with weights that depend on
-the guidance only, so `JBUOne`/`JBUStack` run the chain on the smaller of the C channels and
-the h·w token basis and map back exactly (`_low_rank`).
+the guidance only, and `fixup_proj` is affine, so `JBUOne`/`JBUStack` run the chain on a
+basis of rank ≤ min(C, h·w + 1) and the features are that basis times the result, exactly
+(`_JBUChain.reduced`).
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ class _JBUChain(nn.Module):
             source = up(source, small_guidance)
         return source
 
-    def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+    def check_grid(self, source: torch.Tensor) -> None:
         radius = max(up.radius for up in self.steps())
         if 2 * min(source.shape[-2:]) <= radius:
             min_tokens = radius // 2 + 1
@@ -118,29 +119,41 @@ class _JBUChain(nn.Module):
                 f'SimFeatUp (radius {radius}) needs a feature grid of at least {min_tokens}×'
                 f'{min_tokens} tokens, got {tuple(source.shape[-2:])}: the image (or window) is '
                 'too small. Use a larger image, or feature_up=False.')
-        y = _low_rank(self.upsample_linear, source, guidance)
-        return y + 0.1 * self.fixup_proj(y)
 
+    def reduced(self, source: torch.Tensor, guidance: torch.Tensor):
+        """The upsampled features in a basis of rank r ≤ min(C, h·w + 1): f = Q·g, exactly.
 
-def _low_rank(fn, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
-    """Apply the channel-wise linear map `fn` on the smaller of C channels and h·w tokens.
+        Returns (g: B×r×H×W, Q: B×C×r, or None when no reduction pays off and f = g).
+        Why it is exact: the JBU chain is linear in the features and identical per channel,
+        and the final `y + 0.1·(W y + b)` is affine, so with A = I + 0.1 W and
+        [A S, 0.1 b] = Q R (thin QR, S the C×h·w token features), f = Q (chain(R_S) + r_b).
+        The chain then runs on r channels instead of C, and ‖f‖ = ‖g‖, f·t = g·(Qᵀt).
+        """
+        self.check_grid(source)
+        b, c, h, w = source.shape
+        n = h * w
+        conv = self.fixup_proj[1]
+        a = torch.eye(c, device=source.device, dtype=source.dtype) + \
+            0.1 * conv.weight.reshape(c, c).to(source.dtype)
+        beta = 0.1 * conv.bias.to(source.dtype)
+        gs, qs = [], []
+        for i in range(b):
+            feats = a @ source[i].reshape(c, n)                    # C×n
+            if n + 1 < c:
+                q, r = torch.linalg.qr(torch.cat([feats, beta[:, None]], 1))
+                coef, bias = r[:, :n], r[:, n]
+                qs.append(q)
+            else:
+                coef, bias = feats, beta
+            g = self.upsample_linear(coef.reshape(1, -1, h, w), guidance[i:i + 1])
+            gs.append(g + bias.reshape(1, -1, 1, 1))
+        return torch.cat(gs), (torch.stack(qs) if qs else None)
 
-    With more channels than tokens (C = 512 on a 14×14 grid) the map is run on the h·w
-    one-hot token maps and the result is combined with the features by one matrix product:
-    out = fn(I)·S, exact up to float rounding.
-    """
-    b, c, h, w = source.shape
-    n = h * w
-    if c <= n:
-        return fn(source, guidance)
-    outs = []
-    basis = torch.eye(n, device=source.device, dtype=source.dtype).reshape(1, n, h, w)
-    for i in range(b):
-        resp = fn(basis, guidance[i:i + 1])  # 1×n×H×W
-        hh, ww = resp.shape[-2:]
-        out = source[i].reshape(c, n) @ resp.reshape(n, hh * ww)
-        outs.append(out.reshape(1, c, hh, ww))
-    return torch.cat(outs)
+    def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        g, q = self.reduced(source, guidance)
+        if q is None:
+            return g
+        return torch.einsum('bcr,brhw->bchw', q, g)
 
 
 class JBUOne(_JBUChain):
