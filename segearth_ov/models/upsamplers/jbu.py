@@ -18,14 +18,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...ops import cpu_kernels
+
 
 
 def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """out[b, c, i, j] = Σ_{a,b'} kernel[b, a·D+b', i, j] · padded[b, c, i+a, j+b'].
 
-    padded: B×C×(H+D-1)×(W+D-1); kernel: B×D²×H×W. Accumulates one offset at a time, so
-    the B×C×D²×H×W unfolded tensor of the reference is never built.
+    padded: B×C×(H+D-1)×(W+D-1); kernel: B×D²×H×W. On CPU the compiled kernel of
+    segearth_ov/ops when it is available, else `adaptive_conv_torch`.
     """
+    if cpu_kernels.available(padded):
+        return cpu_kernels.local_weighted_sum(padded, kernel)
+    return adaptive_conv_torch(padded, kernel)
+
+
+def adaptive_conv_torch(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """`adaptive_conv` in plain PyTorch: one offset at a time, so the B×C×D²×H×W unfolded
+    tensor of the reference is never built (memory: a few B×C×H×W maps)."""
     b, d2, h, w = kernel.shape
     d = math.isqrt(d2)
     out = padded.new_zeros(padded.shape[0], padded.shape[1], h, w)
@@ -33,6 +43,15 @@ def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         for c in range(d):
             out.addcmul_(padded[:, :, a:a + h, c:c + w], kernel[:, a * d + c:a * d + c + 1])
     return out
+
+
+def neighbour_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
+    """out[b, a·d+c, i, j] = ⟨query[b, :, i, j], padded[b, :, i+a, j+c]⟩: B×d²×H×W."""
+    if cpu_kernels.available(query):
+        return cpu_kernels.local_dot(query, padded, d)
+    h, w = query.shape[-2:]
+    return torch.stack([(padded[:, :, a:a + h, c:c + w] * query).sum(1)
+                        for a in range(d) for c in range(d)], dim=1)
 
 
 class JBULearnedRange(nn.Module):
@@ -57,11 +76,7 @@ class JBULearnedRange(nn.Module):
         """Softmax over the D² neighbours of the projected-guidance dot products: B×D²×H×W."""
         proj = self.range_proj(guidance)
         padded = F.pad(proj, [self.radius] * 4, mode='reflect')
-        h, w = proj.shape[-2:]
-        d = self.diameter
-        logits = torch.stack([
-            (padded[:, :, a:a + h, c:c + w] * proj).sum(1)
-            for a in range(d) for c in range(d)], dim=1)
+        logits = neighbour_dot(proj, padded, self.diameter)
         temp = self.range_temp.exp().clamp(1e-4, 1e4)
         return F.softmax(temp * logits, dim=1)
 
@@ -145,7 +160,10 @@ class _JBUChain(nn.Module):
                 qs.append(q)
             else:
                 coef, bias = feats, beta
-            g = self.upsample_linear(coef.reshape(1, -1, h, w), guidance[i:i + 1])
+            coef = coef.reshape(1, -1, h, w)
+            if cpu_kernels.available(coef):   # the compiled kernels read channels-last
+                coef = coef.contiguous(memory_format=torch.channels_last)
+            g = self.upsample_linear(coef, guidance[i:i + 1])
             gs.append(g + bias.reshape(1, -1, 1, 1))
         return torch.cat(gs), (torch.stack(qs) if qs else None)
 

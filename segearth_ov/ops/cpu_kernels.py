@@ -1,0 +1,130 @@
+"""Build and call the C kernels of jbu_cpu.c (SimFeatUp's per-pixel weighted sums on CPU).
+
+The shared library is compiled once per machine with the system C compiler into
+$SEGEARTH_CACHE/kernels/ (keyed by the source, the compiler flags and the CPU), and called
+through ctypes on tensor memory: no torch headers, so the build takes about a second.
+Without a compiler, or with SEGEARTH_KERNELS=torch, `available()` is False and callers use
+their PyTorch path, which computes the same sums.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger('segearth_ov')
+SOURCE = Path(__file__).with_name('jbu_cpu.c')
+FLAGS = ['-O3', '-march=native', '-shared', '-fPIC']
+_lib = None
+_tried = False
+_lock = threading.Lock()
+
+
+def _cpu_id() -> str:
+    try:
+        text = Path('/proc/cpuinfo').read_text()
+        flags = next((ln for ln in text.splitlines() if ln.startswith('flags')), '')
+        model = next((ln for ln in text.splitlines() if ln.startswith('model name')), '')
+        return model + flags
+    except OSError:
+        return platform.processor()
+
+
+def _build() -> ctypes.CDLL | None:
+    cc = os.environ.get('CC') or shutil.which('cc') or shutil.which('gcc')
+    if cc is None:
+        logger.info('no C compiler found: SimFeatUp uses its PyTorch path on CPU')
+        return None
+    key = hashlib.sha256(SOURCE.read_bytes() + ' '.join(FLAGS).encode() + _cpu_id().encode())
+    from ..models.backbones.weights import cache_dir
+    out_dir = cache_dir() / 'kernels'
+    lib = out_dir / f'jbu_cpu_{key.hexdigest()[:16]}.so'
+    if not lib.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = lib.with_suffix(f'.tmp{os.getpid()}.so')
+        res = subprocess.run([cc, *FLAGS, str(SOURCE), '-o', str(tmp)],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            logger.warning('could not compile %s (%s); SimFeatUp uses its PyTorch path',
+                           SOURCE.name, res.stderr.strip()[:300])
+            return None
+        os.replace(tmp, lib)
+    dll = ctypes.CDLL(str(lib))
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    for fn in (dll.local_weighted_sum, dll.local_dot):
+        fn.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
+        fn.restype = None
+    return dll
+
+
+def library():
+    global _lib, _tried
+    if not _tried:
+        with _lock:
+            if not _tried:
+                if os.environ.get('SEGEARTH_KERNELS', 'auto') != 'torch':
+                    try:
+                        _lib = _build()
+                    except Exception as err:  # never fatal: the PyTorch path is exact too
+                        logger.warning('compiled kernels unavailable (%s)', err)
+                _tried = True
+    return _lib
+
+
+def available(t: torch.Tensor) -> bool:
+    return (t.device.type == 'cpu' and t.dtype == torch.float32
+            and os.environ.get('SEGEARTH_KERNELS', 'auto') != 'torch' and library() is not None)
+
+
+def _ptr(t: torch.Tensor):
+    return ctypes.c_void_p(t.data_ptr())
+
+
+_pool = None
+
+
+def _run_rows(fn, args, rows: int) -> None:
+    """Call fn(*args, row0, row1) on bands of rows, one band per torch thread.
+
+    ctypes releases the GIL during the call, so the bands run in parallel.
+    """
+    global _pool
+    n = max(1, min(torch.get_num_threads(), rows))
+    if n == 1:
+        fn(*args, 0, rows)
+        return
+    if _pool is None or _pool._max_workers < n:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix='segearth-kernels')
+    bounds = [rows * t // n for t in range(n + 1)]
+    list(_pool.map(lambda t: fn(*args, bounds[t], bounds[t + 1]), range(n)))
+
+
+def local_weighted_sum(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """NCHW in, NCHW out; see jbu.adaptive_conv for the definition."""
+    b, d2, h, w = kernel.shape
+    d = int(round(d2 ** 0.5))
+    c = padded.shape[1]
+    x = padded.permute(0, 2, 3, 1).contiguous()
+    k = kernel.permute(0, 2, 3, 1).contiguous()
+    out = torch.empty(b, h, w, c, dtype=torch.float32)
+    _run_rows(library().local_weighted_sum, (_ptr(x), _ptr(k), _ptr(out), h, w, c, d), b * h)
+    return out.permute(0, 3, 1, 2)
+
+
+def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
+    """out[b, a·d+c, i, j] = ⟨query[b,:,i,j], padded[b,:,i+a,j+c]⟩ (NCHW in, NCHW out)."""
+    b, c, h, w = query.shape
+    q = query.permute(0, 2, 3, 1).contiguous()
+    x = padded.permute(0, 2, 3, 1).contiguous()
+    out = torch.empty(b, h, w, d * d, dtype=torch.float32)
+    _run_rows(library().local_dot, (_ptr(q), _ptr(x), _ptr(out), h, w, c, d), b * h)
+    return out.permute(0, 3, 1, 2)

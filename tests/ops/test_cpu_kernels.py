@@ -1,0 +1,42 @@
+"""The compiled SimFeatUp kernels equal their PyTorch twins."""
+import pytest
+import torch
+
+from segearth_ov.models.upsamplers.jbu import adaptive_conv, adaptive_conv_torch, neighbour_dot
+from segearth_ov.ops import cpu_kernels
+
+pytestmark = pytest.mark.skipif(cpu_kernels.library() is None,
+                                reason='no C compiler: the PyTorch path is used')
+
+
+@pytest.mark.parametrize('b,c,h,w,d', [(1, 197, 13, 17, 11), (2, 5, 9, 7, 11), (3, 40, 6, 20, 7)])
+def test_weighted_sum_equals_torch(b, c, h, w, d):
+    x = torch.randn(b, c, h + d - 1, w + d - 1)
+    k = torch.randn(b, d * d, h, w)
+    assert torch.equal(cpu_kernels.local_weighted_sum(x, k), adaptive_conv_torch(x, k))
+
+
+@pytest.mark.parametrize('b,c,h,w,d', [(1, 32, 13, 17, 11), (2, 3, 9, 7, 7)])
+def test_local_dot_equals_torch(b, c, h, w, d, monkeypatch):
+    q = torch.randn(b, c, h, w)
+    x = torch.randn(b, c, h + d - 1, w + d - 1)
+    fast = neighbour_dot(q, x, d)
+    monkeypatch.setenv('SEGEARTH_KERNELS', 'torch')
+    slow = neighbour_dot(q, x, d)
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_channels_last_input_and_thread_split(monkeypatch):
+    x = torch.randn(1, 20, 30, 40).contiguous(memory_format=torch.channels_last)
+    k = torch.randn(1, 121, 20, 30)
+    ref = adaptive_conv_torch(x.contiguous(), k)
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 3)   # 20 rows over 3 bands
+    assert torch.equal(adaptive_conv(x, k), ref)
+
+
+def test_switch_turns_kernels_off(monkeypatch):
+    x = torch.randn(1, 2, 3, 3)
+    assert cpu_kernels.available(x)
+    monkeypatch.setenv('SEGEARTH_KERNELS', 'torch')
+    assert not cpu_kernels.available(x)
+    assert not cpu_kernels.available(x.double())
