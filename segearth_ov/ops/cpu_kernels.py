@@ -62,6 +62,8 @@ def _build() -> ctypes.CDLL | None:
     for fn in (dll.local_weighted_sum, dll.local_dot):
         fn.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
         fn.restype = None
+    dll.bicubic_up2_reflect.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64]
+    dll.bicubic_up2_reflect.restype = None
     return dll
 
 
@@ -127,4 +129,17 @@ def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor
     x = padded.permute(0, 2, 3, 1).contiguous()
     out = torch.empty(b, h, w, d * d, dtype=torch.float32)
     _run_rows(library().local_dot, (_ptr(q), _ptr(x), _ptr(out), h, w, c, d), b * h)
+    return out.permute(0, 3, 1, 2)
+
+
+def bicubic_up2_reflect(source: torch.Tensor, pad: int) -> torch.Tensor:
+    """F.pad(F.interpolate(source, scale ×2, 'bicubic'), [pad]*4, 'reflect') in one pass.
+
+    NCHW in; the result is NCHW-shaped and channels-last in memory.
+    """
+    b, c, h, w = source.shape
+    x = source.permute(0, 2, 3, 1).contiguous()
+    hp, wp = 2 * h + 2 * pad, 2 * w + 2 * pad
+    out = torch.empty(b, hp, wp, c, dtype=torch.float32)
+    _run_rows(library().bicubic_up2_reflect, (_ptr(x), _ptr(out), h, w, c, pad), b * hp)
     return out.permute(0, 3, 1, 2)

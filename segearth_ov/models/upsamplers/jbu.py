@@ -45,6 +45,24 @@ def adaptive_conv_torch(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Ten
     return out
 
 
+def pointwise(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """Run a stack of 1×1 convs / activations on x, as matrix products over pixels.
+
+    Same result as `seq(x)`; on channels-last memory a 1×1 conv is one GEMM (pixels ×
+    channels), which is much faster on CPU than the generic convolution path.
+    """
+    if seq.training or x.is_contiguous() or \
+            not x.is_contiguous(memory_format=torch.channels_last):
+        return seq(x)
+    y = x.permute(0, 2, 3, 1)
+    for m in seq:
+        if isinstance(m, nn.Conv2d):
+            y = F.linear(y, m.weight.flatten(1), m.bias)
+        else:
+            y = m(y)      # GELU; Dropout2d is the identity in eval mode
+    return y.permute(0, 3, 1, 2)
+
+
 def neighbour_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
     """out[b, a·d+c, i, j] = ⟨query[b, :, i, j], padded[b, :, i+a, j+c]⟩: B×d²×H×W."""
     if cpu_kernels.available(query):
@@ -74,7 +92,7 @@ class JBULearnedRange(nn.Module):
 
     def range_kernel(self, guidance: torch.Tensor) -> torch.Tensor:
         """Softmax over the D² neighbours of the projected-guidance dot products: B×D²×H×W."""
-        proj = self.range_proj(guidance)
+        proj = pointwise(self.range_proj, guidance)
         padded = F.pad(proj, [self.radius] * 4, mode='reflect')
         logits = neighbour_dot(proj, padded, self.diameter)
         temp = self.range_temp.exp().clamp(1e-4, 1e4)
@@ -90,12 +108,16 @@ class JBULearnedRange(nn.Module):
         """The per-pixel D² weights of this step; they depend on the guidance only."""
         k = self.range_kernel(guidance) * self.spatial_kernel(guidance.device, guidance.dtype)
         k = k / k.sum(1, keepdim=True).clamp(min=1e-7)
-        return k + 0.1 * self.fixup_proj(torch.cat([k, guidance], dim=1))
+        return k + 0.1 * pointwise(self.fixup_proj, torch.cat([k, guidance], dim=1))
 
     def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""
-        hr = F.interpolate(source, size=kernel.shape[-2:], mode='bicubic', align_corners=False)
-        hr = F.pad(hr, [self.radius] * 4, mode='reflect')
+        size = kernel.shape[-2:]
+        if cpu_kernels.available(source) and tuple(size) == tuple(2 * n for n in source.shape[-2:]):
+            hr = cpu_kernels.bicubic_up2_reflect(source, self.radius)
+        else:
+            hr = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
+            hr = F.pad(hr, [self.radius] * 4, mode='reflect')
         return adaptive_conv(hr, kernel)
 
     def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
@@ -123,6 +145,8 @@ class _JBUChain(nn.Module):
         for up in self.steps():
             h, w = source.shape[-2:]
             small_guidance = F.adaptive_avg_pool2d(guidance, (2 * h, 2 * w))
+            if source.is_contiguous(memory_format=torch.channels_last):
+                small_guidance = small_guidance.contiguous(memory_format=torch.channels_last)
             source = up(source, small_guidance)
         return source
 
