@@ -8,6 +8,7 @@ their PyTorch path, which computes the same sums.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import logging
@@ -81,8 +82,23 @@ def library():
     return _lib
 
 
+_disabled = threading.local()
+
+
+@contextlib.contextmanager
+def disabled():
+    """Within this block (this thread), callers take their PyTorch paths."""
+    before = getattr(_disabled, 'on', False)
+    _disabled.on = True
+    try:
+        yield
+    finally:
+        _disabled.on = before
+
+
 def available(t: torch.Tensor) -> bool:
     return (t.device.type == 'cpu' and t.dtype == torch.float32
+            and not getattr(_disabled, 'on', False)
             and os.environ.get('SEGEARTH_KERNELS', 'auto') != 'torch' and library() is not None)
 
 

@@ -11,12 +11,50 @@
 
 #define CB 16 /* channels per register block */
 
+#define PB 4  /* pixels per block: independent sums that keep both FMA units busy */
+
 /* out[b,i,j,:] = sum_{a,c} k[b,i,j,a*d+c] * x[b,i+a,j+c,:]
  * x: B×(H+d-1)×(W+d-1)×C, k: B×H×W×d², out: B×H×W×C.
  * For one output row, CB channels at a time: the d rows of x it reads (d·(W+d-1)·CB
- * floats) stay in L2 while the row's pixels sweep across them, and each pixel's CB
- * running sums stay in registers. The sum runs over (a, c) in the same order as the
+ * floats) stay in L2 while the row's pixels sweep across them, PB pixels at a time, with
+ * their running sums in registers. The sum runs over (a, c) in the same order as the
  * PyTorch twin, so both give the same float32 results. */
+static void block_sum(const float *xrow, const float *krow, float *orow, int64_t Wp,
+                      int64_t C, int64_t d, int64_t d2, int64_t j, int64_t c0, int np, int64_t n) {
+    /* np pixels (≤ PB) starting at j, channels c0..c0+n (n ≤ CB) */
+    float acc[PB][CB] = {{0}};
+    if (np == PB && n == CB) {
+        for (int64_t a = 0; a < d; ++a) {
+            const float *r = xrow + (a * Wp + j) * C + c0;
+            for (int64_t c2 = 0; c2 < d; ++c2) {
+                const float *xv = r + c2 * C;
+                const int64_t o = a * d + c2;
+                const float w0 = krow[(j + 0) * d2 + o], w1 = krow[(j + 1) * d2 + o];
+                const float w2 = krow[(j + 2) * d2 + o], w3 = krow[(j + 3) * d2 + o];
+                for (int c = 0; c < CB; ++c) {
+                    acc[0][c] += w0 * xv[c];
+                    acc[1][c] += w1 * xv[C + c];
+                    acc[2][c] += w2 * xv[2 * C + c];
+                    acc[3][c] += w3 * xv[3 * C + c];
+                }
+            }
+        }
+    } else {
+        for (int64_t a = 0; a < d; ++a) {
+            const float *r = xrow + (a * Wp + j) * C + c0;
+            for (int64_t c2 = 0; c2 < d; ++c2) {
+                const float *xv = r + c2 * C;
+                for (int p = 0; p < np; ++p) {
+                    const float w = krow[(j + p) * d2 + a * d + c2];
+                    for (int64_t c = 0; c < n; ++c) acc[p][c] += w * xv[p * C + c];
+                }
+            }
+        }
+    }
+    for (int p = 0; p < np; ++p)
+        for (int64_t c = 0; c < n; ++c) orow[(j + p) * C + c0 + c] = acc[p][c];
+}
+
 void local_weighted_sum(const float *x, const float *k, float *out, int64_t H, int64_t W,
                         int64_t C, int64_t d, int64_t row0, int64_t row1) {
     const int64_t Hp = H + d - 1, Wp = W + d - 1, d2 = d * d;
@@ -27,30 +65,9 @@ void local_weighted_sum(const float *x, const float *k, float *out, int64_t H, i
         float *orow = out + bi * W * C;
         for (int64_t c0 = 0; c0 < C; c0 += CB) {
             const int64_t n = C - c0 < CB ? C - c0 : CB;
-            for (int64_t j = 0; j < W; ++j) {
-                const float *kk = krow + j * d2;
-                float acc[CB] = {0};
-                if (n == CB) {
-                    for (int64_t a = 0; a < d; ++a) {
-                        const float *r = xrow + (a * Wp + j) * C + c0;
-                        for (int64_t c2 = 0; c2 < d; ++c2) {
-                            const float w = kk[a * d + c2];
-                            const float *xv = r + c2 * C;
-                            for (int c = 0; c < CB; ++c) acc[c] += w * xv[c];
-                        }
-                    }
-                } else {
-                    for (int64_t a = 0; a < d; ++a) {
-                        const float *r = xrow + (a * Wp + j) * C + c0;
-                        for (int64_t c2 = 0; c2 < d; ++c2) {
-                            const float w = kk[a * d + c2];
-                            const float *xv = r + c2 * C;
-                            for (int64_t c = 0; c < n; ++c) acc[c] += w * xv[c];
-                        }
-                    }
-                }
-                float *o = orow + j * C + c0;
-                for (int64_t c = 0; c < n; ++c) o[c] = acc[c];
+            for (int64_t j = 0; j < W; j += PB) {
+                const int np = W - j < PB ? (int)(W - j) : PB;
+                block_sum(xrow, krow, orow, Wp, C, d, d2, j, c0, np, n);
             }
         }
     }

@@ -37,6 +37,13 @@ def test_segmentor_matches_reference(name):
     _check(name, SCENARIOS[name], GOLDEN)
 
 
+@pytest.mark.parametrize('name', ['segearth_padding', 'segearth_jbu_stack'])
+def test_straightforward_path_matches_reference(name):
+    """fast=False (one window at a time, SimFeatUp on all channels in PyTorch) is exact too."""
+    spec = dict(SCENARIOS[name], settings=dict(SCENARIOS[name]['settings'], fast=False))
+    _check(name, spec, GOLDEN)
+
+
 @pytest.mark.parametrize('name', sorted(BASELINES))
 def test_baseline_matches_reference(name):
     _check(name, BASELINES[name], GOLDEN / 'baselines')

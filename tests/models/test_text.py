@@ -44,7 +44,7 @@ def test_cache_hit_on_second_build_and_invalidated_by_new_classes():
     assert torch.equal(first.query_features, second.query_features)
     changed = tiny_segmentor(CLASSES + ['road'], feature_up=False)
     assert not changed.text_from_cache
-    assert torch.equal(changed.query_features[:5], first.query_features)
+    assert torch.allclose(changed.query_features[:5], first.query_features, atol=1e-6)
 
 
 def test_cache_is_not_used_across_weights(tmp_path):

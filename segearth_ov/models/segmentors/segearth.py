@@ -18,6 +18,7 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ...ops import cpu_kernels
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
 from ..backbones.weights import RANDOM, cache_dir
@@ -73,7 +74,8 @@ class SegEarthSegmentation(BaseSegmentor):
                  feature_up_cfg=dict(model_name='jbu_one',
                                      model_path='checkpoints/xclip_jbu_one_million_aid.ckpt'),
                  pretrained=None, model_cfg=None, classes=None, device=None,
-                 text_cache=True, window_batch=16, data_preprocessor=None, init_cfg=None):
+                 text_cache=True, window_batch=16, fast=True, data_preprocessor=None,
+                 init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
                          init_cfg=init_cfg)
         check_model_type(model_type)
@@ -107,8 +109,11 @@ class SegEarthSegmentation(BaseSegmentor):
         self.slide_crop = slide_crop
         self.cls_token_lambda = cls_token_lambda
         self.window_batch = window_batch   # windows per ViT forward (1: the reference's loop)
+        # fast=False: the straightforward path (one window at a time, SimFeatUp on all C
+        # channels in plain PyTorch) for debugging and as the benchmarks' baseline.
+        self.fast = fast
 
-        embedder = TextEmbedder(clip, tokenizer,
+        embedder = TextEmbedder(clip, tokenizer, weights_file=self.weights_path,
                                 cache_dir=cache_dir() / 'text_embeddings' if text_cache and
                                 self.weights_path else None)
         clip.to(self.device_)
@@ -155,7 +160,10 @@ class SegEarthSegmentation(BaseSegmentor):
             f, basis = feats[i:i + 1], None
             if self.upsampler is not None:
                 with self._autocast():
-                    if hasattr(self.upsampler, 'reduced'):
+                    if not self.fast and hasattr(self.upsampler, 'forward_naive'):
+                        with cpu_kernels.disabled():
+                            f = self.upsampler.forward_naive(feats[i:i + 1], crops[i:i + 1])
+                    elif hasattr(self.upsampler, 'reduced'):
                         f, basis = self.upsampler.reduced(feats[i:i + 1], crops[i:i + 1])
                     else:
                         f = self.upsampler(feats[i:i + 1], crops[i:i + 1])
@@ -184,7 +192,7 @@ class SegEarthSegmentation(BaseSegmentor):
             windows = [(0, h, 0, w)]
         total = img.new_zeros(1, self.query_features.shape[0], h, w)
         count = img.new_zeros(1, 1, h, w)
-        for chunk in _chunks(windows, self.window_batch):
+        for chunk in _chunks(windows, self.window_batch if self.fast else 1):
             crops, pads = [], []
             for y1, y2, x1, x2 in chunk:
                 l, r, t, b = patch_padding(y2 - y1, x2 - x1, self.patch_size)

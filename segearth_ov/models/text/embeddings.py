@@ -119,16 +119,28 @@ class TextEmbedder:
     """
 
     def __init__(self, model, tokenizer, cache_dir: str | os.PathLike | None = None,
-                 templates=None):
+                 templates=None, weights_file: str | os.PathLike | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.templates = tuple(templates or openai_templates())
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.weights_file = weights_file
         self._weights_hash = None
         self.last_from_cache = False
 
     def weights_fingerprint(self) -> str:
-        """Hash of every text-side tensor (not the image tower), computed once per model."""
+        """Identifies the text weights.
+
+        With `weights_file`: its resolved path, size and modification time plus the
+        architecture (cheap, so a cached start stays well under a second). Otherwise a hash
+        of every text-side tensor.
+        """
+        if self._weights_hash is None and self.weights_file is not None:
+            st = os.stat(self.weights_file)
+            arch = {k: tuple(v.shape) for k, v in self.model.state_dict().items()
+                    if not k.startswith('visual.')}
+            ident = f'{os.path.realpath(self.weights_file)}:{st.st_size}:{st.st_mtime_ns}:{arch}'
+            self._weights_hash = hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
         if self._weights_hash is None:
             h = hashlib.blake2b(digest_size=16)
             for name, t in sorted(self.model.state_dict().items()):
@@ -148,15 +160,21 @@ class TextEmbedder:
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     @torch.no_grad()
-    def compute(self, queries: list[str], device) -> torch.Tensor:
-        feats = []
-        for q in queries:
-            tokens = self.tokenizer([t(q) for t in self.templates]).to(device)
-            f = encode_text(self.model, tokens).float()
-            f = f / f.norm(dim=-1, keepdim=True)
-            f = f.mean(dim=0)
-            feats.append(f / f.norm())
-        return torch.stack(feats)
+    def compute(self, queries: list[str], device, batch: int = 256) -> torch.Tensor:
+        """All queries × templates in batches of similar token length (less padding)."""
+        prompts = [t(q) for q in queries for t in self.templates]
+        tokens = self.tokenizer(prompts).to(device)
+        order = torch.argsort(tokens.argmax(dim=-1))   # EOT position = prompt length
+        feats = torch.empty(len(prompts), 0, device=device)
+        for i in range(0, len(prompts), batch):
+            idx = order[i:i + batch]
+            f = encode_text(self.model, tokens[idx]).float()
+            if feats.shape[1] == 0:
+                feats = torch.empty(len(prompts), f.shape[1], device=device)
+            feats[idx] = f
+        feats = feats / feats.norm(dim=-1, keepdim=True)
+        feats = feats.view(len(queries), len(self.templates), -1).mean(dim=1)
+        return feats / feats.norm(dim=-1, keepdim=True)
 
     def __call__(self, queries: list[str], device='cpu') -> torch.Tensor:
         self.last_from_cache = False

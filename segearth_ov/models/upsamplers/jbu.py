@@ -191,6 +191,13 @@ class _JBUChain(nn.Module):
             gs.append(g + bias.reshape(1, -1, 1, 1))
         return torch.cat(gs), (torch.stack(qs) if qs else None)
 
+    def forward_naive(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        """The straightforward path: the chain on all C channels, then the fixup (debugging,
+        and the baseline that benchmarks compare against)."""
+        self.check_grid(source)
+        y = self.upsample_linear(source, guidance)
+        return y + 0.1 * self.fixup_proj(y)
+
     def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
         g, q = self.reduced(source, guidance)
         if q is None:
