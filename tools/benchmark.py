@@ -2,11 +2,19 @@
 """Speed and memory of the SegEarth-OV inference path at full model size, no weights needed.
 
 Builds the segmentor with a randomly initialised, full-size CLIP ViT-B/16 (QuickGELU) and
-JBU_One (C = 512), the OpenEarthMap class list (14 queries × 80 templates), and segments a
-random size×size image by slide inference. Prints one figure per line:
-    text_init_seconds X   (text embeddings, no cache)
-    image_seconds X       (median over --runs)
+JBU_One (C = 512) and the OpenEarthMap class list (14 queries × 80 templates), and
+segments random images. Prints one `key value` per line:
+
+    matmul_gflops X            this machine's fp32 2048² matmul rate (the yardstick)
+    text_init_seconds X        text embeddings, no cache
+    text_init_cached_seconds X text embeddings from the disk cache
+    image_gflop X              arithmetic of one --size image (ViT + SimFeatUp + logits)
+    image_floor_seconds X      image_gflop / matmul_gflops
+    image_seconds X            median over --runs, slide 224/112
     peak_rss_mb X
+  with --sweep:    image_seconds_<slide|whole>_<size> for 224, 448, 896; batch_images_per_second
+  with --compare-naive: naive_image_seconds X, speedup X (fast=False: one window at a time,
+                   SimFeatUp on all channels in plain PyTorch), in the same process.
 """
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ import argparse
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +32,71 @@ OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tr
                'water,river', 'cropland', 'building,roof,house']
 
 
+def matmul_gflops(device) -> float:
+    import torch
+    a = torch.randn(2048, 2048, device=device)
+    b = torch.randn(2048, 2048, device=device)
+    a @ b
+    best = float('inf')
+    for _ in range(5):
+        _sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+def _sync(device):
+    import torch
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def image_flops(model, h: int, w: int) -> float:
+    """Multiply-adds ×2 of one image: ViT windows, SimFeatUp, logits (analytic count)."""
+    from segearth_ov.models.segmentors.segearth import slide_windows
+    enc = model.image_encoder
+    d = enc.visual.conv1.out_channels
+    layers = len(enc.visual.transformer.resblocks)
+    c = enc.embed_dim
+    p = model.patch_size
+    q = model.query_features.shape[0]
+    wins = (list(slide_windows(h, w, model.slide_crop, model.slide_stride))
+            if model.slide_crop > 0 else [(0, h, 0, w)])
+    total = 0.0
+    for y1, y2, x1, x2 in wins:
+        hh, ww = -(-(y2 - y1) // p) * p, -(-(x2 - x1) // p) * p
+        n = (hh // p) * (ww // p) + 1
+        total += 2 * (n - 1) * 3 * p * p * d                       # patch embedding
+        total += layers * (2 * n * d * d * 12 + 4 * n * n * d)      # blocks
+        total += 2 * n * d * c                                      # projection
+        r = min(c, n)
+        if model.upsampler is not None:
+            hw = (hh // p) * (ww // p)
+            for _ in range(model.upsampler.num_steps):
+                hw *= 4
+                total += 2 * hw * (3 * 32 + 32 * 32)                # range projection
+                total += 2 * hw * 121 * 32                          # neighbour dot products
+                total += 2 * hw * (124 * 121 + 121 * 121)           # kernel fixup
+                total += 2 * hw * 16 * r + 2 * hw * 121 * r         # bicubic ×2, weighted sum
+            total += 2 * hh * ww * q * r                            # logits
+        else:
+            total += 2 * (n - 1) * q * c
+    return total
+
+
+def time_predict(model, imgs, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        _sync(model.device_)
+        t0 = time.perf_counter()
+        model.predict(imgs)
+        _sync(model.device_)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, default=448)
@@ -30,6 +104,9 @@ def main(argv=None):
     p.add_argument('--device', default=None)
     p.add_argument('--model-type', default='SegEarth')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: all)')
+    p.add_argument('--sweep', action='store_true', help='sizes 224/448/896, slide and whole, batch')
+    p.add_argument('--batch', type=int, default=4, help='images per batch for --sweep')
+    p.add_argument('--compare-naive', action='store_true')
     args = p.parse_args(argv)
 
     import torch
@@ -37,25 +114,52 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = init_segmentor(OEM_CLASSES, clip_type='CLIP', vit_type='ViT-B/16',
-                           model_type=args.model_type, pretrained='random',
-                           upsampler='jbu_one', upsampler_ckpt='random', device=args.device)
+    build = dict(clip_type='CLIP', vit_type='ViT-B/16', model_type=args.model_type,
+                 upsampler='jbu_one', upsampler_ckpt='random', device=args.device)
+    model = init_segmentor(OEM_CLASSES, pretrained='random', **build)
+    dev = model.device_
+    gflops = matmul_gflops(dev)
+    print(f'matmul_gflops {gflops:.0f}')
     print(f'text_init_seconds {model.text_seconds:.2f}', flush=True)
 
-    img = torch.randn(1, 3, args.size, args.size, device=model.device_)
-    times = []
-    for _ in range(args.runs):
-        if model.device_.type == 'cuda':
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        model.predict(img)
-        if model.device_.type == 'cuda':
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    print(f'image_seconds {statistics.median(times):.2f}')
-    print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}')
-    if model.device_.type == 'cuda':
+    with tempfile.TemporaryDirectory() as tmp:   # a weights file, so the cache can be keyed
+        import open_clip
+        weights = Path(tmp) / 'vit-b-16-random.pt'
+        clip = open_clip.create_model('ViT-B-16', force_quick_gelu=True)
+        torch.save(clip.state_dict(), weights)
+        init_segmentor(OEM_CLASSES, pretrained=str(weights), **build)
+        cached = init_segmentor(OEM_CLASSES, pretrained=str(weights), **build)
+        assert cached.text_from_cache
+        print(f'text_init_cached_seconds {cached.text_seconds:.3f}', flush=True)
+        del clip, cached
+
+    s = args.size
+    flop = image_flops(model, s, s)
+    print(f'image_gflop {flop / 1e9:.1f}')
+    print(f'image_floor_seconds {flop / 1e9 / gflops:.2f}')
+    img = torch.randn(1, 3, s, s, device=dev)
+    model.predict(img)   # warm-up: kernel build, allocator
+    fast = time_predict(model, img, args.runs)
+    print(f'image_seconds {fast:.2f}')
+    print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}', flush=True)
+    if dev.type == 'cuda':
         print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')
+
+    if args.sweep:
+        for mode, crop in (('slide', 224), ('whole', 0)):
+            model.slide_crop = crop
+            for size in (224, 448, 896):
+                x = torch.randn(1, 3, size, size, device=dev)
+                print(f'image_seconds_{mode}_{size} {time_predict(model, x, 1):.2f}', flush=True)
+        model.slide_crop = 224
+        batch = torch.randn(args.batch, 3, s, s, device=dev)
+        print(f'batch_images_per_second {args.batch / time_predict(model, batch, 1):.2f}')
+
+    if args.compare_naive:
+        model.fast = False
+        naive = time_predict(model, img, 1)
+        print(f'naive_image_seconds {naive:.2f}')
+        print(f'speedup {naive / fast:.1f}')
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@
 
 #define CB 16 /* channels per register block */
 
-#define PB 4  /* pixels per block: independent sums that keep both FMA units busy */
+#define PB 4  /* pixels per block: 8 independent vector sums keep both FMA units busy */
 
 /* out[b,i,j,:] = sum_{a,c} k[b,i,j,a*d+c] * x[b,i+a,j+c,:]
  * x: B×(H+d-1)×(W+d-1)×C, k: B×H×W×d², out: B×H×W×C.
@@ -19,40 +19,51 @@
  * floats) stay in L2 while the row's pixels sweep across them, PB pixels at a time, with
  * their running sums in registers. The sum runs over (a, c) in the same order as the
  * PyTorch twin, so both give the same float32 results. */
-static void block_sum(const float *xrow, const float *krow, float *orow, int64_t Wp,
-                      int64_t C, int64_t d, int64_t d2, int64_t j, int64_t c0, int np, int64_t n) {
-    /* np pixels (≤ PB) starting at j, channels c0..c0+n (n ≤ CB) */
+typedef float v8 __attribute__((vector_size(32)));
+static inline v8 ld8(const float *p) { v8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void st8(float *p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
+
+static void block_generic(const float *xrow, const float *krow, float *orow, int64_t Wp,
+                          int64_t C, int64_t d, int64_t d2, int64_t j, int64_t c0, int np,
+                          int64_t n) {
     float acc[PB][CB] = {{0}};
-    if (np == PB && n == CB) {
-        for (int64_t a = 0; a < d; ++a) {
-            const float *r = xrow + (a * Wp + j) * C + c0;
-            for (int64_t c2 = 0; c2 < d; ++c2) {
-                const float *xv = r + c2 * C;
-                const int64_t o = a * d + c2;
-                const float w0 = krow[(j + 0) * d2 + o], w1 = krow[(j + 1) * d2 + o];
-                const float w2 = krow[(j + 2) * d2 + o], w3 = krow[(j + 3) * d2 + o];
-                for (int c = 0; c < CB; ++c) {
-                    acc[0][c] += w0 * xv[c];
-                    acc[1][c] += w1 * xv[C + c];
-                    acc[2][c] += w2 * xv[2 * C + c];
-                    acc[3][c] += w3 * xv[3 * C + c];
-                }
-            }
-        }
-    } else {
-        for (int64_t a = 0; a < d; ++a) {
-            const float *r = xrow + (a * Wp + j) * C + c0;
-            for (int64_t c2 = 0; c2 < d; ++c2) {
-                const float *xv = r + c2 * C;
-                for (int p = 0; p < np; ++p) {
-                    const float w = krow[(j + p) * d2 + a * d + c2];
-                    for (int64_t c = 0; c < n; ++c) acc[p][c] += w * xv[p * C + c];
-                }
+    for (int64_t a = 0; a < d; ++a) {
+        const float *r = xrow + (a * Wp + j) * C + c0;
+        for (int64_t c2 = 0; c2 < d; ++c2) {
+            const float *xv = r + c2 * C;
+            for (int p = 0; p < np; ++p) {
+                const float w = krow[(j + p) * d2 + a * d + c2];
+                for (int64_t c = 0; c < n; ++c) acc[p][c] += w * xv[p * C + c];
             }
         }
     }
     for (int p = 0; p < np; ++p)
         for (int64_t c = 0; c < n; ++c) orow[(j + p) * C + c0 + c] = acc[p][c];
+}
+
+/* 4 pixels × 16 channels, sums in 8 vector registers */
+static void block_fast(const float *xrow, const float *krow, float *orow, int64_t Wp,
+                       int64_t C, int64_t d, int64_t d2, int64_t j, int64_t c0) {
+    v8 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
+    const float *k0 = krow + j * d2, *k1 = k0 + d2, *k2 = k1 + d2, *k3 = k2 + d2;
+    for (int64_t a = 0; a < d; ++a) {
+        const float *r = xrow + (a * Wp + j) * C + c0;
+        for (int64_t c2 = 0; c2 < d; ++c2) {
+            const float *xv = r + c2 * C;
+            const int64_t o = a * d + c2;
+            const v8 w0 = (v8){0} + k0[o], w1 = (v8){0} + k1[o];
+            const v8 w2 = (v8){0} + k2[o], w3 = (v8){0} + k3[o];
+            s00 += w0 * ld8(xv);         s01 += w0 * ld8(xv + 8);
+            s10 += w1 * ld8(xv + C);     s11 += w1 * ld8(xv + C + 8);
+            s20 += w2 * ld8(xv + 2 * C); s21 += w2 * ld8(xv + 2 * C + 8);
+            s30 += w3 * ld8(xv + 3 * C); s31 += w3 * ld8(xv + 3 * C + 8);
+        }
+    }
+    float *o = orow + j * C + c0;
+    st8(o, s00);         st8(o + 8, s01);
+    st8(o + C, s10);     st8(o + C + 8, s11);
+    st8(o + 2 * C, s20); st8(o + 2 * C + 8, s21);
+    st8(o + 3 * C, s30); st8(o + 3 * C + 8, s31);
 }
 
 void local_weighted_sum(const float *x, const float *k, float *out, int64_t H, int64_t W,
@@ -67,7 +78,10 @@ void local_weighted_sum(const float *x, const float *k, float *out, int64_t H, i
             const int64_t n = C - c0 < CB ? C - c0 : CB;
             for (int64_t j = 0; j < W; j += PB) {
                 const int np = W - j < PB ? (int)(W - j) : PB;
-                block_sum(xrow, krow, orow, Wp, C, d, d2, j, c0, np, n);
+                if (np == PB && n == CB)
+                    block_fast(xrow, krow, orow, Wp, C, d, d2, j, c0);
+                else
+                    block_generic(xrow, krow, orow, Wp, C, d, d2, j, c0, np, n);
             }
         }
     }
