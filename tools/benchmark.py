@@ -7,11 +7,11 @@ segments random images. Prints one `key value` per line:
 
     matmul_gflops X            this machine's fp32 2048² matmul rate (the yardstick)
     text_init_seconds X        text embeddings, no cache
-    text_init_cached_seconds X text embeddings from the disk cache
     image_gflop X              arithmetic of one --size image (ViT + SimFeatUp + logits)
     image_floor_seconds X      image_gflop / matmul_gflops
     image_seconds X            median over --runs, slide 224/112
-    peak_rss_mb X
+    peak_rss_mb X              peak resident memory of the process up to here
+    text_init_cached_seconds X text embeddings from the disk cache
   with --sweep:    image_seconds_<slide|whole>_<size> for 224, 448, 896; batch_images_per_second
   with --compare-naive: naive_image_seconds X, speedup X (fast=False: one window at a time,
                    SimFeatUp on all channels in plain PyTorch), in the same process.
@@ -122,17 +122,6 @@ def main(argv=None):
     print(f'matmul_gflops {gflops:.0f}')
     print(f'text_init_seconds {model.text_seconds:.2f}', flush=True)
 
-    with tempfile.TemporaryDirectory() as tmp:   # a weights file, so the cache can be keyed
-        import open_clip
-        weights = Path(tmp) / 'vit-b-16-random.pt'
-        clip = open_clip.create_model('ViT-B-16', force_quick_gelu=True)
-        torch.save(clip.state_dict(), weights)
-        init_segmentor(OEM_CLASSES, pretrained=str(weights), **build)
-        cached = init_segmentor(OEM_CLASSES, pretrained=str(weights), **build)
-        assert cached.text_from_cache
-        print(f'text_init_cached_seconds {cached.text_seconds:.3f}', flush=True)
-        del clip, cached
-
     s = args.size
     flop = image_flops(model, s, s)
     print(f'image_gflop {flop / 1e9:.1f}')
@@ -144,6 +133,19 @@ def main(argv=None):
     print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}', flush=True)
     if dev.type == 'cuda':
         print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')
+
+    with tempfile.TemporaryDirectory() as tmp:   # a weights file, so the cache can be keyed
+        import os
+        import open_clip
+        os.environ['SEGEARTH_CACHE'] = tmp           # keep the user's cache clean
+        weights = Path(tmp) / 'vit-b-16-random.pt'
+        clip = open_clip.create_model('ViT-B-16', force_quick_gelu=True)
+        torch.save(clip.state_dict(), weights)
+        init_segmentor(OEM_CLASSES, pretrained=str(weights), **build)
+        cached = init_segmentor(OEM_CLASSES, pretrained=str(weights), **build)
+        assert cached.text_from_cache
+        print(f'text_init_cached_seconds {cached.text_seconds:.3f}', flush=True)
+        del clip, cached
 
     if args.sweep:
         for mode, crop in (('slide', 224), ('whole', 0)):
