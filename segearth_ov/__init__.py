@@ -6,3 +6,4 @@ __version__ = '0.1.0'
 
 from . import models  # noqa: E402,F401
 from .models import SegEarthSegmentation  # noqa: E402,F401
+from . import datasets  # noqa: E402,F401  (registers the dataset classes and LoadSARImageFromFile)

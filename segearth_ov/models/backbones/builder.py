@@ -1,6 +1,7 @@
 """Build an open_clip CLIP model from a preset, a model-config JSON and resolved weights."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -27,6 +28,24 @@ def _register_model_cfg(model_cfg: str) -> str:
     return path.stem
 
 
+class _DropRandomInitWarning(logging.Filter):
+    def filter(self, record):
+        return 'initialized randomly' not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_random_init_warning():
+    """open_clip warns "No pretrained weights loaded … initialized randomly" whenever it is
+    not given weights itself; here they are loaded right after, so the warning misleads."""
+    flt = _DropRandomInitWarning()
+    root = logging.getLogger()
+    root.addFilter(flt)
+    try:
+        yield
+    finally:
+        root.removeFilter(flt)
+
+
 def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: str | None = None,
                model_cfg: str | None = None):
     """Return (open_clip model in eval mode, tokenizer, weights path or None).
@@ -43,7 +62,8 @@ def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: 
     else:
         arch, quick_gelu = preset.arch, preset.quick_gelu
     weights = resolve_weights(preset, pretrained, name=name)
-    model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)
+    with _quiet_random_init_warning():   # weights are loaded right below
+        model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)
     if weights is not None:
         try:
             open_clip.load_checkpoint(model, weights, strict=True)

@@ -85,7 +85,7 @@ class SegEarthSegmentation(BaseSegmentor):
             raise ValueError('give the classes either as name_path (a class-name file) or as '
                              'classes (a list of lines such as ["building,roof", "road"])')
         self.class_names = load_class_names(classes if classes is not None else name_path)
-        self.device_ = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
 
         clip, tokenizer, self.weights_path = build_clip(clip_type, vit_type, pretrained, model_cfg)
         self.clip_type, self.vit_type, self.model_type = clip_type, vit_type, model_type
@@ -116,10 +116,10 @@ class SegEarthSegmentation(BaseSegmentor):
         embedder = TextEmbedder(clip, tokenizer, weights_file=self.weights_path,
                                 cache_dir=cache_dir() / 'text_embeddings' if text_cache and
                                 self.weights_path else None)
-        clip.to(self.device_)
+        clip.to(device)
         t0 = time.perf_counter()
         with torch.no_grad():
-            query_features = embedder(self.class_names.queries, self.device_)
+            query_features = embedder(self.class_names.queries, device)
         self.text_seconds = time.perf_counter() - t0
         self.text_from_cache = embedder.last_from_cache
         self.register_buffer('query_features', query_features.float(), persistent=False)
@@ -128,8 +128,13 @@ class SegEarthSegmentation(BaseSegmentor):
         # The text tower is no longer needed: keep only the image side.
         del clip.transformer, clip.token_embedding, clip.ln_final
         self.requires_grad_(False)   # training-free: no autograd graph, less memory
-        self.to(self.device_)
+        self.to(device)
         self.eval()
+
+    @property
+    def device_(self) -> torch.device:
+        """Where the model is now (mmengine's Runner may have moved it after construction)."""
+        return self.query_features.device
 
     @property
     def num_classes(self) -> int:

@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Evaluate SegEarth-OV on one dataset config.
+
+    python eval.py --config configs/cfg_loveda.py [--work-dir DIR] [--cfg-options k=v ...]
+                   [--launcher none|pytorch] [--show-dir DIR] [--results results.xlsx]
+
+Runs mmengine's Runner.test(), prints the metrics, writes <work-dir>/results.txt and appends
+one row to results.xlsx (see docs/evaluation.md). Several GPUs: bash dist_test.sh.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--config', required=True, help='a config, e.g. configs/cfg_loveda.py')
+    p.add_argument('--work-dir', help='logs and results.txt (default: work_dirs/<config name>)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                   help='override config entries, e.g. model.clip_type=GeoRSCLIP '
+                        'model.vit_type=ViT-B/32 model.model_type=ClearCLIP '
+                        'model.pretrained=PATH test_dataloader.dataset.data_root=DIR')
+    p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                   help='pytorch: started by torchrun (dist_test.sh)')
+    p.add_argument('--show-dir', help='save image | prediction overlays with a legend here')
+    p.add_argument('--results', default='results.xlsx',
+                   help='the workbook to append a row to (default: ./results.xlsx)')
+    p.add_argument('--no-results', action='store_true', help='do not write an xlsx row')
+    p.add_argument('--tag', default='', help='a label for this run in results.xlsx '
+                   '(e.g. "no-featup"); runs with different tags are separate summary rows')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from segearth_ov.evaluation.run import evaluate, init_distributed, load_config
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, args.show_dir)
+    init_distributed(cfg)
+    try:
+        evaluate(cfg, args.config, None if args.no_results else args.results, args.tag)
+    finally:
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

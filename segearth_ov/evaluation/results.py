@@ -1,0 +1,269 @@
+"""results.txt and results.xlsx: one row per evaluation run, plus a paper-style summary sheet.
+
+The workbook has a `results` sheet (every run, never rewritten away: a new run reads the
+rows already there and writes them back with its own appended) and a `summary` sheet
+rebuilt from it: one row per method/backbone, one column per dataset in the order of the
+paper's tables, and the average of each table. Other sheets a user adds are kept.
+
+Writes are atomic (temporary file in the same folder, then `os.replace`) and serialised
+between processes (an advisory lock on the folder, where the OS has `fcntl`). A workbook
+that cannot be read (corrupt, not an xlsx) or that is open in Excel/LibreOffice (their lock
+file is beside it) or cannot be replaced is left byte-for-byte as it is; the row then goes
+to a new `<name>.<timestamp>.xlsx` beside it, and the caller is told.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from .benchmarks import BENCHMARKS, BY_TITLE, GROUPS, benchmark_of
+
+RESULTS_SHEET = 'results'
+SUMMARY_SHEET = 'summary'
+COLUMNS = ['config', 'clip_type', 'vit_type', 'model_type', 'dataset', 'aAcc', 'mIoU', 'mAcc',
+           'score', 'per-class IoU', 'images', 'seconds', 'tag', 'time', 'work_dir']
+METHOD_KEYS = ['model_type', 'tag', 'clip_type', 'vit_type']
+GROUP_TITLES = {'optical': 'optical', 'single-class': 'single-class', 'sar': 'SAR',
+                'extra': 'extra'}
+
+
+class ResultsFileError(RuntimeError):
+    """results.xlsx cannot be read or replaced (corrupt, locked, no permission)."""
+
+
+# ---------------------------------------------------------------- one row
+def per_class_iou(metrics: dict) -> dict[str, float]:
+    """{'road': 41.2, …} from the `IoU.<class>` entries of SegEarthIoUMetric, in class order."""
+    return {k[4:]: v for k, v in metrics.items() if k.startswith('IoU.')}
+
+
+def make_row(metrics: dict, config: str, model: dict, images: int, seconds: float,
+             tag: str = '', work_dir: str = '') -> dict:
+    """The results.xlsx row of one run. `score` is the number the paper's tables report:
+    the foreground IoU for single-class sets, mIoU otherwise."""
+    bench = benchmark_of(config)
+    ious = per_class_iou(metrics)
+    score = metrics.get('mIoU')
+    if bench is not None and bench.foreground is not None and len(ious) > bench.foreground:
+        score = list(ious.values())[bench.foreground]
+    return {
+        'config': str(config),
+        'clip_type': model.get('clip_type', 'CLIP'),
+        'vit_type': model.get('vit_type', 'ViT-B/16'),
+        'model_type': model.get('model_type', 'SegEarth'),
+        'dataset': bench.title if bench else Path(str(config)).stem.replace('cfg_', '', 1),
+        'aAcc': _num(metrics.get('aAcc')),
+        'mIoU': _num(metrics.get('mIoU')),
+        'mAcc': _num(metrics.get('mAcc')),
+        'score': _num(score),
+        'per-class IoU': '; '.join(f'{k}={_fmt(v)}' for k, v in ious.items()),
+        'images': int(images),
+        'seconds': round(float(seconds), 1),
+        'tag': tag or '',
+        'time': time.strftime('%Y-%m-%d %H:%M:%S'),
+        'work_dir': str(work_dir),
+    }
+
+
+def results_text(row: dict, metrics: dict) -> str:
+    """The human-readable results.txt of one run."""
+    lines = [f'{k}: {row[k]}' for k in ('config', 'dataset', 'clip_type', 'vit_type',
+                                        'model_type', 'tag', 'images', 'seconds', 'time')]
+    lines += [f'{k}: {_fmt(row[k])}' for k in ('aAcc', 'mIoU', 'mAcc', 'score')]
+    lines.append('per-class IoU:')
+    lines += [f'  {name}: {_fmt(v)}' for name, v in per_class_iou(metrics).items()]
+    return '\n'.join(lines) + '\n'
+
+
+def _num(v):
+    if v is None:
+        return None
+    v = float(v)
+    return None if math.isnan(v) else round(v, 2)
+
+
+def _fmt(v) -> str:
+    return 'nan' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{float(v):.2f}'
+
+
+# ---------------------------------------------------------------- summary
+def summary_frame(rows: list[dict]):
+    """The paper-style table: one row per method/backbone, one column per dataset (its
+    `score`; the latest run wins), then the average of each table (group)."""
+    import pandas as pd
+    df = pd.DataFrame(rows)
+    if df.empty or 'dataset' not in df:
+        return pd.DataFrame(columns=['method', 'backbone'])
+    for k in METHOD_KEYS:
+        df[k] = df[k].fillna('').astype(str) if k in df else ''
+    df['score'] = pd.to_numeric(df.get('score'), errors='coerce')
+    table = (df.groupby(METHOD_KEYS + ['dataset'], sort=False)['score'].last()
+             .unstack('dataset'))
+    present = set(table.columns)
+    ordered, averages = [], {}
+    for group in (*GROUPS, 'extra'):
+        titles = [b.title for b in BENCHMARKS if b.group == group and b.title in present]
+        if titles:
+            name = f'Average {GROUP_TITLES[group]}'
+            ordered += titles + [name]
+            averages[name] = titles
+    others = [c for c in table.columns if c not in BY_TITLE]
+    for name, titles in averages.items():
+        table[name] = table[titles].mean(axis=1, skipna=True).round(2)
+    table = table[ordered + others].reset_index()
+    method = table['model_type'] + table['tag'].map(lambda t: f' [{t}]' if t else '')
+    backbone = table['clip_type'] + ' ' + table['vit_type']
+    table.insert(0, 'backbone', backbone)
+    table.insert(0, 'method', method)
+    return table.drop(columns=METHOD_KEYS)
+
+
+# ---------------------------------------------------------------- workbook I/O
+def lock_files(path: Path) -> list[Path]:
+    """Lock files that Excel (`~$name`) or LibreOffice (`.~lock.name#`) keep while it is open."""
+    return [p for p in (path.with_name('~$' + path.name),
+                        path.with_name(f'.~lock.{path.name}#')) if p.exists()]
+
+
+def read_rows(path) -> list[dict]:
+    """The rows of the `results` sheet ([] if the file or sheet does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        wb = _load(path)
+    except ResultsFileError as err:
+        raise ResultsFileError(f'{path}: {err}') from None
+    return _sheet_rows(wb)
+
+
+def _load(path: Path):
+    from openpyxl import load_workbook
+    try:
+        return load_workbook(path)
+    except PermissionError as err:
+        raise ResultsFileError(f'cannot read it: {err}') from None
+    except Exception as err:   # BadZipFile, InvalidFileException, KeyError, …
+        raise ResultsFileError(f'it is not a readable xlsx workbook '
+                               f'({type(err).__name__}: {err})') from None
+
+
+def _sheet_rows(wb) -> list[dict]:
+    if RESULTS_SHEET not in wb.sheetnames:
+        return []
+    values = list(wb[RESULTS_SHEET].iter_rows(values_only=True))
+    if not values:
+        return []
+    header = [str(h) if h is not None else '' for h in values[0]]
+    return [{h: v for h, v in zip(header, r) if h} for r in values[1:]
+            if any(v is not None for v in r)]
+
+
+def _replace_sheet(wb, title: str, header: list[str], records) -> None:
+    index = wb.sheetnames.index(title) if title in wb.sheetnames else len(wb.sheetnames)
+    if title in wb.sheetnames:
+        del wb[title]
+    ws = wb.create_sheet(title, index)
+    ws.append(header)
+    for rec in records:
+        ws.append([_cell(v) for v in rec])
+    for i, h in enumerate(header, 1):
+        ws.column_dimensions[ws.cell(1, i).column_letter].width = max(10, min(40, len(h) + 2))
+    ws.freeze_panes = 'A2'
+
+
+def _cell(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if hasattr(v, 'item'):   # numpy scalars
+        return v.item()
+    return v
+
+
+def _fill(wb, rows: list[dict]) -> None:
+    header = COLUMNS + sorted({k for r in rows for k in r} - set(COLUMNS))
+    _replace_sheet(wb, RESULTS_SHEET, header, ([r.get(h) for h in header] for r in rows))
+    summary = summary_frame(rows)
+    _replace_sheet(wb, SUMMARY_SHEET, list(map(str, summary.columns)),
+                   (list(r) for r in summary.itertuples(index=False)))
+
+
+def _new_workbook():
+    from openpyxl import Workbook
+    wb = Workbook()
+    wb.remove(wb.active)
+    return wb
+
+
+def _atomic_save(wb, path: Path) -> None:
+    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.xlsx')
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """Serialise read-modify-write of workbooks in `folder` between processes (POSIX)."""
+    try:
+        import fcntl
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def beside_path(path: Path) -> Path:
+    """`results.<timestamp>.xlsx` next to `path`, not yet existing."""
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    candidate = path.with_name(f'{path.stem}.{stamp}{path.suffix}')
+    n = 1
+    while candidate.exists():
+        candidate = path.with_name(f'{path.stem}.{stamp}-{n}{path.suffix}')
+        n += 1
+    return candidate
+
+
+def append_row(path, row: dict) -> Path:
+    """Append `row` to the workbook at `path`; return the file it was written to.
+
+    That is `path`, or — when `path` is corrupt, open in Excel/LibreOffice or cannot be
+    replaced — a new workbook beside it (the existing file is not touched); a warning says
+    why. Rows already in `path` are always kept.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(path.parent):
+        rows = []
+        try:
+            wb = _load(path) if path.exists() else _new_workbook()
+            rows = _sheet_rows(wb) + [row]
+            locks = lock_files(path)
+            if locks:
+                raise ResultsFileError(f'it is open in a spreadsheet program (lock file '
+                                       f'{locks[0].name}); close it to append there')
+            _fill(wb, rows)
+            _atomic_save(wb, path)
+            return path
+        except (ResultsFileError, OSError) as err:
+            other = beside_path(path)
+            wb = _new_workbook()
+            _fill(wb, rows or [row])
+            _atomic_save(wb, other)
+            msg = (f'could not add the results to {path}: {err}. The file was left as it was; '
+                   f'the results were written to {other} instead.')
+            print(f'WARNING: {msg}', file=sys.stderr, flush=True)
+            return other

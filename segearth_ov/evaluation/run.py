@@ -1,0 +1,134 @@
+"""One evaluation run: a config → mmengine Runner.test() → metrics, results.txt, results.xlsx.
+
+Shared by eval.py (one config) and eval_all.py (many, in one process).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+from mmengine.logging import print_log
+from mmseg.registry import MODELS
+
+
+def load_config(config: str, cfg_options: dict | None = None, work_dir: str | None = None,
+                launcher: str = 'none', show_dir: str | None = None):
+    """The mmengine Config of `config` with the command-line changes applied."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif not cfg.get('work_dir'):
+        cfg.work_dir = str(Path('work_dirs') / Path(config).stem)
+    if show_dir:
+        hooks = list(cfg.get('custom_hooks', []) or [])
+        hooks.append(dict(type='SaveOverlayHook', out_dir=str(show_dir)))
+        cfg.custom_hooks = hooks
+    return cfg
+
+
+def init_distributed(cfg) -> None:
+    """For `launcher='pytorch'` without a GPU: use gloo, and start the process group here.
+
+    mmengine's own start calls `torch.cuda.set_device`, which fails on a machine without a
+    GPU; started here, mmengine sees the group running and uses it. With GPUs mmengine
+    starts it itself with `env_cfg.dist_cfg.backend` (nccl).
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+
+
+def missing_data(cfg) -> list[str]:
+    """The data paths the config's test set needs and this machine lacks ([] = ready):
+    the data folder itself if it is missing, else the missing sub-folders and files."""
+    ds = cfg.test_dataloader.dataset
+    root = ds.get('data_root') or ''
+    if root and not os.path.isdir(root):
+        return [root]
+    prefix = ds.get('data_prefix') or {}
+    paths = [os.path.join(root, prefix[k]) for k in ('img_path', 'seg_map_path') if prefix.get(k)]
+    ann = ds.get('ann_file')
+    if ann:
+        paths.append(ann if os.path.isabs(ann) else os.path.join(root, ann))
+    if ds.get('classes_file'):
+        cf = ds.classes_file
+        paths.append(cf if os.path.isabs(cf) else os.path.join(root, cf))
+    return [p for p in paths if not os.path.exists(p)]
+
+
+_LAST_MODEL: dict = {}
+
+
+def model_key(model_cfg) -> str:
+    """The model settings as a string, the class-name file replaced by its lines (two
+    configs with equal class lists in different files build the same model)."""
+    settings = model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg)
+    path = settings.get('name_path')
+    if path and os.path.isfile(path):
+        settings['name_path'] = Path(path).read_text(encoding='utf-8').strip()
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+@MODELS.register_module(name='LastBuiltModel')
+def last_built_model(model: dict, key: str):
+    """`model` built, or the model built last when it was built with the same `key`.
+
+    Only one model is kept (the previous one is released first), so GPU memory does not
+    grow with the number of datasets.
+    """
+    if _LAST_MODEL.get('key') == key:
+        print_log('same model settings as the previous config: reusing its model',
+                  logger='current')
+        return _LAST_MODEL['model']
+    _LAST_MODEL.clear()
+    built = MODELS.build(model)
+    _LAST_MODEL.update(key=key, model=built)
+    return built
+
+
+def release_models() -> None:
+    """Drop the model kept for reuse."""
+    _LAST_MODEL.clear()
+
+
+def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = '',
+             reuse_model: bool = False):
+    """Run the test loop of `cfg`; on rank 0 print the metrics, write results.txt in the
+    work dir and append a row to `results` (None: no xlsx).
+
+    `reuse_model`: if the previous call built a model with the same settings, use it again
+    (eval_all.py). Returns (metrics, row, the xlsx file written or None).
+    """
+    from mmengine.runner import Runner
+
+    from .results import append_row, make_row, results_text
+    t0 = time.perf_counter()
+    run_cfg = cfg
+    if reuse_model:
+        run_cfg = cfg.copy()
+        run_cfg.model = dict(type='LastBuiltModel', model=cfg.model.to_dict(),
+                             key=model_key(cfg.model))
+    runner = Runner.from_cfg(run_cfg)
+    metrics = dict(runner.test())
+    seconds = time.perf_counter() - t0
+    images = len(runner.test_dataloader.dataset)
+    row = make_row(metrics, config, dict(cfg.model), images, seconds, tag=tag,
+                   work_dir=runner.work_dir)
+    written = None
+    if runner.rank == 0:
+        text = results_text(row, metrics)
+        print(text, flush=True)
+        Path(runner.work_dir, 'results.txt').write_text(text)
+        if results:
+            written = append_row(results, row)
+    return metrics, row, written
