@@ -96,6 +96,8 @@ class JBULearnedRange(nn.Module):
         padded = F.pad(proj, [self.radius] * 4, mode='reflect')
         logits = neighbour_dot(proj, padded, self.diameter)
         temp = self.range_temp.exp().clamp(1e-4, 1e4)
+        if logits.is_contiguous(memory_format=torch.channels_last):   # keep the layout
+            return F.softmax(temp * logits.permute(0, 2, 3, 1), dim=-1).permute(0, 3, 1, 2)
         return F.softmax(temp * logits, dim=1)
 
     def spatial_kernel(self, device, dtype) -> torch.Tensor:
