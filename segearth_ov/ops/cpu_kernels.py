@@ -139,13 +139,16 @@ def local_weighted_sum(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tens
 
 
 def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
-    """out[b, a·d+c, i, j] = ⟨query[b,:,i,j], padded[b,:,i+a,j+c]⟩ (NCHW in, NCHW out)."""
+    """out[b, a·d+c, i, j] = ⟨query[b,:,i,j], padded[b,:,i+a,j+c]⟩, returned channels-last.
+
+    The kernel works on planar (NCHW) maps, 8 neighbouring pixels per vector.
+    """
     b, c, h, w = query.shape
-    q = query.permute(0, 2, 3, 1).contiguous()
-    x = padded.permute(0, 2, 3, 1).contiguous()
-    out = torch.empty(b, h, w, d * d, dtype=torch.float32)
+    q = query.contiguous()
+    x = padded.contiguous()
+    out = torch.empty(b, d * d, h, w, dtype=torch.float32)
     _run_rows(library().local_dot, (_ptr(q), _ptr(x), _ptr(out), h, w, c, d), b * h)
-    return out.permute(0, 3, 1, 2)
+    return out.contiguous(memory_format=torch.channels_last)
 
 
 def bicubic_up2_reflect(source: torch.Tensor, pad: int) -> torch.Tensor:

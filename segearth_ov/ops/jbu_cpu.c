@@ -87,26 +87,42 @@ void local_weighted_sum(const float *x, const float *k, float *out, int64_t H, i
     }
 }
 
-/* out[b,i,j,a*d+c] = <q[b,i,j,:], x[b,i+a,j+c,:]>
- * q: B×H×W×C, x: B×(H+d-1)×(W+d-1)×C, out: B×H×W×d² */
+#define DOT_ROW(D)                                                                   \
+    for (int64_t a = 0; a < (D); ++a) {                                              \
+        v8 acc[D];                                                                   \
+        for (int c2 = 0; c2 < (D); ++c2) acc[c2] = (v8){0};                          \
+        for (int64_t c = 0; c < C; ++c) {                                            \
+            const v8 qv = ld8(q + ((b * C + c) * H + i) * W + j);                    \
+            const float *xr = x + ((b * C + c) * Hp + i + a) * Wp + j;              \
+            for (int c2 = 0; c2 < (D); ++c2) acc[c2] += qv * ld8(xr + c2);           \
+        }                                                                            \
+        for (int c2 = 0; c2 < (D); ++c2)                                             \
+            st8(out + ((b * d2 + a * (D) + c2) * H + i) * W + j, acc[c2]);           \
+    }
+
+/* Planar (NCHW) layout, 8 neighbouring pixels per vector:
+ * out[b, a*d+c, i, j] = sum_ch q[b,ch,i,j] * x[b,ch,i+a,j+c]
+ * q: B×C×H×W, x: B×C×(H+d-1)×(W+d-1), out: B×d²×H×W. */
 void local_dot(const float *q, const float *x, float *out, int64_t H, int64_t W, int64_t C,
                int64_t d, int64_t row0, int64_t row1) {
     const int64_t Hp = H + d - 1, Wp = W + d - 1, d2 = d * d;
     for (int64_t bi = row0; bi < row1; ++bi) {
         const int64_t b = bi / H, i = bi % H;
-        for (int64_t j = 0; j < W; ++j) {
-            const float *qv = q + (bi * W + j) * C;
-            float *o = out + (bi * W + j) * d2;
-            for (int64_t a = 0; a < d; ++a) {
-                const float *row = x + ((b * Hp + i + a) * Wp + j) * C;
-                for (int64_t c2 = 0; c2 < d; ++c2) {
-                    const float *xv = row + c2 * C;
-                    float s = 0.f;
-                    for (int64_t c = 0; c < C; ++c) s += qv[c] * xv[c];
-                    o[a * d + c2] = s;
-                }
-            }
+        int64_t j = 0;
+        if (d == 11) {
+            for (; j + 8 <= W; j += 8) DOT_ROW(11)
+        } else if (d == 7) {
+            for (; j + 8 <= W; j += 8) DOT_ROW(7)
         }
+        for (; j < W; ++j)
+            for (int64_t a = 0; a < d; ++a)
+                for (int64_t c2 = 0; c2 < d; ++c2) {
+                    float s = 0.f;
+                    for (int64_t c = 0; c < C; ++c)
+                        s += q[((b * C + c) * H + i) * W + j] *
+                             x[((b * C + c) * Hp + i + a) * Wp + j + c2];
+                    out[((b * d2 + a * d + c2) * H + i) * W + j] = s;
+                }
     }
 }
 
