@@ -45,17 +45,28 @@ def adaptive_conv_torch(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Ten
     return out
 
 
-def pointwise(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """Run a stack of 1×1 convs / activations on x, as matrix products over pixels.
+def pointwise(seq: nn.Sequential, *parts: torch.Tensor) -> torch.Tensor:
+    """`seq(torch.cat(parts, 1))` for a stack of 1×1 convs / activations, as GEMMs over pixels.
 
-    Same result as `seq(x)`; on channels-last memory a 1×1 conv is one GEMM (pixels ×
-    channels), which is much faster on CPU than the generic convolution path.
+    On channels-last memory a 1×1 conv is one matrix product (pixels × channels), much faster
+    on CPU than the generic convolution, and the first conv takes the parts one weight slice
+    at a time, so the concatenation is never built.
     """
-    if seq.training or x.is_contiguous() or \
-            not x.is_contiguous(memory_format=torch.channels_last):
-        return seq(x)
-    y = x.permute(0, 2, 3, 1)
-    for m in seq:
+    cl = all(x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+             for x in parts)
+    if seq.training or not cl or not isinstance(seq[0], nn.Conv2d):
+        return seq(torch.cat(parts, 1) if len(parts) > 1 else parts[0])
+    ys = [x.permute(0, 2, 3, 1) for x in parts]
+    first, start = seq[0], 0
+    w = first.weight.flatten(1)
+    y = None
+    for x in ys:
+        n = x.shape[-1]
+        t = F.linear(x, w[:, start:start + n])
+        y = t if y is None else y.add_(t)
+        start += n
+    y = y + first.bias
+    for m in list(seq)[1:]:
         if isinstance(m, nn.Conv2d):
             y = F.linear(y, m.weight.flatten(1), m.bias)
         else:
@@ -110,7 +121,7 @@ class JBULearnedRange(nn.Module):
         """The per-pixel D² weights of this step; they depend on the guidance only."""
         k = self.range_kernel(guidance) * self.spatial_kernel(guidance.device, guidance.dtype)
         k = k / k.sum(1, keepdim=True).clamp(min=1e-7)
-        return k + 0.1 * pointwise(self.fixup_proj, torch.cat([k, guidance], dim=1))
+        return torch.add(k, pointwise(self.fixup_proj, k, guidance), alpha=0.1)
 
     def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""
