@@ -1,13 +1,9 @@
-_base_ = './base_config.py'
+_base_ = './sar_base_config.py'
 
 # DDHR-XA SAR (DDHRNet, Xi'an, no-cloud).
-# SAR, AlignEarth preset. Data layout and preparation: docs/evaluation.md
+# SAR: sar_base_config.py (AlignEarth, SCLIP over the last 2 blocks). Layout: docs/evaluation.md
 model = dict(
     name_path='{{fileDirname}}/cls_ddhrnet_xian_sar.txt',
-    clip_type='AlignEarth',
-    model_type='SCLIP',
-    ssa_last_n_layers=2,
-    prob_thd=0.0,
     slide_crop=0)
 
 test_dataloader = dict(
@@ -16,9 +12,4 @@ test_dataloader = dict(
         data_root='data/DDHRNet_DATA/xian/no_cloud',
         data_prefix=dict(img_path='sar', seg_map_path='label'),
         ann_file='val.txt',
-        pipeline=[
-            dict(type='LoadSARImageFromFile'),   # 8-bit as is; 16-bit/float stretched
-            dict(type='Resize', scale=(224, 224), keep_ratio=True),
-            dict(type='LoadAnnotations'),
-            dict(type='PackSegInputs'),
-        ]))
+        pipeline={{_base_.sar_pipeline_224}}))

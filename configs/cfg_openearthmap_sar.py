@@ -1,22 +1,12 @@
-_base_ = './base_config.py'
+_base_ = './sar_base_config.py'
 
 # OpenEarthMap-SAR (test).
-# SAR, AlignEarth preset. Data layout and preparation: docs/evaluation.md
+# SAR: sar_base_config.py (AlignEarth, SCLIP over the last 2 blocks). Layout: docs/evaluation.md
 model = dict(
-    name_path='{{fileDirname}}/cls_openearthmap_sar.txt',
-    clip_type='AlignEarth',
-    model_type='SCLIP',
-    ssa_last_n_layers=2,
-    prob_thd=0.0)
+    name_path='{{fileDirname}}/cls_openearthmap_sar.txt')
 
 test_dataloader = dict(
     dataset=dict(
         type='OpenEarthMapDataset',
         data_root='data/OpenEarthMap_SAR/test',
-        data_prefix=dict(img_path='sar_images', seg_map_path='labels'),
-        pipeline=[
-            dict(type='LoadSARImageFromFile'),   # 8-bit as is; 16-bit/float stretched
-            dict(type='Resize', scale=(448, 448), keep_ratio=True),
-            dict(type='LoadAnnotations'),
-            dict(type='PackSegInputs'),
-        ]))
+        data_prefix=dict(img_path='sar_images', seg_map_path='labels')))
