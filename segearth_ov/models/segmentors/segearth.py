@@ -125,8 +125,7 @@ class SegEarthSegmentation(BaseSegmentor):
         self.register_buffer('query_features', query_features.float(), persistent=False)
         self.register_buffer('query_idx', torch.tensor(self.class_names.query_idx),
                              persistent=False)
-        # The text tower is no longer needed: keep only the image side.
-        del clip.transformer, clip.token_embedding, clip.ln_final
+        # Only clip.visual is kept (in image_encoder): the text tower is freed with `clip`.
         self.requires_grad_(False)   # training-free: no autograd graph, less memory
         self.to(device)
         self.eval()
@@ -164,14 +163,16 @@ class SegEarthSegmentation(BaseSegmentor):
         for i in range(crops.shape[0]):
             f, basis = feats[i:i + 1], None
             if self.upsampler is not None:
-                with self._autocast():
-                    if not self.fast and hasattr(self.upsampler, 'forward_naive'):
-                        with cpu_kernels.disabled():
-                            f = self.upsampler.forward_naive(feats[i:i + 1], crops[i:i + 1])
-                    elif hasattr(self.upsampler, 'reduced'):
-                        f, basis = self.upsampler.reduced(feats[i:i + 1], crops[i:i + 1])
-                    else:
-                        f = self.upsampler(feats[i:i + 1], crops[i:i + 1])
+                src, guide = f.float(), crops[i:i + 1]
+                if not self.fast and hasattr(self.upsampler, 'forward_naive'):
+                    with self._autocast(), cpu_kernels.disabled():
+                        f = self.upsampler.forward_naive(src, guide)
+                elif hasattr(self.upsampler, 'reduced'):
+                    # float32 even on CUDA: the thin QR has no half-precision kernel
+                    f, basis = self.upsampler.reduced(src, guide)
+                else:
+                    with self._autocast():
+                        f = self.upsampler(src, guide)
             f = f.float()
             t = text if basis is None else text @ basis[0].float()      # Q×r
             logits = torch.einsum('brhw,qr->bqhw', f, t) / f.norm(dim=1, keepdim=True)
