@@ -110,3 +110,15 @@ def test_predict_rejects_wrong_band_count():
     seg = tiny_segmentor(['a', 'b'], feature_up=False)
     with pytest.raises(ValueError, match='B×3×H×W, got \\(1, 4, 32, 32\\)'):
         seg.predict(torch.zeros(1, 4, 32, 32))
+
+
+def test_quick_gelu_follows_preset_unless_forced():
+    from open_clip.transformer import QuickGELU
+
+    def act(model):
+        return type(model.visual.transformer.resblocks[0].mlp.gelu)
+
+    assert act(build_clip('CLIP', 'ViT-B/32', pretrained='random')[0]) is QuickGELU
+    assert act(build_clip('CLIP', 'ViT-B/32', pretrained='random', quick_gelu=False)[0]) is torch.nn.GELU
+    assert act(build_clip('RemoteCLIP', 'ViT-B/32', pretrained='random')[0]) is torch.nn.GELU
+    assert act(build_clip('RemoteCLIP', 'ViT-B/32', pretrained='random', quick_gelu=True)[0]) is QuickGELU

@@ -47,7 +47,7 @@ def _quiet_random_init_warning():
 
 
 def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: str | None = None,
-               model_cfg: str | None = None):
+               model_cfg: str | None = None, quick_gelu: bool | None = None):
     """Return (open_clip model in eval mode, tokenizer, weights path or None).
 
     `model_cfg` replaces the preset's architecture (for architectures open_clip does not
@@ -58,9 +58,13 @@ def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: 
     preset = get_preset(clip_type, vit_type)
     name = f'{clip_type} {vit_type}'
     if model_cfg:
-        arch, quick_gelu = _register_model_cfg(model_cfg), False  # the JSON says quick_gelu itself
+        arch, default_qg = _register_model_cfg(model_cfg), False  # the JSON says quick_gelu itself
     else:
-        arch, quick_gelu = preset.arch, preset.quick_gelu
+        arch, default_qg = preset.arch, preset.quick_gelu
+    # quick_gelu=True forces QuickGELU (weights fine-tuned from OpenAI CLIP and loaded with
+    # pretrained=), False forces GELU (except over a model_cfg JSON that asks for QuickGELU),
+    # None lets the preset or the JSON decide.
+    quick_gelu = default_qg if quick_gelu is None else quick_gelu
     weights = resolve_weights(preset, pretrained, name=name)
     with _quiet_random_init_warning():   # weights are loaded right below
         model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)

@@ -63,8 +63,9 @@ class SegEarthSegmentation(BaseSegmentor):
     """Training-free open-vocabulary segmentor (SegEarth-OV), an mmseg `BaseSegmentor`.
 
     Keywords are those of the reference configs, plus `pretrained` (weights that replace the
-    preset's), `model_cfg` (an open_clip model-config JSON), `classes` (class lines instead of
-    `name_path`) and `device` (default: CUDA if present, else CPU).
+    preset's), `model_cfg` (an open_clip model-config JSON), `quick_gelu` (None: the preset
+    decides; True/False forces it, for weights of your own), `classes` (class lines instead
+    of `name_path`), `device` (default: CUDA if present, else CPU), `window_batch` and `fast`.
     """
 
     def __init__(self, name_path=None, clip_type='CLIP', vit_type='ViT-B/16',
@@ -73,7 +74,7 @@ class SegEarthSegmentation(BaseSegmentor):
                  ssa_last_n_layers=1, feature_up=True,
                  feature_up_cfg=dict(model_name='jbu_one',
                                      model_path='checkpoints/xclip_jbu_one_million_aid.ckpt'),
-                 pretrained=None, model_cfg=None, classes=None, device=None,
+                 pretrained=None, model_cfg=None, quick_gelu=None, classes=None, device=None,
                  text_cache=True, window_batch=16, fast=True, data_preprocessor=None,
                  init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
@@ -87,7 +88,8 @@ class SegEarthSegmentation(BaseSegmentor):
         self.class_names = load_class_names(classes if classes is not None else name_path)
         device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
 
-        clip, tokenizer, self.weights_path = build_clip(clip_type, vit_type, pretrained, model_cfg)
+        clip, tokenizer, self.weights_path = build_clip(clip_type, vit_type, pretrained, model_cfg,
+                                                        quick_gelu)
         self.clip_type, self.vit_type, self.model_type = clip_type, vit_type, model_type
         self.image_encoder = CLIPViTFeatures(clip.visual, model_type, ignore_residual,
                                              ssa_last_n_layers)
