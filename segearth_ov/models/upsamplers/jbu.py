@@ -3,7 +3,9 @@
 The released code evaluates the last step of each JBU (a per-pixel D×D weighted sum) with a
 CUDA kernel, or on CPU by unfolding the full-resolution map into D²·C channels (over 12 GB for
 one 224 window at C = 512). Here that sum is an accumulation over the D² offsets
-(`adaptive_conv`), so memory stays at a few C×H×W maps, on CPU and GPU alike.
+(`adaptive_conv_torch`), so memory stays at a few C×H×W maps, on CPU and GPU alike; on CPU
+the small C kernels of segearth_ov/ops compute the same sums faster (`adaptive_conv`,
+`neighbour_dot`, the bicubic ×2), with the PyTorch code as fallback and test oracle.
 
 Everything before `fixup_proj` is linear in the source features with weights that depend on
 the guidance only, and `fixup_proj` is affine, so `JBUOne`/`JBUStack` run the chain on a
@@ -19,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...ops import cpu_kernels
-
 
 
 def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -126,7 +127,8 @@ class JBULearnedRange(nn.Module):
     def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""
         size = kernel.shape[-2:]
-        if cpu_kernels.available(source) and tuple(size) == tuple(2 * n for n in source.shape[-2:]):
+        doubled = tuple(size) == tuple(2 * n for n in source.shape[-2:])
+        if doubled and cpu_kernels.available(source):
             hr = cpu_kernels.bicubic_up2_reflect(source, self.radius)
         else:
             hr = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
