@@ -39,7 +39,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    logging.basicConfig(level=logging.WARNING, format='%(message)s')
+    logging.getLogger('segearth_ov').setLevel(logging.INFO)   # ours, not open_clip's chatter
     import numpy as np
     from PIL import Image
 

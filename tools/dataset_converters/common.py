@@ -1,0 +1,170 @@
+"""Shared helpers of the dataset converters (`tools/dataset_converters/*.py`).
+
+Every converter reads an official download (never modified) and writes the layout a config
+of `configs/` reads. Label images written here are single-band 8-bit PNG class-index images.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+try:
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover - tqdm is a dependency, but stay usable without it
+    def tqdm(it, **kwargs):
+        return it
+
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
+IGNORE = 255
+
+# Official downloads can be huge (Inria tiles are 5000x5000 px): let PIL open them.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ConverterError(RuntimeError):
+    """A user-facing error (missing input, unsafe output): printed without a traceback."""
+
+
+# --------------------------------------------------------------------------- paths
+
+def require_dir(path, expected_layout: str = '') -> Path:
+    """`path` as a Path; a ConverterError naming the expected official layout if missing."""
+    path = Path(path)
+    if not path.is_dir():
+        msg = f'input folder not found: {path}'
+        if expected_layout:
+            msg += f'\nexpected the official download layout:\n{expected_layout}'
+        raise ConverterError(msg)
+    return path
+
+
+def check_output(out_dir, *src_dirs) -> Path:
+    """Refuse an output folder that is, or lies inside, or contains, a source folder."""
+    out = Path(out_dir).resolve()
+    for src in src_dirs:
+        src = Path(src).resolve()
+        if out == src or src in out.parents or out in src.parents:
+            raise ConverterError(
+                f'refusing to write into the source folder: output {out} overlaps the '
+                f'input {src}; pick an output folder outside the official download')
+    return out
+
+
+def list_images(folder, exts: Sequence[str] = IMAGE_EXTS, recursive: bool = False,
+                suffix: str = '') -> list[Path]:
+    """Sorted image files of `folder` (extension in `exts`, name ending in `suffix`)."""
+    folder = Path(folder)
+    it = folder.rglob('*') if recursive else folder.iterdir()
+    exts = tuple(e.lower() for e in exts)
+    return sorted(p for p in it if p.is_file() and p.suffix.lower() in exts
+                  and p.name.endswith(suffix))
+
+
+def stem_of(path, suffix: str = '') -> str:
+    """File name without `suffix` (if it ends with it) or else without its extension."""
+    name = Path(path).name
+    if suffix and name.endswith(suffix):
+        return name[:-len(suffix)]
+    return Path(name).stem
+
+
+def _safe_write_target(dst: Path, src: Path | None = None) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src is not None and dst.exists() and dst.resolve() == Path(src).resolve():
+        raise ConverterError(f'refusing to overwrite the source file {src}')
+
+
+# --------------------------------------------------------------------------- labels
+
+def read_rgb(path) -> np.ndarray:
+    """An image as an H x W x 3 uint8 RGB array (grey images are repeated, alpha dropped)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert('RGB'))
+
+
+def read_gray(path) -> np.ndarray:
+    """A single-band array of a label image (RGB images: the max over the bands)."""
+    with Image.open(path) as im:
+        arr = np.asarray(im)
+    if arr.ndim == 3:
+        arr = arr[..., :3].max(axis=2)
+    return arr
+
+
+def rgb_to_index(rgb: np.ndarray, palette: Sequence[Sequence[int]],
+                 unknown: int = IGNORE) -> tuple[np.ndarray, int]:
+    """Map an RGB label image to class indices (palette order); (index image, unknown count).
+
+    Pixels whose colour is not in the palette get `unknown` (255, ignored by the metric).
+    """
+    if rgb.ndim != 3 or rgb.shape[2] < 3:
+        raise ValueError(f'expected an RGB label image, got shape {rgb.shape}')
+    rgb = rgb[..., :3].astype(np.uint32)
+    code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    out = np.full(code.shape, unknown, dtype=np.uint8)
+    known = np.zeros(code.shape, dtype=bool)
+    for idx, colour in enumerate(palette):
+        r, g, b = (int(c) for c in colour)
+        hit = code == ((r << 16) | (g << 8) | b)
+        out[hit] = idx
+        known |= hit
+    return out, int((~known).sum())
+
+
+def binarize(mask: np.ndarray, threshold: int = 0) -> np.ndarray:
+    """A 0/255, 0/1 or any-positive mask as 0/1 uint8 (value > threshold → 1)."""
+    if mask.ndim == 3:
+        mask = mask[..., :3].max(axis=2)
+    return (mask > threshold).astype(np.uint8)
+
+
+def save_label(arr: np.ndarray, dst, src=None) -> None:
+    """Write a single-band uint8 label image, PNG-encoded (lossless) whatever the suffix."""
+    dst = Path(dst)
+    _safe_write_target(dst, src)
+    # Always PNG-encoded, also under a '.jpg' name (the WBS-SI layout asks for '.jpg'
+    # labels): JPEG is lossy and turns a 0/1 mask into 0/1/2 at edges. mmcv/PIL/cv2 decode
+    # by content, not by name, so such a file loads exactly.
+    Image.fromarray(arr.astype(np.uint8), mode='L').save(dst, format='PNG')
+
+
+def convert_image(src, dst) -> None:
+    """Copy an image (same extension) or re-encode it to the extension of `dst`."""
+    src, dst = Path(src), Path(dst)
+    _safe_write_target(dst, src)
+    if src.suffix.lower() == dst.suffix.lower():
+        shutil.copyfile(src, dst)
+        return
+    with Image.open(src) as im:
+        if dst.suffix.lower() in ('.jpg', '.jpeg') and im.mode not in ('RGB', 'L'):
+            im = im.convert('RGB')
+        im.save(dst, quality=95) if dst.suffix.lower() in ('.jpg', '.jpeg') else im.save(dst)
+
+
+def write_split(names: Iterable[str], path) -> Path:
+    """A split list: one image name (no folder, no suffix) per line, sorted, unique."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = sorted(set(names))
+    path.write_text(''.join(f'{n}\n' for n in names))
+    return path
+
+
+def progress(items, desc: str):
+    return tqdm(list(items), desc=desc, unit='img', disable=not sys.stderr.isatty()
+                and os.environ.get('CONVERTER_PROGRESS') != '1')
+
+
+def run_main(main) -> None:
+    """Run a converter's main(); ConverterError → message on stderr, exit status 2."""
+    try:
+        main()
+    except ConverterError as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
