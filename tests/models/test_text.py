@@ -70,3 +70,18 @@ def test_corrupt_cache_entry_is_recomputed(monkeypatch):
     again = tiny_segmentor(CLASSES, feature_up=False)
     assert not again.text_from_cache
     assert torch.allclose(again.query_features, seg.query_features)
+
+
+def test_set_classes_switches_text_side_only():
+    seg = tiny_segmentor(CLASSES, feature_up=False)
+    visual = seg.image_encoder.visual.conv1.weight.clone()
+    fresh = tiny_segmentor(['road', 'tree,forest'], feature_up=False, prob_thd=0.4, bg_idx=1)
+    seg.set_classes(['road', 'tree,forest'], prob_thd=0.4, bg_idx=1)
+    assert seg.num_classes == 2 and seg.prob_thd == 0.4 and seg.bg_idx == 1
+    assert seg.query_idx.tolist() == [0, 1, 1]
+    assert torch.allclose(seg.query_features, fresh.query_features, atol=1e-6)
+    assert torch.equal(seg.image_encoder.visual.conv1.weight, visual)
+    img = torch.randn(1, 3, 64, 64)
+    assert torch.equal(seg.predict(img), fresh.predict(img))
+    with pytest.raises(ValueError, match='blank line'):
+        seg.set_classes(['road', '', 'tree'])

@@ -117,10 +117,16 @@ def rgb_to_index(rgb: np.ndarray, palette: Sequence[Sequence[int]],
     return out, int((~known).sum())
 
 
-def binarize(mask: np.ndarray, threshold: int = 0) -> np.ndarray:
-    """A 0/255, 0/1 or any-positive mask as 0/1 uint8 (value > threshold → 1)."""
+def binarize(mask: np.ndarray, threshold: int | None = None) -> np.ndarray:
+    """A 0/255, 0/1 or any-positive mask as 0/1 uint8 (value > threshold → 1).
+
+    threshold None ("auto"): a mask whose values are all ≤ 1 is taken as 0/1 (> 0), any
+    other as 0/255 with compression noise (> 127). threshold 0: any positive value → 1.
+    """
     if mask.ndim == 3:
         mask = mask[..., :3].max(axis=2)
+    if threshold is None:
+        threshold = 0 if mask.max(initial=0) <= 1 else 127
     return (mask > threshold).astype(np.uint8)
 
 

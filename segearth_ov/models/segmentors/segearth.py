@@ -115,22 +115,40 @@ class SegEarthSegmentation(BaseSegmentor):
         # channels in plain PyTorch) for debugging and as the benchmarks' baseline.
         self.fast = fast
 
-        embedder = TextEmbedder(clip, tokenizer, weights_file=self.weights_path,
-                                cache_dir=cache_dir() / 'text_embeddings' if text_cache and
-                                self.weights_path else None)
-        clip.to(device)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            query_features = embedder(self.class_names.queries, device)
-        self.text_seconds = time.perf_counter() - t0
-        self.text_from_cache = embedder.last_from_cache
-        self.register_buffer('query_features', query_features.float(), persistent=False)
-        self.register_buffer('query_idx', torch.tensor(self.class_names.query_idx),
-                             persistent=False)
-        # Only clip.visual is kept (in image_encoder): the text tower is freed with `clip`.
+        # Kept (outside the module tree, so state_dict and .to() see the image side only)
+        # for set_classes(): a new class list needs only the text encoder.
+        self._embedder = TextEmbedder(clip, tokenizer, weights_file=self.weights_path,
+                                      cache_dir=cache_dir() / 'text_embeddings' if text_cache
+                                      and self.weights_path else None)
+        self.register_buffer('query_features', torch.empty(0), persistent=False)
+        self.register_buffer('query_idx', torch.empty(0, dtype=torch.long), persistent=False)
         self.requires_grad_(False)   # training-free: no autograd graph, less memory
+        clip.requires_grad_(False)
         self.to(device)
         self.eval()
+        self._embed(self.class_names)
+
+    def _embed(self, class_names) -> None:
+        device = self.device_
+        self._embedder.model.to(device)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            query_features = self._embedder(class_names.queries, device)
+        self.text_seconds = time.perf_counter() - t0
+        self.text_from_cache = self._embedder.last_from_cache
+        self.class_names = class_names
+        self.query_features = query_features.float()
+        self.query_idx = torch.tensor(class_names.query_idx, device=device)
+
+    def set_classes(self, classes, prob_thd: float | None = None, bg_idx: int | None = None):
+        """Switch to another class list (a class-name file or lines) without rebuilding the
+        image side: only the text embeddings are computed (or read from the cache)."""
+        self._embed(load_class_names(classes))
+        if prob_thd is not None:
+            self.prob_thd = prob_thd
+        if bg_idx is not None:
+            self.bg_idx = bg_idx
+        return self
 
     @property
     def device_(self) -> torch.device:

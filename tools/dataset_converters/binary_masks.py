@@ -1,0 +1,211 @@
+"""Binary-mask benchmark sets (building / road / water): official 0/255 masks → 0/1 labels.
+
+    python tools/dataset_converters/binary_masks.py --dataset whu_aerial \\
+        --src /downloads/WHU/aerial/val --out data/WHU-BD/val
+
+Run with `--dataset NAME --help` ... or just `--help` for the list of sets, their official
+source and the official folder layout each expects under `--src`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as C  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+WBS_SI_SPLIT = HERE / 'wbs-si_val.txt'
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: str          # official release (name, URL)
+    layout: str          # official layout under --src
+    out_hint: str        # the folder under data/ the config reads (what --out should be)
+    img_in: str          # image folder, relative to --src
+    lbl_in: str          # mask folder, relative to --src
+    img_out: str         # image folder, relative to --out
+    lbl_out: str         # label folder, relative to --out
+    img_ext: str         # image suffix the config reads
+    lbl_ext: str         # label suffix the config reads
+    img_tag: str = ''    # name part stripped from image stems (e.g. '_sat')
+    lbl_tag: str = ''    # name part stripped from mask stems (e.g. '_mask')
+    threshold: int | None = None  # mask value > threshold → 1; None: auto (see binarize)
+
+
+SPECS: dict[str, Spec] = {
+    'whu_aerial': Spec(
+        source='WHU Building Dataset, aerial imagery (Ji et al. 2019), "cropped aerial image '
+               'tiles and raster labels", http://gpcv.whu.edu.cn/data/building_dataset.html',
+        layout='<src> = the val split of the cropped aerial tiles:\n'
+               '  <src>/image/*.tif|png   (512x512 RGB tiles)\n'
+               '  <src>/label/*.tif|png   (0 background, 255 building)',
+        out_hint='data/WHU-BD/val',
+        img_in='image', lbl_in='label', img_out='image', lbl_out='label_cvt',
+        img_ext='.png', lbl_ext='.png'),
+    'whu_sat_II': Spec(
+        source='WHU Building Dataset, "Satellite dataset II (East Asia)", cropped tiles, '
+               'http://gpcv.whu.edu.cn/data/building_dataset.html',
+        layout='<src> = the test split of the cropped East-Asia tiles (1.cropped/test):\n'
+               '  <src>/image/*.tif|png\n'
+               '  <src>/label/*.tif|png   (0 background, 255 building)',
+        out_hint='data/WHU_Sat_II/Satellite_dataset_Ⅱ_East_Asia/1.cropped/test',
+        img_in='image', lbl_in='label', img_out='image', lbl_out='label_cvt',
+        img_ext='.png', lbl_ext='.png'),
+    'chn6-cug': Spec(
+        source='CHN6-CUG Roads Dataset (Zhu et al. 2021, China University of Geosciences), '
+               'http://grzy.cug.edu.cn/zhuqiqi/en/index.htm',
+        layout='<src> = CHN6-CUG/val:\n'
+               '  <src>/images/<id>_sat.jpg\n'
+               '  <src>/gt/<id>_mask.png      (0 background, 255 road)',
+        out_hint='data/CHN6-CUG/val',
+        img_in='images', lbl_in='gt', img_out='image_cvt', lbl_out='label_cvt',
+        img_ext='.jpg', lbl_ext='.png', img_tag='_sat', lbl_tag='_mask'),
+    'deepglobe_road': Spec(
+        source='DeepGlobe Road Extraction Challenge 2018 (Demir et al.), its 1530-image test '
+               'split as in GlobalRoadSet (https://competitions.codalab.org/competitions/18467)',
+        layout='<src> = GlobalRoadSet_Val/DeepGlobe_test_1530 (official DeepGlobe names):\n'
+               '  <src>/img/<id>_sat.jpg\n'
+               '  <src>/gt/<id>_mask.png      (0 background, 255 road)',
+        out_hint='data/GlobalRoadSet_Val/DeepGlobe_test_1530',
+        img_in='img', lbl_in='gt', img_out='image_cvt', lbl_out='label_cvt',
+        img_ext='.jpg', lbl_ext='.png', img_tag='_sat', lbl_tag='_mask'),
+    'massachusetts_road': Spec(
+        source='Massachusetts Roads Dataset (Mnih 2013), test split (49 tiles), '
+               'https://www.cs.toronto.edu/~vmnih/data/ (as packed in GlobalRoadSet)',
+        layout='<src> = GlobalRoadSet_Val/Massachusetts_test_49 (or the official tiff/ test\n'
+               'folders with --img-dir test --lbl-dir test_labels):\n'
+               '  <src>/img/<id>.jpg|tiff\n'
+               '  <src>/gt/<id>.png|tif        (0 background, 255 road)',
+        out_hint='data/GlobalRoadSet_Val/Massachusetts_test_49',
+        img_in='img', lbl_in='gt', img_out='img', lbl_out='label_cvt',
+        img_ext='.jpg', lbl_ext='.png'),
+    'spacenet_road': Spec(
+        source='SpaceNet 3 Roads (https://spacenet.ai/spacenet-roads-dataset/), 567 test '
+               'tiles rasterised as in GlobalRoadSet. The official SpaceNet labels are '
+               'GeoJSON line strings: rasterise them first (or use GlobalRoadSet\'s masks).',
+        layout='<src> = GlobalRoadSet_Val/SpaceNet_test_567:\n'
+               '  <src>/img/<id>.jpg\n'
+               '  <src>/gt/<id>.png            (0 background, 255 road)',
+        out_hint='data/GlobalRoadSet_Val/SpaceNet_test_567',
+        img_in='img', lbl_in='gt', img_out='img', lbl_out='label_cvt',
+        img_ext='.jpg', lbl_ext='.png'),
+    'wbs-si': Spec(
+        source='Satellite Images of Water Bodies (Kaggle, Francesco Escobar), '
+               'https://www.kaggle.com/datasets/franciscoescobar/satellite-images-of-water-bodies',
+        layout='<src> = water-body-segmentation-in-satellite-images/WaterBodiesDatasetPreprocessed/\n'
+               '        WaterBodiesDatasetPreprocessed:\n'
+               '  <src>/Images/water_body_<n>.jpg\n'
+               '  <src>/Masks/water_body_<n>.jpg  (JPEG masks, white = water)',
+        out_hint='data/water-body-segmentation-in-satellite-images/WaterBodiesDatasetPreprocessed/'
+                 'WaterBodiesDatasetPreprocessed',
+        img_in='Images', lbl_in='Masks', img_out='Images', lbl_out='Masks_cvt',
+        img_ext='.jpg', lbl_ext='.jpg'),
+}
+
+
+def split_val_names(names, fraction: float = 0.2) -> list[str]:
+    """Deterministic validation subset: every k-th name of the naturally sorted names.
+
+    Depends only on the set of names (not on file-system order or a random state).
+    """
+    def natural(n):
+        import re
+        return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', n)]
+    names = sorted(set(names), key=natural)
+    if not names:
+        return []
+    step = max(1, round(1 / fraction))
+    return names[::step]
+
+
+def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
+            split_out=None) -> dict:
+    """Convert one set; returns counts {'labels', 'images', 'images_in_place', 'unpaired'}."""
+    spec = SPECS[dataset]
+    src = C.require_dir(src, spec.layout)
+    img_in = C.require_dir(src / (img_dir or spec.img_in), spec.layout)
+    lbl_in = C.require_dir(src / (lbl_dir or spec.lbl_in), spec.layout)
+    out = Path(out)
+    img_out, lbl_out = out / spec.img_out, out / spec.lbl_out
+    C.check_output(lbl_out, img_in, lbl_in)
+    thr = spec.threshold if threshold is None else threshold
+
+    images = {C.stem_of(p, spec.img_tag + p.suffix) if spec.img_tag else p.stem: p
+              for p in C.list_images(img_in)}
+    labels = C.list_images(lbl_in)
+    if not labels:
+        raise C.ConverterError(f'no mask images in {lbl_in}\nexpected:\n{spec.layout}')
+
+    in_place = img_out.resolve() == img_in.resolve()
+    if in_place and any(p.suffix != spec.img_ext for p in images.values()):
+        raise C.ConverterError(
+            f'the images must become {spec.img_ext} in {img_out}, which is the source image '
+            f'folder: pick another --out')
+    if not in_place:
+        C.check_output(img_out, img_in, lbl_in)
+
+    counts = dict(labels=0, images=0, images_in_place=0, unpaired=0)
+    names = []
+    for lp in C.progress(labels, f'{dataset} labels'):
+        stem = C.stem_of(lp, spec.lbl_tag + lp.suffix) if spec.lbl_tag else lp.stem
+        ip = images.get(stem)
+        if ip is None:
+            counts['unpaired'] += 1
+            print(f'warning: no image for mask {lp.name}; skipped', file=sys.stderr)
+            continue
+        C.save_label(C.binarize(C.read_gray(lp), thr), lbl_out / f'{stem}{spec.lbl_ext}', lp)
+        counts['labels'] += 1
+        if in_place:
+            counts['images_in_place'] += 1
+        else:
+            C.convert_image(ip, img_out / f'{stem}{spec.img_ext}')
+            counts['images'] += 1
+        names.append(stem)
+
+    if dataset == 'wbs-si':
+        path = Path(split_out) if split_out else WBS_SI_SPLIT
+        C.write_split(split_val_names(names), path)
+        counts['split'] = str(path)
+    print(f'{dataset}: {counts["labels"]} labels → {lbl_out}; images: '
+          f'{counts["images"]} written to {img_out}, {counts["images_in_place"]} already in '
+          f'place; {counts["unpaired"]} masks without image')
+    return counts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    lines = [f'  {name}: {s.source}\n    --out {s.out_hint}\n    ' +
+             s.layout.replace('\n', '\n    ') for name, s in SPECS.items()]
+    p = argparse.ArgumentParser(
+        description='Convert the official binary-mask downloads (WHU aerial, WHU Sat II, '
+                    'CHN6-CUG, DeepGlobe/Massachusetts/SpaceNet roads, WBS-SI water) to the '
+                    'layout the configs read: images (copied or re-encoded) and 0/1 labels in '
+                    'the *_cvt folder. The source is never modified.',
+        epilog='datasets, official sources and expected layouts:\n' + '\n'.join(lines) +
+               '\n\nWBS-SI also writes the split list tools/dataset_converters/wbs-si_val.txt '
+               '(every 5th name in natural order; --split-out to change). WBS-SI labels keep '
+               'the .jpg name the config reads but are PNG-encoded (lossless).',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--dataset', required=True, choices=sorted(SPECS))
+    p.add_argument('--src', required=True, help='the official download folder (see below)')
+    p.add_argument('--out', required=True, help='output folder (the config\'s data folder)')
+    p.add_argument('--img-dir', help='image folder relative to --src (default per dataset)')
+    p.add_argument('--lbl-dir', help='mask folder relative to --src (default per dataset)')
+    p.add_argument('--threshold', type=int,
+                   help='mask value > THRESHOLD is foreground (default: auto, >0 for 0/1 masks, '
+                        '>127 for 0/255 masks; 0: any positive value)')
+    p.add_argument('--split-out', help='WBS-SI only: where to write the split list')
+    return p
+
+
+def main(argv=None):
+    a = build_parser().parse_args(argv)
+    convert(a.dataset, a.src, a.out, a.img_dir, a.lbl_dir, a.threshold, a.split_out)
+
+
+if __name__ == '__main__':
+    C.run_main(main)
