@@ -11,8 +11,9 @@ Each run appends a row to results.xlsx; its `summary` sheet is laid out like the
 tables (one row per method/backbone, one column per dataset, the average of each table).
 All runs share one process: consecutive configs with the same model settings (backbone,
 attention, thresholds and class lines, e.g. DeepGlobe → Massachusetts → SpaceNet) reuse the
-built model, and the text-embedding cache ($SEGEARTH_CACHE) means class names already
-encoded for a backbone are not encoded again.
+built model; when only the classes or thresholds differ, the model's image side is kept
+and `set_classes` computes the new text embeddings; and the text-embedding cache
+($SEGEARTH_CACHE) means class names already encoded for a backbone are not encoded again.
 """
 from __future__ import annotations
 

@@ -69,10 +69,16 @@ def missing_data(cfg) -> list[str]:
 _LAST_MODEL: dict = {}
 
 
-def model_key(model_cfg) -> str:
+CLASS_SETTINGS = ('name_path', 'classes', 'prob_thd', 'bg_idx')
+
+
+def model_key(model_cfg, image_side_only: bool = False) -> str:
     """The model settings as a string, the class-name file replaced by its lines (two
-    configs with equal class lists in different files build the same model)."""
+    configs with equal class lists in different files build the same model).
+    `image_side_only`: without the class list and thresholds, which `set_classes` changes."""
     settings = model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg)
+    if image_side_only:
+        settings = {k: v for k, v in settings.items() if k not in CLASS_SETTINGS}
     path = settings.get('name_path')
     if path and os.path.isfile(path):
         settings['name_path'] = Path(path).read_text(encoding='utf-8').strip()
@@ -80,8 +86,10 @@ def model_key(model_cfg) -> str:
 
 
 @MODELS.register_module(name='LastBuiltModel')
-def last_built_model(model: dict, key: str):
-    """`model` built, or the model built last when it was built with the same `key`.
+def last_built_model(model: dict, key: str, image_key: str | None = None):
+    """`model` built, or the model built last when it was built with the same `key`; when
+    only the classes or thresholds differ (same `image_key`), the last model with
+    `set_classes` (only the text embeddings are computed).
 
     Only one model is kept (the previous one is released first), so GPU memory does not
     grow with the number of datasets.
@@ -90,9 +98,18 @@ def last_built_model(model: dict, key: str):
         print_log('same model settings as the previous config: reusing its model',
                   logger='current')
         return _LAST_MODEL['model']
+    if image_key is not None and _LAST_MODEL.get('image_key') == image_key:
+        print_log('same backbone and attention as the previous config: reusing its image '
+                  'side with the new classes', logger='current')
+        built = _LAST_MODEL['model']
+        classes = model.get('classes') or model.get('name_path')
+        built.set_classes(classes, prob_thd=model.get('prob_thd', 0.0),
+                          bg_idx=model.get('bg_idx', 0))
+        _LAST_MODEL.update(key=key)
+        return built
     _LAST_MODEL.clear()
     built = MODELS.build(model)
-    _LAST_MODEL.update(key=key, model=built)
+    _LAST_MODEL.update(key=key, image_key=image_key, model=built)
     return built
 
 
@@ -117,7 +134,8 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
     if reuse_model:
         run_cfg = cfg.copy()
         run_cfg.model = dict(type='LastBuiltModel', model=cfg.model.to_dict(),
-                             key=model_key(cfg.model))
+                             key=model_key(cfg.model),
+                             image_key=model_key(cfg.model, image_side_only=True))
     runner = Runner.from_cfg(run_cfg)
     metrics = dict(runner.test())
     seconds = time.perf_counter() - t0

@@ -63,7 +63,7 @@ def test_dry_run_and_explicit_configs(tmp_path, monkeypatch, capsys):
 
 def test_configs_with_the_same_model_settings_reuse_the_model(tmp_path, monkeypatch, capsys):
     """DeepGlobe, Massachusetts and SpaceNet have the same classes and settings; CHN6-CUG
-    differs (prob_thd 0.8): 4 runs, 2 models built."""
+    differs only in prob_thd (0.8): 4 runs, 1 model built, its classes set once more."""
     monkeypatch.chdir(tmp_path)
     names = ['chn6-cug', 'deepglobe_road', 'massachusetts_road', 'spacenet_road']
     for name in names:
@@ -72,6 +72,7 @@ def test_configs_with_the_same_model_settings_reuse_the_model(tmp_path, monkeypa
     assert eval_all_main()(['--configs', *names, '--cfg-options', *cli_options(cfg)]) == 0
     out = capsys.readouterr().out
     assert out.count('reusing its model') == 2
+    assert out.count('reusing its image side with the new classes') == 1
     rows = read_rows(tmp_path / 'results.xlsx')
     assert [r['dataset'] for r in rows] == ['CHN6-CUG', 'DeepGlobe', 'Massachusetts', 'SpaceNet']
     assert len({r['mIoU'] for r in rows[1:]}) == 1   # same synthetic images, same model
