@@ -1,3 +1,4 @@
+import converter_helpers  # noqa: F401  (puts tools/dataset_converters on sys.path)
 import subprocess
 import sys
 
@@ -6,7 +7,7 @@ import pytest
 
 import binary_masks as B
 import common as C
-from conftest import CONVERTERS, read, write_img
+from converter_helpers import CONVERTERS, read, write_img, rgb  # noqa: F401  (fixture)
 
 MASK = np.zeros((8, 8), np.uint8)
 MASK[2:5, 3:7] = 255

@@ -1,3 +1,4 @@
+import converter_helpers  # noqa: F401  (puts tools/dataset_converters on sys.path)
 import json
 
 import numpy as np
@@ -5,7 +6,7 @@ import pytest
 
 import common as C
 import xbd
-from conftest import read, write_img
+from converter_helpers import read, write_img, rgb  # noqa: F401  (fixture)
 
 
 def test_xbd_targets_and_json(tmp_path, rgb):

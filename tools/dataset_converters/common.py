@@ -97,19 +97,21 @@ def read_gray(path) -> np.ndarray:
     return arr
 
 
-def rgb_to_index(rgb: np.ndarray, palette: Sequence[Sequence[int]],
-                 unknown: int = IGNORE) -> tuple[np.ndarray, int]:
-    """Map an RGB label image to class indices (palette order); (index image, unknown count).
+def rgb_to_index(rgb: np.ndarray, palette, unknown: int = IGNORE) -> tuple[np.ndarray, int]:
+    """Map an RGB label image to class indices; (index image, count of unknown pixels).
 
-    Pixels whose colour is not in the palette get `unknown` (255, ignored by the metric).
+    `palette`: a sequence of colours (colour i → class i) or a dict colour → class (several
+    colours may share a class). Pixels of other colours get `unknown` (255, ignored).
     """
+    items = palette.items() if isinstance(palette, dict) else \
+        ((c, i) for i, c in enumerate(palette))
     if rgb.ndim != 3 or rgb.shape[2] < 3:
         raise ValueError(f'expected an RGB label image, got shape {rgb.shape}')
     rgb = rgb[..., :3].astype(np.uint32)
     code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     out = np.full(code.shape, unknown, dtype=np.uint8)
     known = np.zeros(code.shape, dtype=bool)
-    for idx, colour in enumerate(palette):
+    for colour, idx in items:
         r, g, b = (int(c) for c in colour)
         hit = code == ((r << 16) | (g << 8) | b)
         out[hit] = idx
@@ -131,13 +133,14 @@ def binarize(mask: np.ndarray, threshold: int | None = None) -> np.ndarray:
 
 
 def save_label(arr: np.ndarray, dst, src=None) -> None:
-    """Write a single-band uint8 label image, PNG-encoded (lossless) whatever the suffix."""
+    """Write a single-band uint8 label image losslessly (TIFF for .tif names, else PNG)."""
     dst = Path(dst)
     _safe_write_target(dst, src)
     # Always PNG-encoded, also under a '.jpg' name (the WBS-SI layout asks for '.jpg'
     # labels): JPEG is lossy and turns a 0/1 mask into 0/1/2 at edges. mmcv/PIL/cv2 decode
     # by content, not by name, so such a file loads exactly.
-    Image.fromarray(arr.astype(np.uint8), mode='L').save(dst, format='PNG')
+    fmt = 'TIFF' if dst.suffix.lower() in ('.tif', '.tiff') else 'PNG'
+    Image.fromarray(arr.astype(np.uint8), mode='L').save(dst, format=fmt)
 
 
 def convert_image(src, dst) -> None:
@@ -151,6 +154,16 @@ def convert_image(src, dst) -> None:
         if dst.suffix.lower() in ('.jpg', '.jpeg') and im.mode not in ('RGB', 'L'):
             im = im.convert('RGB')
         im.save(dst, quality=95) if dst.suffix.lower() in ('.jpg', '.jpeg') else im.save(dst)
+
+
+def crop_boxes(h: int, w: int, size: int, stride: int) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) windows of size x size covering an h x w image with the given stride;
+    the last row/column is shifted back to end at the border (smaller sides: one window)."""
+    def starts(n):
+        if n <= size:
+            return [0]
+        return list(range(0, n - size, stride)) + [n - size]
+    return [(x, y, min(x + size, w), min(y + size, h)) for y in starts(h) for x in starts(w)]
 
 
 def write_split(names: Iterable[str], path) -> Path:

@@ -1,0 +1,15 @@
+"""massachusetts_road: entry point of `binary_masks.py --dataset massachusetts_road` (see `python tools/dataset_converters/massachusetts_road.py --help`)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import binary_masks  # noqa: E402
+
+
+def main(argv=None):
+    binary_masks.main(['--dataset', 'massachusetts_road'] + list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == '__main__':
+    common.run_main(main)

@@ -1,0 +1,15 @@
+"""openearthmap_sar: entry point of `sar_sets.py --dataset openearthmap_sar` (see `python tools/dataset_converters/openearthmap_sar.py --help`)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import sar_sets  # noqa: E402
+
+
+def main(argv=None):
+    sar_sets.main(['--dataset', 'openearthmap_sar'] + list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == '__main__':
+    common.run_main(main)

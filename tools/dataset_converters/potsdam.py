@@ -1,0 +1,15 @@
+"""potsdam: entry point of `mmseg_sets.py --dataset potsdam` (see `python tools/dataset_converters/potsdam.py --help`)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import mmseg_sets  # noqa: E402
+
+
+def main(argv=None):
+    mmseg_sets.main(['--dataset', 'potsdam'] + list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == '__main__':
+    common.run_main(main)

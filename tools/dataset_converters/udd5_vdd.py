@@ -1,0 +1,120 @@
+"""UDD5 and VDD (UAV sets of the same authors' family) → the `cfg_udd5` / `cfg_vdd` layout.
+
+    python tools/dataset_converters/udd5_vdd.py --dataset udd5 --src /downloads/UDD5 --out data/UDD5
+    python tools/dataset_converters/udd5_vdd.py --dataset vdd  --src /downloads/VDD  --out data/VDD
+
+The configs read the official folder names (`<split>/src` images, `<split>/gt` labels).
+This copies the evaluated split and writes class-index labels: a colour (RGB) label is
+mapped through the dataset's palette (unknown colours → 255, counted); a label that is
+already single-band class indices is kept, values above the last class → 255.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as C  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: str
+    split: str
+    classes: tuple
+    palette: tuple   # RGB per class, label-value order (= segearth_ov/datasets/table.py)
+
+
+SPECS = {
+    'udd5': Spec(
+        source='UDD5, Urban Drone Dataset (Chen et al. 2018, PKU), '
+               'https://github.com/MarcWong/UDD',
+        split='val',
+        classes=('vegetation', 'building', 'road', 'vehicle', 'other'),
+        palette=((107, 142, 35), (102, 102, 156), (128, 64, 128), (0, 0, 142), (0, 0, 0))),
+    'vdd': Spec(
+        source='VDD, Varied Drone Dataset (Cai et al. 2023), https://github.com/RussRobin/VDD',
+        split='test',
+        classes=('other', 'wall', 'road', 'vegetation', 'vehicle', 'roof', 'water'),
+        palette=((0, 0, 0), (102, 102, 156), (128, 64, 128), (107, 142, 35), (0, 0, 142),
+                 (70, 70, 70), (0, 0, 255))),
+}
+
+
+def layout(name: str) -> str:
+    s = SPECS[name]
+    return (f'<src> = the unpacked {name.upper()} release:\n'
+            f'  <src>/{s.split}/src/<name>.JPG\n'
+            f'  <src>/{s.split}/gt/<name>.png   (class indices 0..{len(s.classes) - 1}, '
+            'or colour labels)')
+
+
+def to_index(label: np.ndarray, spec: Spec) -> tuple[np.ndarray, int]:
+    """Class-index label of an official label array; (labels, count of unknown pixels)."""
+    if label.ndim == 3 and label.shape[2] >= 3 and not (
+            np.array_equal(label[..., 0], label[..., 1]) and
+            np.array_equal(label[..., 0], label[..., 2])):
+        return C.rgb_to_index(label[..., :3], spec.palette)
+    if label.ndim == 3:
+        label = label[..., 0]
+    out = label.astype(np.uint8).copy()
+    bad = label >= len(spec.classes)
+    out[bad] = C.IGNORE
+    return out, int(bad.sum())
+
+
+def convert(dataset: str, src, out) -> dict:
+    spec = SPECS[dataset]
+    lay = layout(dataset)
+    src = C.require_dir(src, lay)
+    img_in = C.require_dir(src / spec.split / 'src', lay)
+    gt_in = C.require_dir(src / spec.split / 'gt', lay)
+    out = Path(out)
+    img_out, gt_out = out / spec.split / 'src', out / spec.split / 'gt'
+    C.check_output(img_out, img_in, gt_in)
+    C.check_output(gt_out, img_in, gt_in)
+    images = {p.stem: p for p in C.list_images(img_in)}
+    labels = C.list_images(gt_in)
+    if not labels:
+        raise C.ConverterError(f'no label images in {gt_in}\nexpected:\n{lay}')
+    counts = dict(labels=0, unknown_pixels=0, unpaired=0)
+    for lp in C.progress(labels, dataset):
+        ip = images.get(lp.stem)
+        if ip is None:
+            counts['unpaired'] += 1
+            print(f'warning: no image for {lp.name}; skipped', file=sys.stderr)
+            continue
+        from PIL import Image
+        with Image.open(lp) as im:
+            arr = np.asarray(im.convert('RGB') if im.mode in ('P', 'RGBA') else im)
+        label, unknown = to_index(arr, spec)
+        counts['unknown_pixels'] += unknown
+        C.save_label(label, gt_out / f'{lp.stem}.png', lp)
+        C.convert_image(ip, img_out / f'{ip.stem}.JPG')
+        counts['labels'] += 1
+    print(f'{dataset}: {counts["labels"]} pairs → {img_out} / {gt_out}; '
+          f'{counts["unknown_pixels"]} unknown pixels set to 255')
+    return counts
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        epilog='\n'.join(f'{n}: {s.source}\n  --out data/{n.upper()}\n  ' +
+                         layout(n).replace('\n', '\n  ') for n, s in SPECS.items()) +
+        '\n\n' + __doc__.split('\n\n', 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--dataset', required=True, choices=sorted(SPECS))
+    p.add_argument('--src', required=True, help='the unpacked official release folder')
+    p.add_argument('--out', required=True, help='output folder, e.g. data/UDD5 or data/VDD')
+    a = p.parse_args(argv)
+    convert(a.dataset, a.src, a.out)
+
+
+if __name__ == '__main__':
+    C.run_main(main)

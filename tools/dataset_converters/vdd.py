@@ -1,0 +1,15 @@
+"""vdd: entry point of `udd5_vdd.py --dataset vdd` (see `python tools/dataset_converters/vdd.py --help`)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import udd5_vdd  # noqa: E402
+
+
+def main(argv=None):
+    udd5_vdd.main(['--dataset', 'vdd'] + list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == '__main__':
+    common.run_main(main)
