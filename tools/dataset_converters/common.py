@@ -5,6 +5,7 @@ of `configs/` reads. Label images written here are single-band 8-bit PNG class-i
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -173,6 +174,16 @@ def write_split(names: Iterable[str], path) -> Path:
     names = sorted(set(names))
     path.write_text(''.join(f'{n}\n' for n in names))
     return path
+
+
+def parser(doc: str, source: str, layout: str) -> argparse.ArgumentParser:
+    """The converters' shared --help: the docstring's first paragraph, the official source,
+    the expected download layout, then the rest of the docstring."""
+    parts = doc.split('\n\n', 2)
+    return argparse.ArgumentParser(
+        description=parts[0] + f'\nOfficial source: {source}.',
+        epilog='expected official layout:\n' + layout + '\n\n' + (parts[2] if len(parts) > 2 else ''),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def progress(items, desc: str):

@@ -9,7 +9,6 @@ the images from the download's own `JPEGImages/` (they are copied when --out dif
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -85,10 +84,7 @@ def convert(src, out, split='test', ann_file=None) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0] + f'\nOfficial source: {SOURCE}.',
-        epilog='expected official layout:\n' + LAYOUT + '\n\n' + __doc__.split('\n\n', 2)[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = C.parser(__doc__, SOURCE, LAYOUT)
     p.add_argument('--src', required=True, help='the HRSID_JPG folder of the download')
     p.add_argument('--out', required=True, help='output folder, e.g. data/HRSID/HRSID_JPG')
     p.add_argument('--split', default='test')

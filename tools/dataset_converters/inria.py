@@ -11,7 +11,6 @@ further 27 for validation ("split_val"). Each 5000x5000 tile is cut into CROP x 
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -80,10 +79,7 @@ def convert(src, out, splits=('split_test',), crop: int = 1000, stride: int = 10
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0] + f'\nOfficial source: {SOURCE}.',
-        epilog='expected official layout:\n' + LAYOUT + '\n\n' + __doc__.split('\n\n', 2)[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = C.parser(__doc__, SOURCE, LAYOUT)
     p.add_argument('--src', required=True, help='the official AerialImageDataset/train folder')
     p.add_argument('--out', required=True,
                    help='output folder, e.g. data/Inria/AerialImageDataset/train')

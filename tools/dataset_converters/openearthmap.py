@@ -9,7 +9,6 @@ water, cropland, building); values above 8 are set to 255 (ignored) and counted.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -71,10 +70,7 @@ def convert(src, out, split_file='val.txt') -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0] + f'\nOfficial source: {SOURCE}.',
-        epilog='expected official layout:\n' + LAYOUT + '\n\n' + __doc__.split('\n\n', 2)[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = C.parser(__doc__, SOURCE, LAYOUT)
     p.add_argument('--src', required=True, help='the unpacked OpenEarthMap folder')
     p.add_argument('--out', required=True, help='output folder, e.g. data/OpenEarthMap_val')
     p.add_argument('--split-file', default='val.txt', help='split list inside --src')

@@ -11,7 +11,6 @@ tree 4, low vegetation 5, human 6; other colours → 255 (ignored, counted).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -92,10 +91,7 @@ def convert(src, out, split='test', patch_h=1080, patch_w=1280, overlap=0) -> di
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0] + f'\nOfficial source: {SOURCE}.',
-        epilog='expected official layout:\n' + LAYOUT + '\n\n' + __doc__.split('\n\n', 2)[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = C.parser(__doc__, SOURCE, LAYOUT)
     p.add_argument('--src', required=True, help='UAVid split folder holding seq*/Images, Labels')
     p.add_argument('--out', required=True, help='output folder, e.g. data/UAVid')
     p.add_argument('--split', default='test', help='sub-folder name of img_dir/ann_dir')

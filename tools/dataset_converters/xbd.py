@@ -10,7 +10,6 @@ Writes `<out>/images_pre/<name>.png` (the pre-disaster images) and
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -121,10 +120,7 @@ def convert(src, out) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0] + f'\nOfficial source: {SOURCE}.',
-        epilog='expected official layout:\n' + LAYOUT + '\n\n' + __doc__.split('\n\n', 2)[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = C.parser(__doc__, SOURCE, LAYOUT)
     p.add_argument('--src', required=True, help='official xBD split folder (e.g. xBD/test)')
     p.add_argument('--out', required=True, help='output folder, e.g. data/xBD/test')
     a = p.parse_args(argv)
