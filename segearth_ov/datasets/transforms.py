@@ -20,50 +20,25 @@ segmentor see what they see for optical images.
 """
 from __future__ import annotations
 
-import io
 import logging
 
-import cv2
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmseg.registry import TRANSFORMS
 
-from ..utils.images import stretch_to_uint8, to_three_bands
+from ..utils.images import decode_unchanged, stretch_to_uint8, to_three_bands
 
 logger = logging.getLogger('segearth_ov')
 
-TIFF_SUFFIXES = ('.tif', '.tiff')
-
-
-def decode_unchanged(img_bytes: bytes, filename: str = '') -> np.ndarray:
-    """All bands at their own bit depth, H×W×B (or H×W); TIFF through tifffile when possible."""
-    img = None
-    if filename.lower().endswith(TIFF_SUFFIXES):
-        try:
-            import tifffile
-            img = tifffile.imread(io.BytesIO(img_bytes))
-            if img.ndim == 3 and img.shape[0] < img.shape[2] and img.shape[0] <= 8:
-                img = np.moveaxis(img, 0, -1)   # bands-first (planar) TIFF
-            if img.ndim == 3 and img.shape[2] >= 3:
-                img = img[..., [2, 1, 0] + list(range(3, img.shape[2]))]   # RGB… → BGR…
-        except Exception:   # not a TIFF tifffile can read (e.g. JPEG-compressed): try OpenCV
-            img = None
-    if img is None:
-        img = cv2.imdecode(np.frombuffer(img_bytes, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f'failed to decode image {filename}')
-    return img
-
-
 def sar_to_uint8_bgr(img: np.ndarray, source: str = 'image', linear_to_db: bool = False,
                      percentiles=(2, 98)) -> np.ndarray:
-    """A 1/3/4-band (BGR-ordered) array of any sample type → uint8 H×W×3 BGR."""
+    """A 1/3/4-band (RGB-ordered) array of any sample type → uint8 H×W×3 BGR."""
     img = to_three_bands(np.asarray(img), source)
     if linear_to_db and img.dtype != np.uint8:
         img = 10.0 * np.log10(np.maximum(img.astype(np.float64), 1e-10))
-    return np.ascontiguousarray(stretch_to_uint8(img, *percentiles))
+    return np.ascontiguousarray(stretch_to_uint8(img, *percentiles)[..., ::-1])
 
 
 @TRANSFORMS.register_module()
@@ -86,6 +61,8 @@ class LoadSARImageFromFile(LoadImageFromFile):
         try:
             img_bytes = fileio.get(filename, backend_args=self.backend_args)
             raw = decode_unchanged(img_bytes, filename)
+            if raw is None:
+                raise ValueError(f'failed to decode image {filename}')
             bands = 1 if raw.ndim == 2 else raw.shape[2]
             if raw.dtype == np.uint8 and bands in (1, 3, 4):
                 # exactly LoadImageFromFile's decoding: byte-identical 8-bit input

@@ -57,28 +57,39 @@ def stretch_to_uint8(img: np.ndarray, low: float = 2, high: float = 98) -> np.nd
     return out
 
 
+def decode_unchanged(data: bytes, filename: str = '') -> np.ndarray | None:
+    """Decode image bytes with all bands at their own bit depth: H×W or H×W×B, RGB… order.
+
+    TIFF through tifffile (bands-first TIFFs are moved to bands-last), everything else (and
+    TIFFs tifffile cannot read, e.g. JPEG-compressed) through OpenCV. None if undecodable.
+    """
+    img = None
+    if filename.lower().endswith(('.tif', '.tiff')):
+        try:
+            import io
+
+            import tifffile
+            img = tifffile.imread(io.BytesIO(data))
+            if img.ndim == 3 and img.shape[0] < img.shape[2] and img.shape[0] <= 8:
+                img = np.moveaxis(img, 0, -1)  # bands-first TIFF
+        except Exception:
+            img = None
+    if img is None and data:
+        import cv2
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is not None and img.ndim == 3 and img.shape[2] >= 3:
+            img = img[..., [2, 1, 0] + list(range(3, img.shape[2]))]  # OpenCV gives BGR(A)
+    return img
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 H×W×3 (band policy and stretch above)."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f'image not found: {path}')
-    img = None
-    if path.suffix.lower() in ('.tif', '.tiff'):
-        try:
-            import tifffile
-            img = tifffile.imread(str(path))
-            if img.ndim == 3 and img.shape[0] < img.shape[2] and img.shape[0] <= 8:
-                img = np.moveaxis(img, 0, -1)  # bands-first TIFF
-        except Exception:
-            img = None
+    img = decode_unchanged(path.read_bytes(), str(path))
     if img is None:
-        import cv2
-        raw = np.fromfile(str(path), dtype=np.uint8)
-        img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
-        if img is None:
-            raise ImageReadError(f'{path} is not an image that can be read (tried TIFF and '
-                                 'OpenCV formats: png, jpg, tif, bmp, …)')
-        if img.ndim == 3 and img.shape[2] >= 3:
-            img = img[..., [2, 1, 0] + list(range(3, img.shape[2]))]  # OpenCV gives BGR(A)
+        raise ImageReadError(f'{path} is not an image that can be read (tried TIFF and '
+                             'OpenCV formats: png, jpg, tif, bmp, …)')
     img = to_three_bands(np.asarray(img), str(path))
     return np.ascontiguousarray(stretch_to_uint8(img))
