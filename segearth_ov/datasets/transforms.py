@@ -20,7 +20,6 @@ segmentor see what they see for optical images.
 """
 from __future__ import annotations
 
-import logging
 
 import mmcv
 import mmengine.fileio as fileio
@@ -30,7 +29,6 @@ from mmseg.registry import TRANSFORMS
 
 from ..utils.images import decode_unchanged, stretch_to_uint8, to_three_bands
 
-logger = logging.getLogger('segearth_ov')
 
 def sar_to_uint8_bgr(img: np.ndarray, source: str = 'image', linear_to_db: bool = False,
                      percentiles=(2, 98)) -> np.ndarray:
