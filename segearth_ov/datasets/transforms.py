@@ -20,7 +20,6 @@ segmentor see what they see for optical images.
 """
 from __future__ import annotations
 
-
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
