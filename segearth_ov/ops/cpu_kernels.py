@@ -65,6 +65,10 @@ def _build() -> ctypes.CDLL | None:
         fn.restype = None
     dll.bicubic_up2_reflect.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64]
     dll.bicubic_up2_reflect.restype = None
+    dll.bicubic_up2_reflect_blocked.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64]
+    dll.bicubic_up2_reflect_blocked.restype = None
+    dll.local_weighted_sum_blocked.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
+    dll.local_weighted_sum_blocked.restype = None
     return dll
 
 
@@ -162,3 +166,40 @@ def bicubic_up2_reflect(source: torch.Tensor, pad: int) -> torch.Tensor:
     out = torch.empty(b, hp, wp, c, dtype=torch.float32)
     _run_rows(library().bicubic_up2_reflect, (_ptr(x), _ptr(out), h, w, c, pad), b * hp)
     return out.permute(0, 3, 1, 2)
+
+
+BLOCK = 16   # channels per block of the blocked layout (CB in jbu_cpu.c)
+
+
+def upsample_and_weighted_sum(source: torch.Tensor, kernel: torch.Tensor, pad: int) -> torch.Tensor:
+    """adaptive_conv(F.pad(bicubic ×2 of source, pad, reflect), kernel) in two kernels that
+    pass the upsampled map in a channel-blocked layout (no NCHW/NHWC copies in between).
+    NCHW in; the result is NCHW-shaped and channels-last in memory."""
+    b, c, h, w = source.shape
+    x = source.permute(0, 2, 3, 1).contiguous()
+    nb = -(-c // BLOCK)
+    hp, wp = 2 * h + 2 * pad, 2 * w + 2 * pad
+    xb = torch.empty(b, nb, hp, wp, BLOCK, dtype=torch.float32)
+    _run_rows(library().bicubic_up2_reflect_blocked, (_ptr(x), _ptr(xb), h, w, c, pad), b * hp)
+    bk, d2, hh, ww = kernel.shape
+    d = int(round(d2 ** 0.5))
+    k = kernel.permute(0, 2, 3, 1).contiguous()
+    out = torch.empty(b, hh, ww, c, dtype=torch.float32)
+    _run_rows_aligned(library().local_weighted_sum_blocked,
+                      (_ptr(xb), _ptr(k), _ptr(out), hh, ww, c, d), b * hh, 2)
+    return out.permute(0, 3, 1, 2)
+
+
+def _run_rows_aligned(fn, args, rows: int, multiple: int) -> None:
+    """_run_rows with band boundaries on multiples of `multiple` rows."""
+    units = -(-rows // multiple)
+    n = max(1, min(torch.get_num_threads(), units))
+    bounds = [min(rows, multiple * (units * t // n)) for t in range(n + 1)]
+    if n == 1:
+        fn(*args, 0, rows)
+        return
+    global _pool
+    if _pool is None or _pool._max_workers < n:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix='segearth-kernels')
+    list(_pool.map(lambda t: fn(*args, bounds[t], bounds[t + 1]), range(n)))

@@ -199,3 +199,104 @@ void bicubic_up2_reflect(const float *x, float *out, int64_t h, int64_t w, int64
         }
     }
 }
+
+
+/* ---- channel-blocked variant: the input of the weighted sum stored as B×NB×Hp×Wp×CB
+ * (NB = ceil(C/CB) blocks of CB channels, zero-padded), so that one pixel's block is one
+ * aligned 64-byte line, and output rows taken RB at a time per block, so that the rows they
+ * share stay in L2. Written directly by bicubic_up2_reflect_blocked. */
+#define RB 2
+
+void bicubic_up2_reflect_blocked(const float *x, float *out, int64_t h, int64_t w, int64_t C,
+                                 int64_t p, int64_t row0, int64_t row1) {
+    const int64_t H = 2 * h, W = 2 * w, Hp = H + 2 * p, Wp = W + 2 * p;
+    const int64_t NB = (C + CB - 1) / CB;
+    float wt[2][4];
+    cubic_weights(0.75f, wt[0]);
+    cubic_weights(0.25f, wt[1]);
+    float tmp[4][CB];
+    for (int64_t r = row0; r < row1; ++r) {           /* r over B·Hp padded output rows */
+        const int64_t b = r / Hp, yp = r % Hp;
+        const int64_t y = reflect(yp - p, H), iy = y / 2, py = y % 2, y0 = iy - 2 + py;
+        const float *wy = wt[py];
+        for (int64_t xp = 0; xp < Wp; ++xp) {
+            const int64_t xo = reflect(xp - p, W), ix = xo / 2, px = xo % 2, x0 = ix - 2 + px;
+            const float *wx = wt[px];
+            for (int64_t cb = 0; cb < NB; ++cb) {
+                const int64_t c0 = cb * CB, n = C - c0 < CB ? C - c0 : CB;
+                float *o = out + (((b * NB + cb) * Hp + yp) * Wp + xp) * CB;
+                for (int s = 0; s < 4; ++s) {
+                    const float *xr = x + ((b * h + clampi(y0 + s, 0, h - 1)) * w) * C + c0;
+                    const float *a0 = xr + clampi(x0, 0, w - 1) * C;
+                    const float *a1 = xr + clampi(x0 + 1, 0, w - 1) * C;
+                    const float *a2 = xr + clampi(x0 + 2, 0, w - 1) * C;
+                    const float *a3 = xr + clampi(x0 + 3, 0, w - 1) * C;
+                    for (int64_t c = 0; c < n; ++c)
+                        tmp[s][c] = a0[c] * wx[0] + a1[c] * wx[1] + a2[c] * wx[2] + a3[c] * wx[3];
+                }
+                for (int64_t c = 0; c < n; ++c)
+                    o[c] = tmp[0][c] * wy[0] + tmp[1][c] * wy[1] + tmp[2][c] * wy[2] +
+                           tmp[3][c] * wy[3];
+                for (int64_t c = n; c < CB; ++c) o[c] = 0.f;
+            }
+        }
+    }
+}
+
+/* xb: B×NB×Hp×Wp×CB (channel blocks of CB, zero-padded), k: B×H×W×d², out: B×H×W×C */
+static void blocked_row(const float *xplane, const float *krow, float *orow, int64_t W, int64_t Wp,
+                      int64_t C, int64_t d, int64_t c0, int64_t n) {
+    const int64_t d2 = d * d;
+    int64_t j = 0;
+    for (; j + PB <= W; j += PB) {
+        v8 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
+        const float *k0 = krow + j * d2, *k1 = k0 + d2, *k2 = k1 + d2, *k3 = k2 + d2;
+        for (int64_t a = 0; a < d; ++a) {
+            const float *r = xplane + (a * Wp + j) * CB;
+            for (int64_t c2 = 0; c2 < d; ++c2) {
+                const float *xv = r + c2 * CB;
+                const int64_t o = a * d + c2;
+                const v8 w0 = (v8){0} + k0[o], w1 = (v8){0} + k1[o];
+                const v8 w2 = (v8){0} + k2[o], w3 = (v8){0} + k3[o];
+                s00 += w0 * ld8(xv);          s01 += w0 * ld8(xv + 8);
+                s10 += w1 * ld8(xv + CB);     s11 += w1 * ld8(xv + CB + 8);
+                s20 += w2 * ld8(xv + 2 * CB); s21 += w2 * ld8(xv + 2 * CB + 8);
+                s30 += w3 * ld8(xv + 3 * CB); s31 += w3 * ld8(xv + 3 * CB + 8);
+            }
+        }
+        float acc[PB][CB];
+        st8(acc[0], s00); st8(acc[0] + 8, s01); st8(acc[1], s10); st8(acc[1] + 8, s11);
+        st8(acc[2], s20); st8(acc[2] + 8, s21); st8(acc[3], s30); st8(acc[3] + 8, s31);
+        for (int p = 0; p < PB; ++p)
+            for (int64_t c = 0; c < n; ++c) orow[(j + p) * C + c0 + c] = acc[p][c];
+    }
+    for (; j < W; ++j) {
+        float acc[CB] = {0};
+        const float *kk = krow + j * d2;
+        for (int64_t a = 0; a < d; ++a) {
+            const float *r = xplane + (a * Wp + j) * CB;
+            for (int64_t c2 = 0; c2 < d; ++c2) {
+                const float w = kk[a * d + c2];
+                const float *xv = r + c2 * CB;
+                for (int c = 0; c < CB; ++c) acc[c] += w * xv[c];
+            }
+        }
+        for (int64_t c = 0; c < n; ++c) orow[j * C + c0 + c] = acc[c];
+    }
+}
+
+void local_weighted_sum_blocked(const float *xb, const float *k, float *out, int64_t H, int64_t W,
+                                int64_t C, int64_t d, int64_t row0, int64_t row1) {
+    const int64_t Hp = H + d - 1, Wp = W + d - 1, d2 = d * d, NB = (C + CB - 1) / CB;
+    for (int64_t band = row0; band < row1; band += RB) {
+        const int64_t band_end = band + RB < row1 ? band + RB : row1;
+        for (int64_t cb = 0; cb < NB; ++cb) {
+            const int64_t c0 = cb * CB, n = C - c0 < CB ? C - c0 : CB;
+            for (int64_t bi = band; bi < band_end; ++bi) {
+                const int64_t b = bi / H, i = bi % H;
+                const float *xplane = xb + (((b * NB + cb) * Hp + i) * Wp) * CB;
+                blocked_row(xplane, k + bi * W * d2, out + bi * W * C, W, Wp, C, d, c0, n);
+            }
+        }
+    }
+}

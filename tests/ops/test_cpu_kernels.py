@@ -40,3 +40,17 @@ def test_switch_turns_kernels_off(monkeypatch):
     monkeypatch.setenv('SEGEARTH_KERNELS', 'torch')
     assert not cpu_kernels.available(x)
     assert not cpu_kernels.available(x.double())
+
+
+@pytest.mark.parametrize('c,h,w,r', [(197, 14, 9, 5), (40, 7, 9, 5), (5, 6, 11, 3)])
+def test_upsample_and_weighted_sum_equals_torch(c, h, w, r):
+    import torch.nn.functional as F
+    d = 2 * r + 1
+    src = torch.randn(2, c, h, w)
+    k = torch.randn(2, d * d, 2 * h, 2 * w)
+    hr = F.interpolate(src, size=(2 * h, 2 * w), mode='bicubic', align_corners=False)
+    ref = adaptive_conv_torch(F.pad(hr, [r] * 4, mode='reflect'), k)
+    out = cpu_kernels.upsample_and_weighted_sum(src, k, r)
+    assert out.shape == ref.shape
+    assert torch.allclose(out, ref, atol=1e-4)
+    assert torch.equal(cpu_kernels.bicubic_up2_reflect(src, r), F.pad(hr, [r] * 4, mode='reflect'))

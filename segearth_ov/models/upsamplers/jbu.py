@@ -129,10 +129,9 @@ class JBULearnedRange(nn.Module):
         size = kernel.shape[-2:]
         doubled = tuple(size) == tuple(2 * n for n in source.shape[-2:])
         if doubled and cpu_kernels.available(source):
-            hr = cpu_kernels.bicubic_up2_reflect(source, self.radius)
-        else:
-            hr = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
-            hr = F.pad(hr, [self.radius] * 4, mode='reflect')
+            return cpu_kernels.upsample_and_weighted_sum(source, kernel, self.radius)
+        hr = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
+        hr = F.pad(hr, [self.radius] * 4, mode='reflect')
         return adaptive_conv(hr, kernel)
 
     def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
