@@ -63,8 +63,6 @@ def _build() -> ctypes.CDLL | None:
     for fn in (dll.local_weighted_sum, dll.local_dot):
         fn.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
         fn.restype = None
-    dll.bicubic_up2_reflect.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64]
-    dll.bicubic_up2_reflect.restype = None
     dll.bicubic_up2_reflect_blocked.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64]
     dll.bicubic_up2_reflect_blocked.restype = None
     dll.local_weighted_sum_blocked.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
@@ -113,20 +111,22 @@ def _ptr(t: torch.Tensor):
 _pool = None
 
 
-def _run_rows(fn, args, rows: int) -> None:
-    """Call fn(*args, row0, row1) on bands of rows, one band per torch thread.
+def _run_rows(fn, args, rows: int, multiple: int = 1) -> None:
+    """Call fn(*args, row0, row1) on bands of rows, one band per torch thread, band
+    boundaries on multiples of `multiple` rows.
 
     ctypes releases the GIL during the call, so the bands run in parallel.
     """
     global _pool
-    n = max(1, min(torch.get_num_threads(), rows))
+    units = -(-rows // multiple)
+    n = max(1, min(torch.get_num_threads(), units))
     if n == 1:
         fn(*args, 0, rows)
         return
     if _pool is None or _pool._max_workers < n:
         from concurrent.futures import ThreadPoolExecutor
         _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix='segearth-kernels')
-    bounds = [rows * t // n for t in range(n + 1)]
+    bounds = [min(rows, multiple * (units * t // n)) for t in range(n + 1)]
     list(_pool.map(lambda t: fn(*args, bounds[t], bounds[t + 1]), range(n)))
 
 
@@ -155,19 +155,6 @@ def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor
     return out.contiguous(memory_format=torch.channels_last)
 
 
-def bicubic_up2_reflect(source: torch.Tensor, pad: int) -> torch.Tensor:
-    """F.pad(F.interpolate(source, scale ×2, 'bicubic'), [pad]*4, 'reflect') in one pass.
-
-    NCHW in; the result is NCHW-shaped and channels-last in memory.
-    """
-    b, c, h, w = source.shape
-    x = source.permute(0, 2, 3, 1).contiguous()
-    hp, wp = 2 * h + 2 * pad, 2 * w + 2 * pad
-    out = torch.empty(b, hp, wp, c, dtype=torch.float32)
-    _run_rows(library().bicubic_up2_reflect, (_ptr(x), _ptr(out), h, w, c, pad), b * hp)
-    return out.permute(0, 3, 1, 2)
-
-
 BLOCK = 16   # channels per block of the blocked layout (CB in jbu_cpu.c)
 
 
@@ -185,21 +172,6 @@ def upsample_and_weighted_sum(source: torch.Tensor, kernel: torch.Tensor, pad: i
     d = int(round(d2 ** 0.5))
     k = kernel.permute(0, 2, 3, 1).contiguous()
     out = torch.empty(b, hh, ww, c, dtype=torch.float32)
-    _run_rows_aligned(library().local_weighted_sum_blocked,
-                      (_ptr(xb), _ptr(k), _ptr(out), hh, ww, c, d), b * hh, 2)
+    _run_rows(library().local_weighted_sum_blocked,
+              (_ptr(xb), _ptr(k), _ptr(out), hh, ww, c, d), b * hh, multiple=2)
     return out.permute(0, 3, 1, 2)
-
-
-def _run_rows_aligned(fn, args, rows: int, multiple: int) -> None:
-    """_run_rows with band boundaries on multiples of `multiple` rows."""
-    units = -(-rows // multiple)
-    n = max(1, min(torch.get_num_threads(), units))
-    bounds = [min(rows, multiple * (units * t // n)) for t in range(n + 1)]
-    if n == 1:
-        fn(*args, 0, rows)
-        return
-    global _pool
-    if _pool is None or _pool._max_workers < n:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix='segearth-kernels')
-    list(_pool.map(lambda t: fn(*args, bounds[t], bounds[t + 1]), range(n)))

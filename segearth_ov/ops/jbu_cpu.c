@@ -127,10 +127,8 @@ void local_dot(const float *q, const float *x, float *out, int64_t H, int64_t W,
 }
 
 /* Bicubic ×2 upsampling (align_corners=False, a = -0.75, borders clamped, as
- * torch.nn.functional.interpolate) written straight into a reflect-padded buffer.
- * x: B×h×w×C, out: B×(2h+2p)×(2w+2p)×C with out[b, p+y, p+x] = up(x)[b, y, x] and the
- * p-wide border reflecting (like F.pad(..., mode='reflect')). Rows [row0, row1) of the
- * B·(2h+2p) output rows. */
+ * torch.nn.functional.interpolate) written straight into a reflect-padded buffer
+ * (like F.pad(..., mode='reflect')): helpers, and bicubic_up2_reflect_blocked below. */
 static void cubic_weights(float t, float w[4]) {
     const float a = -0.75f;
     float x = t + 1.f;
@@ -152,54 +150,6 @@ static inline int64_t reflect(int64_t v, int64_t n) {
     if (v >= n) return 2 * (n - 1) - v;
     return v;
 }
-
-void bicubic_up2_reflect(const float *x, float *out, int64_t h, int64_t w, int64_t C,
-                         int64_t p, int64_t row0, int64_t row1) {
-    const int64_t H = 2 * h, W = 2 * w, Hp = H + 2 * p, Wp = W + 2 * p;
-    float wt[2][4];
-    cubic_weights(0.75f, wt[0]); /* even outputs: source i - 0.25 → floor i-1, t = 0.75 */
-    cubic_weights(0.25f, wt[1]); /* odd outputs: source i + 0.25 → floor i, t = 0.25 */
-    float tmp[4 * 1024];
-    for (int64_t r = row0; r < row1; ++r) {
-        const int64_t b = r / Hp, yp = r % Hp;
-        const int64_t y = reflect(yp - p, H);
-        const int64_t iy = y / 2, py = y % 2;
-        const int64_t y0 = iy - 2 + py; /* first of the 4 tap rows */
-        float *orow = out + r * Wp * C;
-        for (int64_t xo = 0; xo < W; ++xo) {
-            const int64_t ix = xo / 2, px = xo % 2;
-            const int64_t x0 = ix - 2 + px;
-            float *o = orow + (p + xo) * C;
-            for (int64_t c0 = 0; c0 < C; c0 += 1024) {
-                const int64_t n = C - c0 < 1024 ? C - c0 : 1024;
-                /* interpolate along x for the 4 tap rows, then along y */
-                for (int s = 0; s < 4; ++s) {
-                    const float *xr = x + ((b * h + clampi(y0 + s, 0, h - 1)) * w) * C + c0;
-                    float *t = tmp + s * 1024;
-                    const float *a0 = xr + clampi(x0, 0, w - 1) * C;
-                    const float *a1 = xr + clampi(x0 + 1, 0, w - 1) * C;
-                    const float *a2 = xr + clampi(x0 + 2, 0, w - 1) * C;
-                    const float *a3 = xr + clampi(x0 + 3, 0, w - 1) * C;
-                    const float *wx = wt[px];
-                    for (int64_t c = 0; c < n; ++c)
-                        t[c] = a0[c] * wx[0] + a1[c] * wx[1] + a2[c] * wx[2] + a3[c] * wx[3];
-                }
-                const float *wy = wt[py];
-                for (int64_t c = 0; c < n; ++c)
-                    o[c0 + c] = tmp[c] * wy[0] + tmp[1024 + c] * wy[1] + tmp[2048 + c] * wy[2] +
-                                tmp[3072 + c] * wy[3];
-            }
-        }
-        /* reflect the left and right borders of this row */
-        for (int64_t xp = 0; xp < p; ++xp) {
-            const float *srcl = orow + (p + reflect(xp - p, W)) * C;
-            const float *srcr = orow + (p + reflect(W + xp, W)) * C;
-            float *dl = orow + xp * C, *dr = orow + (p + W + xp) * C;
-            for (int64_t c = 0; c < C; ++c) { dl[c] = srcl[c]; dr[c] = srcr[c]; }
-        }
-    }
-}
-
 
 /* ---- channel-blocked variant: the input of the weighted sum stored as B×NB×Hp×Wp×CB
  * (NB = ceil(C/CB) blocks of CB channels, zero-padded), so that one pixel's block is one
