@@ -10,7 +10,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / 'shared'
-GOLDEN = SHARED / 'golden'
+GOLDEN = SHARED / 'golden'          # ../shared/golden: the reference's outputs
 FIXTURES = SHARED / 'fixtures'
 TINY_CFG = FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.json'
 TINY_PT = FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.pt'
