@@ -60,9 +60,8 @@ def _build() -> ctypes.CDLL | None:
         os.replace(tmp, lib)
     dll = ctypes.CDLL(str(lib))
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    for fn in (dll.local_weighted_sum, dll.local_dot):
-        fn.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
-        fn.restype = None
+    dll.local_dot.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
+    dll.local_dot.restype = None
     dll.bicubic_up2_reflect_blocked.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64]
     dll.bicubic_up2_reflect_blocked.restype = None
     dll.local_weighted_sum_blocked.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, i64, i64]
@@ -128,18 +127,6 @@ def _run_rows(fn, args, rows: int, multiple: int = 1) -> None:
         _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix='segearth-kernels')
     bounds = [min(rows, multiple * (units * t // n)) for t in range(n + 1)]
     list(_pool.map(lambda t: fn(*args, bounds[t], bounds[t + 1]), range(n)))
-
-
-def local_weighted_sum(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """NCHW in, NCHW out; see jbu.adaptive_conv for the definition."""
-    b, d2, h, w = kernel.shape
-    d = int(round(d2 ** 0.5))
-    c = padded.shape[1]
-    x = padded.permute(0, 2, 3, 1).contiguous()
-    k = kernel.permute(0, 2, 3, 1).contiguous()
-    out = torch.empty(b, h, w, c, dtype=torch.float32)
-    _run_rows(library().local_weighted_sum, (_ptr(x), _ptr(k), _ptr(out), h, w, c, d), b * h)
-    return out.permute(0, 3, 1, 2)
 
 
 def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:

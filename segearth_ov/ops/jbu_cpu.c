@@ -1,4 +1,5 @@
-/* CPU kernels for SimFeatUp's per-pixel D×D weighted sums (channels-last, float32).
+/* CPU kernels for SimFeatUp (float32): neighbour dot products of the range kernel,
+ * bicubic ×2 with reflect padding, and the per-pixel D×D weighted sum.
  *
  * Compiled on first use by segearth_ov/ops/cpu_kernels.py (cc -O3), which splits the
  * B·H output rows into ranges [row0, row1) over a thread pool: no OpenMP runtime of its
@@ -9,83 +10,13 @@
  */
 #include <stdint.h>
 
-#define CB 16 /* channels per register block */
-
+#define CB 16 /* channels per block (one 64-byte line) */
 #define PB 4  /* pixels per block: 8 independent vector sums keep both FMA units busy */
+#define RB 2  /* output rows per band of the weighted sum */
 
-/* out[b,i,j,:] = sum_{a,c} k[b,i,j,a*d+c] * x[b,i+a,j+c,:]
- * x: B×(H+d-1)×(W+d-1)×C, k: B×H×W×d², out: B×H×W×C.
- * For one output row, CB channels at a time: the d rows of x it reads (d·(W+d-1)·CB
- * floats) stay in L2 while the row's pixels sweep across them, PB pixels at a time, with
- * their running sums in registers. The sum runs over (a, c) in the same order as the
- * PyTorch twin, so both give the same float32 results. */
 typedef float v8 __attribute__((vector_size(32)));
 static inline v8 ld8(const float *p) { v8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void st8(float *p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
-
-static void block_generic(const float *xrow, const float *krow, float *orow, int64_t Wp,
-                          int64_t C, int64_t d, int64_t d2, int64_t j, int64_t c0, int np,
-                          int64_t n) {
-    float acc[PB][CB] = {{0}};
-    for (int64_t a = 0; a < d; ++a) {
-        const float *r = xrow + (a * Wp + j) * C + c0;
-        for (int64_t c2 = 0; c2 < d; ++c2) {
-            const float *xv = r + c2 * C;
-            for (int p = 0; p < np; ++p) {
-                const float w = krow[(j + p) * d2 + a * d + c2];
-                for (int64_t c = 0; c < n; ++c) acc[p][c] += w * xv[p * C + c];
-            }
-        }
-    }
-    for (int p = 0; p < np; ++p)
-        for (int64_t c = 0; c < n; ++c) orow[(j + p) * C + c0 + c] = acc[p][c];
-}
-
-/* 4 pixels × 16 channels, sums in 8 vector registers */
-static void block_fast(const float *xrow, const float *krow, float *orow, int64_t Wp,
-                       int64_t C, int64_t d, int64_t d2, int64_t j, int64_t c0) {
-    v8 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
-    const float *k0 = krow + j * d2, *k1 = k0 + d2, *k2 = k1 + d2, *k3 = k2 + d2;
-    for (int64_t a = 0; a < d; ++a) {
-        const float *r = xrow + (a * Wp + j) * C + c0;
-        for (int64_t c2 = 0; c2 < d; ++c2) {
-            const float *xv = r + c2 * C;
-            const int64_t o = a * d + c2;
-            const v8 w0 = (v8){0} + k0[o], w1 = (v8){0} + k1[o];
-            const v8 w2 = (v8){0} + k2[o], w3 = (v8){0} + k3[o];
-            s00 += w0 * ld8(xv);         s01 += w0 * ld8(xv + 8);
-            s10 += w1 * ld8(xv + C);     s11 += w1 * ld8(xv + C + 8);
-            s20 += w2 * ld8(xv + 2 * C); s21 += w2 * ld8(xv + 2 * C + 8);
-            s30 += w3 * ld8(xv + 3 * C); s31 += w3 * ld8(xv + 3 * C + 8);
-        }
-    }
-    float *o = orow + j * C + c0;
-    st8(o, s00);         st8(o + 8, s01);
-    st8(o + C, s10);     st8(o + C + 8, s11);
-    st8(o + 2 * C, s20); st8(o + 2 * C + 8, s21);
-    st8(o + 3 * C, s30); st8(o + 3 * C + 8, s31);
-}
-
-void local_weighted_sum(const float *x, const float *k, float *out, int64_t H, int64_t W,
-                        int64_t C, int64_t d, int64_t row0, int64_t row1) {
-    const int64_t Hp = H + d - 1, Wp = W + d - 1, d2 = d * d;
-    for (int64_t bi = row0; bi < row1; ++bi) {
-        const int64_t b = bi / H, i = bi % H;
-        const float *xrow = x + (b * Hp + i) * Wp * C;
-        const float *krow = k + bi * W * d2;
-        float *orow = out + bi * W * C;
-        for (int64_t c0 = 0; c0 < C; c0 += CB) {
-            const int64_t n = C - c0 < CB ? C - c0 : CB;
-            for (int64_t j = 0; j < W; j += PB) {
-                const int np = W - j < PB ? (int)(W - j) : PB;
-                if (np == PB && n == CB)
-                    block_fast(xrow, krow, orow, Wp, C, d, d2, j, c0);
-                else
-                    block_generic(xrow, krow, orow, Wp, C, d, d2, j, c0, np, n);
-            }
-        }
-    }
-}
 
 #define DOT_ROW(D)                                                                   \
     for (int64_t a = 0; a < (D); ++a) {                                              \
@@ -151,12 +82,10 @@ static inline int64_t reflect(int64_t v, int64_t n) {
     return v;
 }
 
-/* ---- channel-blocked variant: the input of the weighted sum stored as B×NB×Hp×Wp×CB
+/* ---- the weighted sum: its input (the upsampled map) is stored as B×NB×Hp×Wp×CB
  * (NB = ceil(C/CB) blocks of CB channels, zero-padded), so that one pixel's block is one
  * aligned 64-byte line, and output rows taken RB at a time per block, so that the rows they
  * share stay in L2. Written directly by bicubic_up2_reflect_blocked. */
-#define RB 2
-
 void bicubic_up2_reflect_blocked(const float *x, float *out, int64_t h, int64_t w, int64_t C,
                                  int64_t p, int64_t row0, int64_t row1) {
     const int64_t H = 2 * h, W = 2 * w, Hp = H + 2 * p, Wp = W + 2 * p;
@@ -193,7 +122,10 @@ void bicubic_up2_reflect_blocked(const float *x, float *out, int64_t h, int64_t 
     }
 }
 
-/* xb: B×NB×Hp×Wp×CB (channel blocks of CB, zero-padded), k: B×H×W×d², out: B×H×W×C */
+/* out[b,i,j,:] = sum_{a,c} k[b,i,j,a*d+c] * x[b,i+a,j+c,:], with x stored channel-blocked:
+ * xb: B×NB×Hp×Wp×CB (zero-padded channels), k: B×H×W×d², out: B×H×W×C.
+ * PB pixels at a time, their running sums in registers; the sum runs over (a, c) in the
+ * same order as the PyTorch twin (jbu.adaptive_conv). */
 static void blocked_row(const float *xplane, const float *krow, float *orow, int64_t W, int64_t Wp,
                       int64_t C, int64_t d, int64_t c0, int64_t n) {
     const int64_t d2 = d * d;

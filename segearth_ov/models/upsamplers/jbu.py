@@ -3,9 +3,9 @@
 The released code evaluates the last step of each JBU (a per-pixel D×D weighted sum) with a
 CUDA kernel, or on CPU by unfolding the full-resolution map into D²·C channels (over 12 GB for
 one 224 window at C = 512). Here that sum is an accumulation over the D² offsets
-(`adaptive_conv_torch`), so memory stays at a few C×H×W maps, on CPU and GPU alike; on CPU
-the small C kernels of segearth_ov/ops compute the same sums faster (`adaptive_conv`,
-`neighbour_dot`, the bicubic ×2), with the PyTorch code as fallback and test oracle.
+(`adaptive_conv`), so memory stays at a few C×H×W maps, on CPU and GPU alike; on CPU
+the small C kernels of segearth_ov/ops compute the same sums faster (bicubic ×2 and the
+weighted sum, `neighbour_dot`), with the PyTorch code as fallback and test oracle.
 
 Everything before `fixup_proj` is linear in the source features with weights that depend on
 the guidance only, and `fixup_proj` is affine, so `JBUOne`/`JBUStack` run the chain on a
@@ -26,17 +26,10 @@ from ...ops import cpu_kernels
 def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """out[b, c, i, j] = Σ_{a,b'} kernel[b, a·D+b', i, j] · padded[b, c, i+a, j+b'].
 
-    padded: B×C×(H+D-1)×(W+D-1); kernel: B×D²×H×W. On CPU the compiled kernel of
-    segearth_ov/ops when it is available, else `adaptive_conv_torch`.
+    padded: B×C×(H+D-1)×(W+D-1); kernel: B×D²×H×W. One offset at a time, so the
+    B×C×D²×H×W unfolded tensor of the reference is never built (memory: a few B×C×H×W
+    maps). On CPU, `apply_kernel` uses the compiled twin in segearth_ov/ops instead.
     """
-    if cpu_kernels.available(padded):
-        return cpu_kernels.local_weighted_sum(padded, kernel)
-    return adaptive_conv_torch(padded, kernel)
-
-
-def adaptive_conv_torch(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """`adaptive_conv` in plain PyTorch: one offset at a time, so the B×C×D²×H×W unfolded
-    tensor of the reference is never built (memory: a few B×C×H×W maps)."""
     b, d2, h, w = kernel.shape
     d = math.isqrt(d2)
     out = padded.new_zeros(padded.shape[0], padded.shape[1], h, w)
