@@ -224,10 +224,8 @@ class SegEarthSegmentation(BaseSegmentor):
                 l, r, t, b = patch_padding(y2 - y1, x2 - x1, self.patch_size)
                 crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
                 pads.append((l, t))
-            if len({c.shape for c in crops}) > 1:   # windows of several sizes: one at a time
-                logits = [self.window_logits(c) for c in crops]
-            else:
-                logits = self.window_logits(torch.cat(crops)).split(1)
+            # all windows have one size: min(crop, H) × min(crop, W), or the whole image
+            logits = self.window_logits(torch.cat(crops)).split(1)
             for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
                 total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]
                 count[..., y1:y2, x1:x2] += 1

@@ -80,13 +80,6 @@ def openai_templates():
     return OPENAI_IMAGENET_TEMPLATES
 
 
-def _text_context_length(tokens: torch.Tensor, model) -> int:
-    """Length up to the last end-of-text token: the causal text transformer ignores the rest."""
-    if getattr(model, 'text_pool_type', None) != 'argmax' or getattr(model, 'attn_mask', None) is None:
-        return tokens.shape[1]
-    return int(tokens.argmax(dim=-1).max()) + 1
-
-
 @torch.no_grad()
 def encode_text(model, tokens: torch.Tensor) -> torch.Tensor:
     """open_clip's `encode_text`, run on the context truncated after the last EOT token.
@@ -94,11 +87,12 @@ def encode_text(model, tokens: torch.Tensor) -> torch.Tensor:
     Exact: the causal mask means tokens after the EOT token cannot change its feature.
     Falls back to `model.encode_text` for text towers it does not know.
     """
-    needed = ('token_embedding', 'positional_embedding', 'transformer', 'ln_final', 'attn_mask')
-    if not all(hasattr(model, n) for n in needed) or getattr(model, 'text_pool_type', None) != 'argmax':
+    needed = ('token_embedding', 'positional_embedding', 'transformer', 'ln_final')
+    if (not all(hasattr(model, n) for n in needed) or getattr(model, 'attn_mask', None) is None
+            or getattr(model, 'text_pool_type', None) != 'argmax'):
         return model.encode_text(tokens)
     from open_clip.transformer import text_global_pool
-    n = _text_context_length(tokens, model)
+    n = int(tokens.argmax(dim=-1).max()) + 1   # up to the last end-of-text token
     tokens = tokens[:, :n]
     cast = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:n].to(cast)
