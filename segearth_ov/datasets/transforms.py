@@ -10,9 +10,10 @@ pipeline. It decides from the file's own sample type and band count:
 - **16-bit, 32-bit or float** (e.g. calibrated SAR amplitude, intensity or dB): read with all
   its bits (tifffile for TIFF, OpenCV `IMREAD_UNCHANGED` otherwise), optionally turned into
   dB (`linear_to_db=True`, for linear power/intensity), brought to 3 bands with
-  `segearth_ov.utils.images.to_three_bands` (1 band replicated, a 4th dropped, 2 or >4 bands
-  an error) and stretched to 8 bits per band with `stretch_to_uint8` (2–98 % percentiles by
-  default; NaN/inf → 0). The result is returned in BGR order like `LoadImageFromFile`.
+  `segearth_ov.utils.images.to_uint8_rgb` — the conversion inference, the GeoTIFF predictor
+  and AlignEarth training also use (1 band replicated, a 4th dropped, 2 or >4 bands an error;
+  a 2–98 % percentile stretch per band; NaN/inf → 0). Returned in BGR order like
+  `LoadImageFromFile`.
 - **8-bit with 2 or more than 4 bands**: the band policy of `to_three_bands` (a clear error).
 
 The result is always uint8 H×W×3 BGR, so `SegDataPreProcessor(bgr_to_rgb=True)` and the
@@ -26,16 +27,14 @@ import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmseg.registry import TRANSFORMS
 
-from ..utils.images import decode_unchanged, stretch_to_uint8, to_three_bands
+from ..utils.images import decode_unchanged, to_uint8_rgb
 
 
 def sar_to_uint8_bgr(img: np.ndarray, source: str = 'image', linear_to_db: bool = False,
                      percentiles=(2, 98)) -> np.ndarray:
     """A 1/3/4-band (RGB-ordered) array of any sample type → uint8 H×W×3 BGR."""
-    img = to_three_bands(np.asarray(img), source)
-    if linear_to_db and img.dtype != np.uint8:
-        img = 10.0 * np.log10(np.maximum(img.astype(np.float64), 1e-10))
-    return np.ascontiguousarray(stretch_to_uint8(img, *percentiles)[..., ::-1])
+    rgb = to_uint8_rgb(img, source, percentiles=percentiles, to_db=linear_to_db)
+    return np.ascontiguousarray(rgb[..., ::-1])
 
 
 @TRANSFORMS.register_module()

@@ -7,7 +7,8 @@ Band policy (what a remote-sensing user gets, and is told in the log):
 - 3 bands: used as RGB;
 - 4 bands: the 4th is dropped (RGBA alpha, or the NIR of an RGBN product), with a warning;
 - more than 4: an error asking the user to pick three bands.
-Non-8-bit data (uint16, float) is stretched to uint8 by a 2–98 % percentile stretch per band.
+Non-8-bit data (uint16, float) is stretched to uint8 by a 2–98 % percentile stretch per band
+(`to_uint8_rgb`, the one conversion every reader of this package uses).
 """
 from __future__ import annotations
 
@@ -43,18 +44,85 @@ def to_three_bands(img: np.ndarray, source: str = 'image') -> np.ndarray:
                          'Write a 3-band (or 1-band) image with the bands you want as R, G, B.')
 
 
-def stretch_to_uint8(img: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:
+def valid_mask(img: np.ndarray, nodata: float | None = None) -> np.ndarray:
+    """H×W bool: pixels that are finite in every band and not `nodata` in all bands."""
+    img = img if img.ndim == 3 else img[..., None]
+    valid = np.ones(img.shape[:2], bool)
+    if img.dtype.kind == 'f':
+        valid &= np.isfinite(img).all(axis=2)
+    if nodata is not None:
+        nd = np.isnan(img).all(axis=2) if np.isnan(nodata) else (img == nodata).all(axis=2)
+        valid &= ~nd
+    return valid
+
+
+def percentile_range(img: np.ndarray, low: float = 2, high: float = 98,
+                     nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band (lo, hi) percentiles over the valid pixels (finite, not nodata).
+
+    Computed once per scene (on an overview for large rasters) and passed to
+    `apply_stretch`, so that tiles of one scene share one stretch and show no seams.
+    """
+    img = img if img.ndim == 3 else img[..., None]
+    valid = valid_mask(img, nodata)
+    lo, hi = np.zeros(img.shape[2]), np.ones(img.shape[2])
+    for b in range(img.shape[2]):
+        band = img[..., b][valid].astype(np.float64)
+        band = band[np.isfinite(band)]
+        if band.size:
+            lo[b], hi[b] = np.percentile(band, [low, high])
+    return lo, hi
+
+
+def apply_stretch(img: np.ndarray, lo, hi) -> np.ndarray:
+    """Linear per-band map of [lo, hi] to [0, 255], rounded and clipped; NaN → 0. uint8."""
+    img = img if img.ndim == 3 else img[..., None]
+    out = np.empty(img.shape, np.uint8)
+    for b in range(img.shape[2]):
+        scale = 255.0 / (hi[b] - lo[b]) if hi[b] > lo[b] else 0.0
+        band = (img[..., b].astype(np.float64) - lo[b]) * scale
+        out[..., b] = np.clip(np.rint(np.nan_to_num(band, nan=0.0, posinf=255.0, neginf=0.0)),
+                              0, 255).astype(np.uint8)
+    return out
+
+
+def stretch_to_uint8(img: np.ndarray, low: float = 2, high: float = 98,
+                     nodata: float | None = None) -> np.ndarray:
     """uint8 stays as it is; other types get a per-band percentile stretch to 0–255."""
     if img.dtype == np.uint8:
         return img
-    out = np.empty(img.shape, np.uint8)
-    for b in range(img.shape[2]):
-        band = img[..., b].astype(np.float64)
-        finite = band[np.isfinite(band)]
-        lo, hi = (np.percentile(finite, [low, high]) if finite.size else (0.0, 1.0))
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        out[..., b] = np.clip(np.nan_to_num((band - lo) * scale, nan=0.0), 0, 255).astype(np.uint8)
-    return out
+    return apply_stretch(img, *percentile_range(img, low, high, nodata))
+
+
+def linear_to_db(img: np.ndarray) -> np.ndarray:
+    """10·log10 of linear SAR power/intensity (values ≤ 0 floored at 1e-10 → −100 dB)."""
+    return 10.0 * np.log10(np.maximum(img.astype(np.float64), 1e-10))
+
+
+def to_uint8_rgb(img: np.ndarray, source: str = 'image', *, nodata: float | None = None,
+                 percentiles=(2, 98), to_db: bool = False, value_range=None) -> np.ndarray:
+    """THE conversion of any raster (optical or SAR) to the model's uint8 H×W×3 RGB input.
+
+    Used alike by inference, evaluation (`LoadSARImageFromFile`), the GeoTIFF predictor and
+    AlignEarth training, so a SAR encoder sees at inference what it saw in training:
+    1. bands: `to_three_bands` (1 band replicated — the SAR case —, a 4th dropped);
+    2. 8-bit data is used as it is (the released SAR sets are 8-bit amplitude images);
+    3. otherwise (16-bit, float: amplitude, intensity or dB), optionally `to_db` for linear
+       power/intensity, then a per-band `percentiles` stretch over the valid pixels
+       (finite, not `nodata`) — or over a given `value_range=(lo, hi)` per band, e.g.
+       scene-wide figures from `percentile_range` when a scene is processed in tiles.
+    """
+    img = to_three_bands(np.asarray(img), source)
+    if img.dtype == np.uint8:
+        return np.ascontiguousarray(img)
+    if to_db:
+        valid = valid_mask(img, nodata)
+        img = linear_to_db(img)
+        img[~valid] = np.nan
+        nodata = None
+    if value_range is None:
+        value_range = percentile_range(img, *percentiles, nodata=nodata)
+    return np.ascontiguousarray(apply_stretch(img, *value_range))
 
 
 def decode_unchanged(data: bytes, filename: str = '') -> np.ndarray | None:
@@ -82,8 +150,8 @@ def decode_unchanged(data: bytes, filename: str = '') -> np.ndarray | None:
     return img
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 H×W×3 (band policy and stretch above)."""
+def read_image(path: str | Path, **convert) -> np.ndarray:
+    """Read an image file as RGB uint8 H×W×3 (`to_uint8_rgb`; `convert` goes to it)."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f'image not found: {path}')
@@ -91,5 +159,4 @@ def read_image(path: str | Path) -> np.ndarray:
     if img is None:
         raise ImageReadError(f'{path} is not an image that can be read (tried TIFF and '
                              'OpenCV formats: png, jpg, tif, bmp, …)')
-    img = to_three_bands(np.asarray(img), str(path))
-    return np.ascontiguousarray(stretch_to_uint8(img))
+    return to_uint8_rgb(img, str(path), **convert)

@@ -106,6 +106,25 @@ def test_sixteen_bit_is_stretched_to_uint8(tmp_path):
     assert img.min() == 0 and img.max() == 255
 
 
+def test_stretch_excludes_nodata_and_follows_a_given_range():
+    from segearth_ov.utils.images import percentile_range, to_uint8_rgb
+    band = np.array([[0, 80, 160], [240, 400, 65535]], np.uint16)  # 65535 = nodata
+    lo, hi = percentile_range(band, 0, 100, nodata=65535)
+    assert (lo[0], hi[0]) == (0, 400)  # the nodata value does not stretch the range
+    rgb = to_uint8_rgb(band, nodata=65535, percentiles=(0, 100))
+    assert rgb.shape == (2, 3, 3) and rgb[..., 0].tolist() == [[0, 51, 102], [153, 255, 255]]
+    # a scene-wide range given from outside (tiles of one scene share it)
+    rgb = to_uint8_rgb(band, value_range=([0.0] * 3, [510.0] * 3))
+    assert rgb[0, :, 1].tolist() == [0, 40, 80]
+
+
+def test_linear_sar_to_db_is_stretched_in_db():
+    from segearth_ov.utils.images import to_uint8_rgb
+    power = np.array([[1e-3, 1e-2], [1e-1, 1.0]], np.float32)  # −30, −20, −10, 0 dB
+    rgb = to_uint8_rgb(power, to_db=True, percentiles=(0, 100))
+    assert rgb[..., 0].tolist() == [[0, 85], [170, 255]]  # evenly spaced in dB
+
+
 def test_predict_rejects_wrong_band_count():
     seg = tiny_segmentor(['a', 'b'], feature_up=False)
     with pytest.raises(ValueError, match='B×3×H×W, got \\(1, 4, 32, 32\\)'):
