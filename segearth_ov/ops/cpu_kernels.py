@@ -97,7 +97,11 @@ def disabled():
         _disabled.on = before
 
 
-def available(t: torch.Tensor) -> bool:
+def available(t: torch.Tensor, *others: torch.Tensor) -> bool:
+    """Whether the compiled kernels can stand in: float32 CPU tensors, no gradient needed
+    (they have no backward — training runs the PyTorch path), kernels not switched off."""
+    if torch.is_grad_enabled() and any(x.requires_grad for x in (t, *others)):
+        return False
     return (t.device.type == 'cpu' and t.dtype == torch.float32
             and not getattr(_disabled, 'on', False)
             and os.environ.get('SEGEARTH_KERNELS', 'auto') != 'torch' and library() is not None)

@@ -63,14 +63,19 @@ def pointwise(seq: nn.Sequential, *parts: torch.Tensor) -> torch.Tensor:
     for m in list(seq)[1:]:
         if isinstance(m, nn.Conv2d):
             y = F.linear(y, m.weight.flatten(1), m.bias)
+        elif isinstance(m, nn.Dropout2d):
+            if m.training and m.p > 0:   # drop whole channels: the last dim in this layout
+                keep = torch.full((y.shape[0], 1, 1, y.shape[-1]), 1 - m.p, device=y.device,
+                                  dtype=y.dtype)
+                y = y * torch.bernoulli(keep) / (1 - m.p)
         else:
-            y = m(y)      # GELU; Dropout2d is the identity in eval mode
+            y = m(y)      # GELU
     return y.permute(0, 3, 1, 2)
 
 
 def neighbour_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
     """out[b, a·d+c, i, j] = ⟨query[b, :, i, j], padded[b, :, i+a, j+c]⟩: B×d²×H×W."""
-    if cpu_kernels.available(query):
+    if cpu_kernels.available(query, padded):
         return cpu_kernels.local_dot(query, padded, d)
     h, w = query.shape[-2:]
     return torch.stack([(padded[:, :, a:a + h, c:c + w] * query).sum(1)
@@ -121,7 +126,7 @@ class JBULearnedRange(nn.Module):
         """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""
         size = kernel.shape[-2:]
         doubled = tuple(size) == tuple(2 * n for n in source.shape[-2:])
-        if doubled and cpu_kernels.available(source):
+        if doubled and cpu_kernels.available(source, kernel):
             return cpu_kernels.upsample_and_weighted_sum(source, kernel, self.radius)
         hr = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
         hr = F.pad(hr, [self.radius] * 4, mode='reflect')
