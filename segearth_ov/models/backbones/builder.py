@@ -46,6 +46,59 @@ def _quiet_random_init_warning():
         root.removeFilter(flt)
 
 
+LONGCLIP_KEPT_POSITIONS = 20   # LongCLIP keeps CLIP's first 20 text positions as they were
+
+
+def _read_checkpoint(path: str) -> dict:
+    """The checkpoint's state dict (open_clip's reader: `state_dict` nesting, `module.` prefix)."""
+    from open_clip.factory import load_state_dict
+    try:
+        state = load_state_dict(path)
+    except Exception as err:  # pickle errors, truncated files, …
+        raise ValueError(f'could not read checkpoint {path}: {type(err).__name__}: {err}') from None
+    return _merge_longclip_positions(state)
+
+
+def _merge_longclip_positions(state: dict) -> dict:
+    """Fold LongCLIP's two text position tables into one, exactly.
+
+    LongCLIP (248-token text, used by FarSLIP2 and LRSCLIP) adds `positional_embedding` on
+    positions < 20 and `positional_embedding_res` on the others (its mask1/mask2); one table
+    holding the first 20 rows of the one and the rest of the other is the same sum, and is
+    what open_clip's text tower reads.
+    """
+    for prefix in ('', 'text.'):
+        res = state.pop(prefix + 'positional_embedding_res', None)
+        if res is not None:
+            table = state[prefix + 'positional_embedding'].clone()
+            table[LONGCLIP_KEPT_POSITIONS:] = res[LONGCLIP_KEPT_POSITIONS:]
+            state[prefix + 'positional_embedding'] = table
+    return state
+
+
+def _text_context_length(state: dict | None) -> int | None:
+    """The text context the checkpoint was trained with (77 for CLIP, 248 for LongCLIP)."""
+    if state is None:
+        return None
+    for key in ('positional_embedding', 'text.positional_embedding'):
+        if key in state and state[key].ndim == 2:
+            return int(state[key].shape[0])
+    return None
+
+
+def _load_into(model, state: dict) -> None:
+    """open_clip's `load_checkpoint` steps, on a state dict already read (and merged)."""
+    from open_clip.factory import (convert_state_dict, convert_to_custom_text_state_dict,
+                                   resize_pos_embed)
+    state = convert_state_dict(model, state)
+    if 'positional_embedding' in state and not hasattr(model, 'positional_embedding'):
+        state = convert_to_custom_text_state_dict(state)
+    if 'logit_scale' in state and model.logit_scale.ndim != state['logit_scale'].ndim:
+        state['logit_scale'] = state['logit_scale'].reshape(model.logit_scale.shape)
+    resize_pos_embed(state, model)
+    model.load_state_dict(state, strict=True)
+
+
 def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: str | None = None,
                model_cfg: str | None = None, quick_gelu: bool | None = None):
     """Return (open_clip model in eval mode, tokenizer, weights path or None).
@@ -66,11 +119,14 @@ def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: 
     # None lets the preset or the JSON decide.
     quick_gelu = default_qg if quick_gelu is None else quick_gelu
     weights = resolve_weights(preset, pretrained, name=name)
+    state = _read_checkpoint(weights) if weights is not None else None
+    context = _text_context_length(state)
     with _quiet_random_init_warning():   # weights are loaded right below
-        model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)
-    if weights is not None:
+        model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu,
+                                       force_context_length=context)
+    if state is not None:
         try:
-            open_clip.load_checkpoint(model, weights, strict=True)
+            _load_into(model, state)
         except (RuntimeError, KeyError, ValueError, AssertionError, IndexError) as err:
             first = str(err).strip().splitlines()
             raise ValueError(
@@ -78,8 +134,6 @@ def build_clip(clip_type: str = 'CLIP', vit_type: str = 'ViT-B/16', pretrained: 
                 f'{" (model_cfg " + str(model_cfg) + ")" if model_cfg else ""}: '
                 f'{" ".join(first[:3])[:400]}. Pick the clip_type/vit_type (or model_cfg) '
                 'that the checkpoint was trained with.') from None
-        except Exception as err:  # pickle errors, truncated files, …
-            raise ValueError(f'could not read checkpoint {weights}: {type(err).__name__}: {err}') from None
     model.eval()
-    tokenizer = open_clip.get_tokenizer(arch)
+    tokenizer = open_clip.get_tokenizer(arch, context_length=context)
     return model, tokenizer, weights

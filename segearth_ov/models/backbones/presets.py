@@ -65,6 +65,11 @@ PRESETS: dict[str, dict[str, BackbonePreset]] = {
     'FarSLIP': _vit(
         P('ViT-B-16', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP1_ViT-B-16.pt'),
         P('ViT-B-32', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP1_ViT-B-32.pt')),
+    # FarSLIP2 ViT-B/16 and LRSCLIP carry LongCLIP's 248-token text tower: the builder reads
+    # the context length from the checkpoint and folds LongCLIP's two position tables into one.
+    'FarSLIP2': _vit(
+        P('ViT-B-16', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP2_ViT-B-16.pt'),
+        P('ViT-B-32', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP2_ViT-B-32.pt')),
     'LRSCLIP': _vit(
         P('ViT-B-16', True, file='LRSCLIP_ViT-B-16.pt',
           url='the LRSCLIP release (github MitsuiChen14/LRSCLIP); place the file in checkpoints/')),
