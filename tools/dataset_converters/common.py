@@ -98,6 +98,16 @@ def read_gray(path) -> np.ndarray:
     return arr
 
 
+def read_label(path) -> np.ndarray:
+    """A label image's values as stored: palette ("P") images give their palette *indices*
+    (index labels saved with a colour palette, e.g. PaddleSeg/UDD/DDHR pseudo-colour PNGs,
+    are class indices, not colours), RGBA drops alpha, everything else is returned as is."""
+    with Image.open(path) as im:
+        if im.mode == 'RGBA':
+            im = im.convert('RGB')
+        return np.asarray(im)
+
+
 def rgb_to_index(rgb: np.ndarray, palette, unknown: int = IGNORE) -> tuple[np.ndarray, int]:
     """Map an RGB label image to class indices; (index image, count of unknown pixels).
 

@@ -4,9 +4,12 @@
     python tools/dataset_converters/udd5_vdd.py --dataset vdd  --src /downloads/VDD  --out data/VDD
 
 The configs read the official folder names (`<split>/src` images, `<split>/gt` labels).
-This copies the evaluated split and writes class-index labels: a colour (RGB) label is
-mapped through the dataset's palette (unknown colours → 255, counted); a label that is
-already single-band class indices is kept, values above the last class → 255.
+The official `gt` PNGs are class indices (UDD5: 0 vegetation, 1 building, 2 road, 3 vehicle,
+4 other, per github.com/MarcWong/UDD; VDD: 0 other, 1 wall, 2 road, 3 vegetation, 4 vehicle,
+5 roof, 6 water, per github.com/RussRobin/VDD), possibly saved as palette PNGs: they are
+kept (palette images by their indices), values above the last class → 255. A colour (RGB)
+label (e.g. a visualisation) is mapped through the dataset's palette instead (unknown
+colours → 255, counted). This copies the evaluated split.
 """
 from __future__ import annotations
 
@@ -50,8 +53,8 @@ def layout(name: str) -> str:
     s = SPECS[name]
     return (f'<src> = the unpacked {name.upper()} release:\n'
             f'  <src>/{s.split}/src/<name>.JPG\n'
-            f'  <src>/{s.split}/gt/<name>.png   (class indices 0..{len(s.classes) - 1}, '
-            'or colour labels)')
+            f'  <src>/{s.split}/gt/<name>.png   (class indices 0..{len(s.classes) - 1}; '
+            'colour labels are also accepted)')
 
 
 def to_index(label: np.ndarray, spec: Spec) -> tuple[np.ndarray, int]:
@@ -89,10 +92,7 @@ def convert(dataset: str, src, out) -> dict:
             counts['unpaired'] += 1
             print(f'warning: no image for {lp.name}; skipped', file=sys.stderr)
             continue
-        from PIL import Image
-        with Image.open(lp) as im:
-            arr = np.asarray(im.convert('RGB') if im.mode in ('P', 'RGBA') else im)
-        label, unknown = to_index(arr, spec)
+        label, unknown = to_index(C.read_label(lp), spec)
         counts['unknown_pixels'] += unknown
         C.save_label(label, gt_out / f'{lp.stem}.png', lp)
         C.convert_image(ip, img_out / f'{ip.stem}.JPG')
