@@ -75,6 +75,33 @@ def test_wbs_si_labels_and_split(tmp_path, rgb):
     assert split.read_text() == 'water_body_1\nwater_body_20\n'
 
 
+def test_wbs_si_uses_the_shipped_reference_split(tmp_path, rgb):
+    shipped = B.WBS_SI_SPLIT.read_bytes()
+    names = B.WBS_SI_SPLIT.read_text().split()
+    assert len(names) == 499 and len(set(names)) == 499    # the reference's val list
+    assert names[:2] == ['water_body_2396', 'water_body_1074']
+    root = tmp_path / 'WaterBodiesDatasetPreprocessed'
+    for i, n in enumerate(['water_body_2396', 'water_body_1074', 'water_body_5']):
+        write_img(root / 'Images' / f'{n}.jpg', rgb(seed=i))
+        write_img(root / 'Masks' / f'{n}.jpg', MASK)
+    counts = B.convert('wbs-si', root, tmp_path / 'out')
+    assert counts['labels'] == 3 and counts['split_missing'] == 497
+    assert B.WBS_SI_SPLIT.read_bytes() == shipped          # never overwritten
+
+
+def test_deepglobe_official_train_folder_shares_images_and_masks(tmp_path, rgb):
+    src = tmp_path / 'train'
+    for i, n in enumerate(['100', '200']):
+        write_img(src / f'{n}_sat.jpg', rgb(seed=i))
+        write_img(src / f'{n}_mask.png', MASK)
+    counts = B.convert('deepglobe_road', src, tmp_path / 'out', img_dir='.', lbl_dir='.')
+    assert counts['labels'] == 2 and counts['unpaired'] == 0
+    assert sorted(p.name for p in (tmp_path / 'out' / 'label_cvt').iterdir()) == \
+        ['100.png', '200.png']
+    assert sorted(p.name for p in (tmp_path / 'out' / 'image_cvt').iterdir()) == \
+        ['100.jpg', '200.jpg']
+
+
 def test_refuses_source_and_missing(tmp_path, rgb):
     spec = B.SPECS['whu_aerial']
     src = tmp_path / 'val'

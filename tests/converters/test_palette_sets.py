@@ -86,6 +86,21 @@ def test_udd5_vdd_colour_and_index_labels(tmp_path, rgb, dataset):
         ['DJI_0001.JPG', 'DJI_0002.JPG']
 
 
+def test_udd5_palette_png_gt_is_read_by_index(tmp_path, rgb):
+    """An index gt saved as a palette PNG keeps its indices (not its palette colours)."""
+    from PIL import Image
+    src, out = tmp_path / 'UDD5-download', tmp_path / 'UDD5'
+    idx = (np.arange(16).reshape(4, 4) % 5).astype(np.uint8)
+    write_img(src / 'val' / 'src' / 'DJI_0100.JPG', rgb(4, 4))
+    pal = Image.fromarray(idx, mode='P')
+    pal.putpalette([9, 9, 9] * 256)                   # colours unrelated to the classes
+    (src / 'val' / 'gt').mkdir(parents=True)
+    pal.save(src / 'val' / 'gt' / 'DJI_0100.png')
+    counts = udd5_vdd.convert('udd5', src, out)
+    assert counts == dict(labels=1, unknown_pixels=0, unpaired=0)
+    np.testing.assert_array_equal(read(out / 'val' / 'gt' / 'DJI_0100.png'), idx)
+
+
 def test_openearthmap(tmp_path, rgb):
     src, out = tmp_path / 'OpenEarthMap', tmp_path / 'OpenEarthMap_val'
     lab = (np.arange(16).reshape(4, 4) % 9).astype(np.uint8)

@@ -66,8 +66,10 @@ SPECS: dict[str, Spec] = {
         img_in='images', lbl_in='gt', img_out='image_cvt', lbl_out='label_cvt',
         img_ext='.jpg', lbl_ext='.png', img_tag='_sat', lbl_tag='_mask'),
     'deepglobe_road': Spec(
-        source='DeepGlobe Road Extraction Challenge 2018 (Demir et al.), its 1530-image test '
-               'split as in GlobalRoadSet (https://competitions.codalab.org/competitions/18467)',
+        source='DeepGlobe Road Extraction Challenge 2018 (Demir et al., '
+               'https://competitions.codalab.org/competitions/18467), the 1530-image test split '
+               'of its labelled images as packed in GlobalRoadSet '
+               '(https://github.com/xiaoyan07/GRNet_GRSet)',
         layout='<src> = GlobalRoadSet_Val/DeepGlobe_test_1530 (official DeepGlobe names):\n'
                '  <src>/img/<id>_sat.jpg\n'
                '  <src>/gt/<id>_mask.png      (0 background, 255 road)',
@@ -76,18 +78,23 @@ SPECS: dict[str, Spec] = {
         img_ext='.jpg', lbl_ext='.png', img_tag='_sat', lbl_tag='_mask'),
     'massachusetts_road': Spec(
         source='Massachusetts Roads Dataset (Mnih 2013), test split (49 tiles), '
-               'https://www.cs.toronto.edu/~vmnih/data/ (as packed in GlobalRoadSet)',
-        layout='<src> = GlobalRoadSet_Val/Massachusetts_test_49 (or the official tiff/ test\n'
-               'folders with --img-dir test --lbl-dir test_labels):\n'
-               '  <src>/img/<id>.jpg|tiff\n'
-               '  <src>/gt/<id>.png|tif        (0 background, 255 road)',
+               'https://www.cs.toronto.edu/~vmnih/data/ (as packed in GlobalRoadSet, '
+               'https://github.com/xiaoyan07/GRNet_GRSet)',
+        layout='<src> = GlobalRoadSet_Val/Massachusetts_test_49:\n'
+               '  <src>/img/<id>.jpg\n'
+               '  <src>/gt/<id>.png          (0 background, 255 road)\n'
+               'or the official release (images re-encoded to .jpg): --src mass_roads/test '
+               '--img-dir sat --lbl-dir map\n'
+               '  (sat/<id>.tiff, map/<id>.tif; Kaggle copy: --src tiff --img-dir test '
+               '--lbl-dir test_labels)',
         out_hint='data/GlobalRoadSet_Val/Massachusetts_test_49',
         img_in='img', lbl_in='gt', img_out='img', lbl_out='label_cvt',
         img_ext='.jpg', lbl_ext='.png'),
     'spacenet_road': Spec(
-        source='SpaceNet 3 Roads (https://spacenet.ai/spacenet-roads-dataset/), 567 test '
-               'tiles rasterised as in GlobalRoadSet. The official SpaceNet labels are '
-               'GeoJSON line strings: rasterise them first (or use GlobalRoadSet\'s masks).',
+        source='SpaceNet 3 Roads (https://spacenet.ai/spacenet-roads-dataset/), its 567 test '
+               'tiles as rasterised in GlobalRoadSet (https://github.com/xiaoyan07/GRNet_GRSet). '
+               'The official SpaceNet labels are GeoJSON centre lines: spacenet_road.py '
+               'rasterises them (spacenet_geojson.py)',
         layout='<src> = GlobalRoadSet_Val/SpaceNet_test_567:\n'
                '  <src>/img/<id>.jpg\n'
                '  <src>/gt/<id>.png            (0 background, 255 road)',
@@ -95,8 +102,8 @@ SPECS: dict[str, Spec] = {
         img_in='img', lbl_in='gt', img_out='img', lbl_out='label_cvt',
         img_ext='.jpg', lbl_ext='.png'),
     'wbs-si': Spec(
-        source='Satellite Images of Water Bodies (Kaggle, Francesco Escobar), '
-               'https://www.kaggle.com/datasets/franciscoescobar/satellite-images-of-water-bodies',
+        source='Water Body Segmentation in Satellite Images (Kaggle), '
+               'https://www.kaggle.com/datasets/shirshmall/water-body-segmentation-in-satellite-images',
         layout='<src> = water-body-segmentation-in-satellite-images/WaterBodiesDatasetPreprocessed/\n'
                '        WaterBodiesDatasetPreprocessed:\n'
                '  <src>/Images/water_body_<n>.jpg\n'
@@ -135,9 +142,11 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
     C.check_output(lbl_out, img_in, lbl_in)
     thr = spec.threshold if threshold is None else threshold
 
+    # Name tags also tell images from masks where both share a folder (DeepGlobe's official
+    # train/ folder holds <id>_sat.jpg beside <id>_mask.png).
     images = {C.stem_of(p, spec.img_tag + p.suffix) if spec.img_tag else p.stem: p
-              for p in C.list_images(img_in)}
-    labels = C.list_images(lbl_in)
+              for p in C.list_images(img_in) if p.stem.endswith(spec.img_tag)}
+    labels = [p for p in C.list_images(lbl_in) if p.stem.endswith(spec.lbl_tag)]
     if not labels:
         raise C.ConverterError(f'no mask images in {lbl_in}\nexpected:\n{spec.layout}')
 
@@ -168,9 +177,16 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
         names.append(stem)
 
     if dataset == 'wbs-si':
-        path = Path(split_out) if split_out else WBS_SI_SPLIT
-        C.write_split(split_val_names(names), path)
-        counts['split'] = str(path)
+        if split_out:           # a generated list, written only where asked
+            C.write_split(split_val_names(names), split_out)
+            counts['split'] = str(split_out)
+        else:                   # the reference's list, shipped: never overwritten
+            wanted = set(WBS_SI_SPLIT.read_text().split())
+            counts['split'] = str(WBS_SI_SPLIT)
+            counts['split_missing'] = len(wanted - set(names))
+            if counts['split_missing']:
+                print(f'warning: {counts["split_missing"]} of the {len(wanted)} names of '
+                      f'{WBS_SI_SPLIT.name} have no converted label', file=sys.stderr)
     print(f'{dataset}: {counts["labels"]} labels → {lbl_out}; images: '
           f'{counts["images"]} written to {img_out}, {counts["images_in_place"]} already in '
           f'place; {counts["unpaired"]} masks without image')
@@ -186,9 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
                     'layout the configs read: images (copied or re-encoded) and 0/1 labels in '
                     'the *_cvt folder. The source is never modified.',
         epilog='datasets, official sources and expected layouts:\n' + '\n'.join(lines) +
-               '\n\nWBS-SI also writes the split list tools/dataset_converters/wbs-si_val.txt '
-               '(every 5th name in natural order; --split-out to change). WBS-SI labels keep '
-               'the .jpg name the config reads but are PNG-encoded (lossless).',
+               '\n\nWBS-SI: the config reads the split list tools/dataset_converters/'
+               'wbs-si_val.txt, the reference\'s own list of 499 validation names (shipped, '
+               'from github.com/likyoo/SegEarth-OV); the converter checks that they were all '
+               'converted. --split-out FILE writes a generated list instead (every 5th name in '
+               'natural order). WBS-SI labels keep the .jpg name the config reads but are '
+               'PNG-encoded (lossless).',
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataset', required=True, choices=sorted(SPECS))
     p.add_argument('--src', required=True, help='the official download folder (see below)')
@@ -198,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--threshold', type=int,
                    help='mask value > THRESHOLD is foreground (default: auto, >0 for 0/1 masks, '
                         '>127 for 0/255 masks; 0: any positive value)')
-    p.add_argument('--split-out', help='WBS-SI only: where to write the split list')
+    p.add_argument('--split-out', help='WBS-SI only: write a generated split list (every 5th '
+                                       'name) to this file instead of using the shipped one')
     return p
 
 
