@@ -3,16 +3,17 @@
 
     python demo.py --image scene.tif --classes "building,roof,house;road;water,river"
 
-Writes <out>/<stem>_labels.png (class index per pixel), <stem>_overlay.png (colour overlay
-with a legend) and <stem>_classes.txt (index → class).
+A thin wrapper of the predictor (`tools/predict.py`, which also takes folders, whole
+GeoTIFF scenes in tiles and writes georeferenced class maps): the model sees the image
+with its long side resized to --size (448, as the evaluation configs), and the demo writes
+<out>/<stem>_labels.png (class index per pixel, at the image's resolution, with a palette),
+<stem>_overlay.png (colour overlay with a legend), <stem>_classes.txt (index → class) and
+<stem>_summary.json.
 """
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import time
-from pathlib import Path
 
 
 def parse_args(argv=None):
@@ -37,49 +38,25 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def predictor_argv(args) -> list[str]:
+    """The tools/predict.py command line that does what the demo's flags ask."""
+    argv = [args.image, '--classes', args.classes, '--out', args.out, '--format', 'png',
+            '--clip-type', args.clip_type, '--vit-type', args.vit_type,
+            '--model-type', args.model_type, '--upsampler', args.upsampler,
+            '--upsampler-ckpt', args.upsampler_ckpt, '--cls-lambda', str(args.cls_lambda),
+            '--prob-thd', str(args.prob_thd), '--quiet']
+    for flag, value in (('--pretrained', args.pretrained), ('--model-cfg', args.model_cfg),
+                        ('--device', args.device)):
+        if value is not None:
+            argv += [flag, value]
+    if args.size:
+        argv += ['--resize-long-side', str(args.size)]
+    return argv
+
+
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format='%(message)s')
-    logging.getLogger('segearth_ov').setLevel(logging.INFO)   # ours, not open_clip's chatter
-    import numpy as np
-    from PIL import Image
-
-    from segearth_ov.apis import inference_image, init_segmentor
-    from segearth_ov.models.backbones import WeightsNotFoundError
-    from segearth_ov.utils.images import ImageReadError, read_image
-    from segearth_ov.visualization import save_overlay
-
-    classes = args.classes if Path(args.classes).is_file() else \
-        [c.strip() for c in args.classes.split(';') if c.strip()]
-    try:
-        rgb = read_image(args.image)
-        t0 = time.perf_counter()
-        model = init_segmentor(
-            classes, clip_type=args.clip_type, vit_type=args.vit_type, model_type=args.model_type,
-            pretrained=args.pretrained, model_cfg=args.model_cfg,
-            upsampler=None if args.upsampler == 'none' else args.upsampler,
-            upsampler_ckpt=args.upsampler_ckpt, device=args.device,
-            cls_token_lambda=args.cls_lambda, prob_thd=args.prob_thd)
-        t1 = time.perf_counter()
-        _, pred = inference_image(model, rgb, size=args.size)
-        t2 = time.perf_counter()
-    except (WeightsNotFoundError, FileNotFoundError, ImageReadError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    names = model.class_names.names
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = Path(args.image).stem
-    Image.fromarray(pred.astype(np.uint8)).save(out / f'{stem}_labels.png')
-    (out / f'{stem}_classes.txt').write_text(
-        ''.join(f'{i}\t{",".join(syn)}\n' for i, syn in enumerate(model.class_names.classes)))
-    save_overlay(out / f'{stem}_overlay.png', rgb, pred, names,
-                 title=f'{args.clip_type} {args.vit_type} · {args.model_type}')
-    print(f'model built in {t1 - t0:.1f}s, image segmented in {t2 - t1:.1f}s')
-    for i, name in enumerate(names):
-        print(f'  {i:2d} {name:<24s} {100 * (pred == i).mean():5.1f}%')
-    print(f'wrote {out / (stem + "_labels.png")}, {out / (stem + "_overlay.png")}')
-    return 0
+    from segearth_ov.apis.predict_cli import main as predict_main
+    return predict_main(predictor_argv(parse_args(argv)), prog='demo.py')
 
 
 if __name__ == '__main__':

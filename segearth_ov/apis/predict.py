@@ -1,0 +1,443 @@
+"""Segment your own images and whole GeoTIFF scenes with class names you type.
+
+    import segearth_ov
+    labels = segearth_ov.predict('scene.tif', 'building,roof,house;road;water,river;tree')
+    labels, probs = segearth_ov.predict(rgb_array, ['road', 'water'], return_probs=True,
+                                        model=model)         # reuse a built segmentor
+
+`predict` returns arrays (a notebook's view); `predict_file` writes the georeferenced
+class map, probabilities, overlay and summary of one file (the CLI's view,
+`tools/predict.py`). Both run `segment_scene`: the scene is read in tiles (`tiling`), each
+tile goes through the segmentor's slide inference, the class probabilities of
+overlapping tiles are averaged, and finished rows stream out — memory is bounded by one
+band of tiles, whatever the scene's size.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models.text.embeddings import ClassNames, load_class_names, parse_class_lines
+from ..utils.images import ImageReadError
+from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, crs_name,
+                        gdal_env, is_georeferenced, open_raster, pixel_area_m2, pixel_size_m,
+                        quiet_georeference, select_bands, write_text_atomic)
+from .tiling import ProbabilityBlender, RowResampler, TilePlan, chunk_rows_for
+
+logger = logging.getLogger('segearth_ov')
+
+IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.img', '.vrt', '.bmp')
+
+
+# --------------------------------------------------------------------------- options
+@dataclass
+class SceneOptions:
+    """How a scene is read and tiled (the model's settings are separate).
+
+    bands: 1-based band numbers (1 or 3); sar: SAR conversion (band 1 of multi-band SAR,
+    with `linear_sar` 10·log10 of linear power/intensity before the stretch); nodata:
+    overrides the file's nodata value; percentiles: the stretch of non-8-bit data;
+    resize_long_side / gsd: the model sees the scene rescaled to this long side / ground
+    sampling distance in metres (default: as it is); tile / overlap: in model pixels.
+    """
+    bands: tuple | None = None
+    sar: bool = False
+    linear_sar: bool = False
+    nodata: float | None = None
+    percentiles: tuple = (2, 98)
+    resize_long_side: int | None = None
+    gsd: float | None = None
+    tile: int = 1024
+    overlap: int = 128
+
+
+def parse_classes(classes) -> ClassNames:
+    """Class names from "building,roof;road;water" (classes by ';', synonyms by ','),
+    a list of lines, or a class-name file (one class per line)."""
+    if isinstance(classes, ClassNames):
+        return classes
+    if isinstance(classes, (list, tuple)):
+        return load_class_names(list(classes))
+    if classes is None or not str(classes).strip():
+        raise ValueError('the class list is empty: give classes separated by ";" and synonyms '
+                         'by ",", e.g. "building,roof,house;road;water,river"')
+    text = str(classes)
+    if ';' not in text and Path(text).is_file():
+        return load_class_names(text)
+    lines = [c.strip() for c in text.split(';')]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return parse_class_lines(lines, source=f'--classes {text!r}')
+
+
+def model_scale(src, options: SceneOptions) -> tuple[int, int]:
+    """The model grid (height, width) of a scene under `resize_long_side` or `gsd`."""
+    h, w = src.height, src.width
+    if options.resize_long_side and options.gsd:
+        raise ValueError('give either resize_long_side (--resize-long-side) or gsd (--gsd), '
+                         'not both')
+    if options.resize_long_side:
+        s = options.resize_long_side / max(h, w)
+        return int(h * s + 0.5), int(w * s + 0.5)     # as mmcv.imrescale rounds
+    if options.gsd:
+        size = pixel_size_m(src.crs, src.transform)
+        if size is None:
+            raise ValueError('--gsd needs a north-up raster in a projected CRS (metres); this '
+                             'one has ' + ('no CRS' if src.crs is None else f'CRS {crs_name(src.crs)}')
+                             + '. Use --resize-long-side instead.')
+        return int(h * size[1] / options.gsd + 0.5), int(w * size[0] / options.gsd + 0.5)
+    return h, w
+
+
+def slide_unit(model=None, settings: dict | None = None) -> int:
+    """Tile starts are multiples of this (the slide stride), so windows line up."""
+    if model is not None:
+        crop, stride = getattr(model, 'slide_crop', 0), getattr(model, 'slide_stride', 1)
+    else:
+        settings = settings or {}
+        crop, stride = settings.get('slide_crop', 224), settings.get('slide_stride', 112)
+    return int(stride) if crop and crop > 0 else 1
+
+
+def plan_scene(src, options: SceneOptions, unit: int) -> TilePlan:
+    mh, mw = model_scale(src, options)
+    return TilePlan(src.height, src.width, mh, mw, options.tile, options.overlap, unit)
+
+
+# --------------------------------------------------------------------------- the core
+@torch.no_grad()
+def tile_probabilities(model, rgb: np.ndarray) -> np.ndarray:
+    """C×h×w class probabilities of one uint8 RGB tile (the segmentor's slide inference)."""
+    bgr = torch.from_numpy(np.ascontiguousarray(rgb[..., ::-1].transpose(2, 0, 1)))
+    inputs = model.data_preprocessor(dict(inputs=[bgr]), training=False)['inputs']
+    probs = model.class_probabilities(model.image_logits(inputs)[0])
+    return probs.float().cpu().numpy()
+
+
+@torch.no_grad()
+def segment_scene(model, reader: SceneReader, plan: TilePlan, sink, progress=None) -> None:
+    """Run the tiles of `plan` through `model`; call sink(r0, probs C×n×W, valid) for every
+    finished chunk of scene rows, top to bottom."""
+    C = model.num_classes
+    blender = ProbabilityBlender(plan, C)
+    resampler = RowResampler(plan, chunk_rows_for(plan.width, C))
+    for i in range(len(plan.row_starts)):
+        blender.start_row(i)
+        y0, y1 = plan.row_span(i)
+        for j in range(len(plan.col_starts)):
+            x0, x1 = plan.col_span(j)
+            rgb, valid = reader.model_tile(plan.source_window(y0, y1, x0, x1), (y1 - y0, x1 - x0))
+            if valid is None or valid.any():       # tiles of nodata only are skipped
+                blender.add(tile_probabilities(model, rgb), y0, x0)
+            if progress is not None:
+                progress.update(1)
+        row0, rows = blender.finish_row(i)
+        for r0, chunk in resampler.push(row0, rows):
+            sink(r0, chunk, reader.source_rows_valid(r0, r0 + chunk.shape[1]))
+
+
+def labels_of(model, probs: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """uint8 class map of C×n×W probabilities (the segmentor's argmax and threshold)."""
+    labels = model.labels(torch.from_numpy(probs))[0].numpy().astype(np.uint8)
+    if valid is not None:
+        labels[~valid] = NODATA_LABEL
+    return labels
+
+
+class SceneSummary:
+    """Class pixel counts and a decimated class map for the preview, filled chunk by chunk."""
+
+    def __init__(self, num_classes: int, height: int, width: int, preview_hw):
+        self.counts = np.zeros(num_classes, np.int64)
+        self.nodata = 0
+        oh, ow = preview_hw
+        # nearest-neighbour sample positions, as GDAL picks them for a decimated read
+        self.rows = np.minimum(((np.arange(oh) + 0.5) * height / oh).astype(np.int64), height - 1)
+        self.cols = np.minimum(((np.arange(ow) + 0.5) * width / ow).astype(np.int64), width - 1)
+        self.preview = np.full((oh, ow), NODATA_LABEL, np.uint8)
+
+    def add(self, r0: int, labels: np.ndarray) -> None:
+        valid = labels != NODATA_LABEL
+        self.counts += np.bincount(labels[valid], minlength=len(self.counts))[:len(self.counts)]
+        self.nodata += int((~valid).sum())
+        sel = (self.rows >= r0) & (self.rows < r0 + labels.shape[0])
+        if sel.any():
+            self.preview[sel] = labels[self.rows[sel] - r0][:, self.cols]
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit='tile', disable=not enabled, leave=False)
+
+
+# --------------------------------------------------------------------------- the model
+DEFAULT_MODEL = dict(clip_type='CLIP', vit_type='ViT-B/16', model_type='SegEarth')
+
+
+def build_model(classes, config: str | None = None, **settings):
+    """A SegEarthSegmentation for `classes`: from an mmseg config's `model` (with `settings`
+    overriding it), or from `init_segmentor`'s released defaults (λ = -0.3, JBU_One)."""
+    class_names = parse_classes(classes)
+    lines = [','.join(syn) for syn in class_names.classes]
+    if config is None:
+        from .inference import init_segmentor
+        return init_segmentor(lines, **settings)
+    import segearth_ov  # noqa: F401  (registers the segmentor)
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(config).model.to_dict()
+    cfg.pop('name_path', None)
+    if settings.pop('upsampler', 'keep') is None:
+        settings['feature_up'] = False
+    ckpt = settings.pop('upsampler_ckpt', None)
+    if ckpt:
+        cfg.setdefault('feature_up_cfg', {})['model_path'] = ckpt
+    cfg.update(settings, classes=lines)
+    return MODELS.build(cfg)
+
+
+def _ensure_classes(model, class_names: ClassNames | None):
+    if class_names is not None and tuple(model.class_names.classes) != class_names.classes:
+        model.set_classes([','.join(syn) for syn in class_names.classes])
+    return model
+
+
+def _options(kw: dict) -> tuple[SceneOptions, dict]:
+    """Split keyword options into SceneOptions and model settings."""
+    fields = SceneOptions.__dataclass_fields__
+    scene = SceneOptions(**{k: kw.pop(k) for k in list(kw) if k in fields})
+    return scene, kw
+
+
+def _sar_default(options: SceneOptions, model) -> SceneOptions:
+    if not options.sar and getattr(model, 'clip_type', '') == 'AlignEarth':
+        logger.info('AlignEarth preset: SAR conversion (--sar) chosen')
+        options.sar = True
+    return options
+
+
+# --------------------------------------------------------------------------- the API
+def predict(image, classes=None, *, model=None, return_probs: bool = False,
+            progress: bool = False, **options):
+    """Segment an image (a path, or an H×W / H×W×bands array) with typed class names.
+
+    `classes`: "building,roof,house;road;water,river" (classes by ';', synonyms by ','), a
+    list of such lines, or a class-name file. `model`: a built SegEarthSegmentation to reuse
+    (its classes are switched to `classes` if they differ); otherwise one is built from the
+    model settings in `options` (`clip_type`, `vit_type`, `pretrained`, `model_cfg`,
+    `upsampler`, `upsampler_ckpt`, `prob_thd`, `config`, … as `build_model` takes them).
+    Scene options (`bands`, `sar`, `nodata`, `resize_long_side`, `gsd`, `tile`, `overlap`,
+    …) are those of `SceneOptions`.
+
+    Returns the H×W uint8 label map (255 where the input has no data) at the image's
+    resolution, and with `return_probs` also the C×H×W float32 class probabilities.
+    The whole result is returned in memory; `predict_file` streams large scenes to disk.
+    """
+    scene_opts, settings = _options(dict(options))
+    class_names = parse_classes(classes) if classes is not None else None
+    if model is None:
+        if class_names is None:
+            raise ValueError('give the classes (e.g. "building;road;water") or a built model')
+        model = build_model(class_names, **settings)
+    elif settings:
+        raise ValueError(f'model settings {sorted(settings)} have no effect on a built model: '
+                         'build another one (or set them as attributes, e.g. model.prob_thd)')
+    _ensure_classes(model, class_names)
+    name = str(image) if not isinstance(image, np.ndarray) else 'array'
+    with gdal_env(), open_raster(image, name) as src:
+        scene_opts = _sar_default(scene_opts, model)
+        bands, alpha = select_bands(src, scene_opts.bands, scene_opts.sar, name)
+        reader = SceneReader(src, bands, alpha, scene_opts.nodata,
+                             scene_opts.sar and scene_opts.linear_sar, scene_opts.percentiles,
+                             name)
+        plan = plan_scene(src, scene_opts, slide_unit(model))
+        labels = np.empty((src.height, src.width), np.uint8)
+        probs = np.empty((model.num_classes, src.height, src.width), np.float32) \
+            if return_probs else None
+
+        def sink(r0, chunk, valid):
+            labels[r0:r0 + chunk.shape[1]] = labels_of(model, chunk, valid)
+            if probs is not None:
+                probs[:, r0:r0 + chunk.shape[1]] = chunk
+
+        with _progress(plan.n_tiles, Path(name).name, progress) as bar:
+            segment_scene(model, reader, plan, sink, bar)
+    return (labels, probs) if return_probs else labels
+
+
+def output_paths(image: Path, out_dir: Path, fmt: str) -> dict:
+    stem = Path(image).stem
+    return dict(labels=out_dir / f'{stem}_labels.{fmt}', probs=out_dir / f'{stem}_probs.tif',
+                overlay=out_dir / f'{stem}_overlay.png', summary=out_dir / f'{stem}_summary.json',
+                classes=out_dir / f'{stem}_classes.txt')
+
+
+def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
+                 fmt: str = 'auto', save_probs: bool = False, probs_dtype: str = 'uint8',
+                 overlay: bool = True, progress: bool = True, title: str | None = None) -> dict:
+    """Segment one image file and write its outputs into `out_dir`; returns the summary.
+
+    Outputs: `<stem>_labels.tif` (georeferenced uint8 class map, nodata 255, colour table,
+    class names; `.png` for plain images or fmt='png'), `<stem>_probs.tif` (save_probs),
+    `<stem>_overlay.png` (image | colour overlay with legend), `<stem>_summary.json`
+    (class areas in pixels and m²) and `<stem>_classes.txt` (value → class).
+    """
+    from ..visualization import palette
+    options = _sar_default(options or SceneOptions(), model)
+    path, out_dir = Path(path), Path(out_dir)
+    names = model.class_names.names
+    colours = palette(len(names))
+    t0 = time.perf_counter()
+    with gdal_env(), open_raster(path, str(path)) as src:
+        georef = is_georeferenced(src)
+        if not georef:
+            logger.info('%s has no CRS: the outputs carry no georeference', path)
+        fmt = ('tif' if georef else 'png') if fmt == 'auto' else fmt
+        files = output_paths(path, out_dir, fmt)
+        if path.resolve() in {p.resolve() for p in files.values()}:
+            raise ValueError(f'{path} would be overwritten by its own output: use another --out')
+        bands, alpha = select_bands(src, options.bands, options.sar, str(path))
+        reader = SceneReader(src, bands, alpha, options.nodata,
+                             options.sar and options.linear_sar, options.percentiles, str(path))
+        plan = plan_scene(src, options, slide_unit(model))
+        summary = SceneSummary(len(names), src.height, src.width, reader.overview_hw)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        writer = ClassMapWriter(files['labels'], names, colours, src.height, src.width,
+                                src.crs if georef else None, src.transform if georef else None,
+                                files['probs'] if save_probs else None, probs_dtype, fmt)
+
+        def sink(r0, chunk, valid):
+            labels = labels_of(model, chunk, valid)
+            writer.write(r0, labels, chunk if save_probs else None, valid)
+            summary.add(r0, labels)
+
+        with writer, _progress(plan.n_tiles, path.name, progress) as bar:
+            segment_scene(model, reader, plan, sink, bar)
+        seconds = time.perf_counter() - t0
+        result = _summary(path, src, georef, model, options, plan, reader, summary, files,
+                          save_probs, overlay, seconds)
+    if overlay:
+        _write_overlay(files['overlay'], reader, summary, names,
+                       title or f'{model.clip_type} {model.vit_type} · {model.model_type}')
+    write_text_atomic(files['classes'], ''.join(
+        f'{i}\t{",".join(syn)}\n' for i, syn in enumerate(model.class_names.classes)))
+    write_text_atomic(files['summary'], json.dumps(result, indent=2) + '\n')
+    return result
+
+
+def _summary(path, src, georef, model, options, plan, reader, summary, files, save_probs,
+             overlay, seconds) -> dict:
+    area = pixel_area_m2(src.crs, src.transform) if georef else None
+    valid = int(summary.counts.sum())
+    classes = []
+    for i, syn in enumerate(model.class_names.classes):
+        n = int(summary.counts[i])
+        classes.append(dict(index=i, name=syn[0], synonyms=list(syn), pixels=n,
+                            fraction=n / valid if valid else 0.0,
+                            area_m2=None if area is None else n * area))
+    written = [str(files['labels']), str(files['summary']), str(files['classes'])]
+    if save_probs:
+        written.append(str(files['probs']))
+    if overlay:
+        written.append(str(files['overlay']))
+    return dict(
+        input=str(path), height=src.height, width=src.width, bands=reader.bands,
+        dtype=src.dtypes[reader.bands[0] - 1], nodata_value=reader.nodata,
+        crs=crs_name(src.crs) if georef else None,
+        transform=list(src.transform)[:6] if georef else None,
+        pixel_area_m2=area, valid_pixels=valid, nodata_pixels=summary.nodata,
+        classes=classes, stretch=reader.stretch.describe(),
+        model=dict(clip_type=model.clip_type, vit_type=model.vit_type,
+                   model_type=model.model_type, prob_thd=model.prob_thd,
+                   feature_up=bool(model.upsampler is not None)),
+        options={k: (list(v) if isinstance(v, tuple) else v)
+                 for k, v in asdict(options).items()},
+        plan=dict(model_height=plan.model_height, model_width=plan.model_width,
+                  tiles=plan.n_tiles, tile=plan.tile, overlap=plan.effective_overlap),
+        seconds=round(seconds, 3), outputs=written)
+
+
+def _write_overlay(path: Path, reader: SceneReader, summary: SceneSummary, names, title):
+    """Image | overlay preview (decimated for large scenes); no-data shown as a class."""
+    from ..visualization import save_overlay
+    rgb = reader.stretch(reader.overview, 'preview')
+    pred, shown = summary.preview, list(names)
+    if (pred == NODATA_LABEL).any():
+        pred = np.where(pred == NODATA_LABEL, len(names), pred)
+        shown.append('no data')
+    with atomic_path(path) as tmp:
+        save_overlay(tmp, rgb, pred, shown, title=title)
+
+
+def expand_inputs(inputs) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns → image paths (in order)."""
+    import glob
+    paths = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(q for q in p.iterdir()
+                            if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith('.'))
+        elif any(ch in str(item) for ch in '*?['):
+            matches = sorted(glob.glob(str(item), recursive=True))
+            if not matches:
+                raise ImageReadError(f'no file matches {item!r}')
+            paths += [Path(m) for m in matches if Path(m).is_file()]
+        else:
+            paths.append(p)
+    if not paths:
+        raise ImageReadError(f'no image found in {", ".join(map(str, inputs))}')
+    return paths
+
+
+def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16') -> int:
+    """Weights of the model (exact when built; else a figure for the ViT size)."""
+    if model is not None:
+        return sum(t.numel() * t.element_size() for t in model.state_dict().values()) + \
+            sum(p.numel() * p.element_size() for p in model._embedder.model.parameters())
+    return int((1.7 if 'L' in vit_type.split('/')[0] else 0.6) * 2 ** 30)
+
+
+def dry_run_lines(path, src, options: SceneOptions, unit: int, num_classes: int,
+                  num_queries: int, model_bytes: int, window_batch: int = 16,
+                  save_probs: bool = False) -> list[str]:
+    """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
+    bands, alpha = select_bands(src, options.bands, options.sar, str(path))
+    plan = plan_scene(src, options, unit)
+    crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
+    size = pixel_size_m(src.crs, src.transform)
+    chunk = chunk_rows_for(plan.width, num_classes)
+    parts = plan.memory_bytes(num_classes, num_queries, chunk, save_probs)
+    parts['model weights'] = model_bytes
+    parts['model working set'] = int(window_batch * 12e6 + 0.2 * 2 ** 30)
+    parts['GDAL block cache (max)'] = 256 * 2 ** 20
+    lines = [f'{path}: {src.count} band(s) {src.dtypes[0]}, using {bands}'
+             + (f' (alpha band {alpha} as mask)' if alpha else '')
+             + f', nodata {band_nodata_text(src, bands, options.nodata)}',
+             f'  CRS {crs}' + (f', pixel {size[0]:.3g} × {size[1]:.3g} m' if size else '')]
+    lines += ['  ' + ln for ln in plan.describe()]
+    lines.append('  estimated peak memory ~{:.2f} GB: '.format(sum(parts.values()) / 2 ** 30)
+                 + ', '.join(f'{k} {v / 2 ** 20:.0f} MB' for k, v in parts.items()))
+    return lines
+
+
+def band_nodata_text(src, bands, nodata) -> str:
+    from .raster_io import band_nodata
+    v = band_nodata(src, bands, nodata)
+    return 'none' if v is None else f'{v:g}'
+
+
+@contextlib.contextmanager
+def opened(path):
+    """open_raster with the GDAL settings of the predictor (for --dry-run)."""
+    with gdal_env(), quiet_georeference(), open_raster(path, str(path)) as src:
+        yield src

@@ -1,0 +1,234 @@
+"""Command line of the predictor (`tools/predict.py`; `demo.py` is a thin wrapper of it).
+
+    python tools/predict.py scene.tif more/*.tif folder/ \\
+        --classes "building,roof,house;road;water,river;tree" --out work_dirs/predict
+
+Every setting of the segmentor can be given (`--clip-type`, `--vit-type`, `--model-type`,
+`--pretrained`, `--model-cfg`, `--upsampler`, `--upsampler-ckpt`, `--cls-lambda`,
+`--prob-thd`, `--slide-crop`, … and `--set key=value` for any other keyword), or an mmseg
+config with `--config` (the flags then override it).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import logging
+import sys
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  python tools/predict.py scene.tif --classes "building,roof,house;road;water,river;tree"
+  python tools/predict.py tiles/ --classes-file classes.txt --gsd 1.0 --save-probs
+  python tools/predict.py s1_vv.tif --classes "water;building;farmland" \\
+      --clip-type AlignEarth --model-type SCLIP --linear-sar
+  python tools/predict.py big.tif --classes "road;building" --dry-run
+
+outputs per input (in --out): <stem>_labels.tif (class map: input's CRS and transform, nodata
+255, colour table and class names; .png for plain images), <stem>_probs.tif (--save-probs),
+<stem>_overlay.png, <stem>_summary.json (class areas in pixels and m²), <stem>_classes.txt.
+"""
+
+
+def _bands(text: str):
+    try:
+        return tuple(int(b) for b in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--bands {text!r}: give band numbers from 1, '
+                                          'separated by commas, e.g. 3,2,1') from None
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0],
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('inputs', nargs='+', metavar='INPUT',
+                   help='image files (GeoTIFF/TIFF, PNG, JPEG), folders or glob patterns')
+    g = p.add_argument_group('classes')
+    g.add_argument('--classes', help='classes separated by ";", synonyms by ",": '
+                   '"building,roof,house;road;water,river" (or a class-name file)')
+    g.add_argument('--classes-file', help='class-name file: one class per line, synonyms '
+                   'separated by commas')
+
+    g = p.add_argument_group('model (defaults: CLIP ViT-B/16, SegEarth attention, JBU_One, λ=-0.3)')
+    g.add_argument('--config', help='mmseg config whose `model` is used (flags override it)')
+    g.add_argument('--clip-type', help='backbone preset: CLIP, OpenCLIP, MetaCLIP, RemoteCLIP, '
+                   'GeoRSCLIP, SkyCLIP, FarSLIP, LRSCLIP, AlignEarth')
+    g.add_argument('--vit-type', help='ViT-B/16, ViT-B/32, ViT-L/14')
+    g.add_argument('--model-type', help='last-block attention: vanilla, MaskCLIP, SCLIP, '
+                   'ClearCLIP, SegEarth, NACLIP, GEM')
+    g.add_argument('--pretrained', help="CLIP weights replacing the preset's (path or hf-hub:…)")
+    g.add_argument('--model-cfg', help='open_clip model-config JSON (custom architectures)')
+    g.add_argument('--upsampler', help='jbu_one, jbu_stack, bilinear or none')
+    g.add_argument('--upsampler-ckpt', help='SimFeatUp checkpoint')
+    g.add_argument('--cls-lambda', type=float, help='global bias alleviation λ (default -0.3)')
+    g.add_argument('--prob-thd', type=float, help='pixels whose best probability is lower get '
+                   'the background class (--bg-idx)')
+    g.add_argument('--bg-idx', type=int)
+    g.add_argument('--logit-scale', type=float)
+    g.add_argument('--slide-crop', type=int, help='slide window (default 224; 0: whole tile)')
+    g.add_argument('--slide-stride', type=int, help='slide stride (default 112)')
+    g.add_argument('--window-batch', type=int, help='windows per ViT forward (default 16)')
+    g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='any other keyword of SegEarthSegmentation, e.g. --set ssa_last_n_layers=2')
+    g.add_argument('--device', help='cpu or cuda (default: cuda if present)')
+
+    g = p.add_argument_group('input conversion')
+    g.add_argument('--bands', type=_bands, help='band numbers (from 1) used as R,G,B, or one '
+                   'band, e.g. 3,2,1 or 1')
+    g.add_argument('--sar', action='store_true', help='SAR input: the AlignEarth conversion '
+                   '(chosen automatically with --clip-type AlignEarth)')
+    g.add_argument('--linear-sar', action='store_true', help='SAR values are linear '
+                   'power/intensity: 10·log10 before the stretch (implies --sar)')
+    g.add_argument('--nodata', type=float, help="no-data value (default: the file's)")
+    g.add_argument('--percentiles', type=float, nargs=2, default=(2, 98), metavar=('LOW', 'HIGH'),
+                   help='stretch of 16-bit/float data to 8 bits (default 2 98)')
+
+    g = p.add_argument_group('scale and tiles')
+    s = g.add_mutually_exclusive_group()
+    s.add_argument('--resize-long-side', type=int, metavar='N',
+                   help='the model sees the scene with this long side (outputs stay at the '
+                   "input's resolution)")
+    s.add_argument('--gsd', type=float, metavar='M',
+                   help='the model sees the scene at M metres per pixel (projected CRS)')
+    g.add_argument('--tile', type=int, default=1024, help='tile side in model pixels (default 1024)')
+    g.add_argument('--overlap', type=int, default=128, help='tile overlap (default 128)')
+
+    g = p.add_argument_group('outputs')
+    g.add_argument('--out', default='work_dirs/predict', help='output folder')
+    g.add_argument('--format', choices=('auto', 'tif', 'png'), default='auto',
+                   help='class map format (auto: tif for georeferenced inputs, else png)')
+    g.add_argument('--save-probs', action='store_true', help='also write class probabilities')
+    g.add_argument('--probs-dtype', choices=('uint8', 'float32'), default='uint8',
+                   help='uint8: probability × 255 (default), float32: as is')
+    g.add_argument('--no-overlay', action='store_true', help='skip the PNG overlay')
+    g.add_argument('--dry-run', action='store_true',
+                   help='print the tiling plan and estimated memory; segment nothing')
+    g.add_argument('--quiet', action='store_true', help='no progress bars')
+    return p
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def model_settings(args) -> dict:
+    """The segmentor keywords given on the command line (unset flags are left out)."""
+    flags = dict(clip_type=args.clip_type, vit_type=args.vit_type, model_type=args.model_type,
+                 pretrained=args.pretrained, model_cfg=args.model_cfg,
+                 upsampler_ckpt=args.upsampler_ckpt, cls_token_lambda=args.cls_lambda,
+                 prob_thd=args.prob_thd, bg_idx=args.bg_idx, logit_scale=args.logit_scale,
+                 slide_crop=args.slide_crop, slide_stride=args.slide_stride,
+                 window_batch=args.window_batch, device=args.device)
+    settings = {k: v for k, v in flags.items() if v is not None}
+    if args.upsampler is not None:
+        settings['upsampler'] = None if args.upsampler.lower() == 'none' else args.upsampler
+    for item in args.set:
+        key, sep, value = item.partition('=')
+        if not sep or not key.strip():
+            raise ValueError(f'--set {item!r}: write KEY=VALUE, e.g. --set ssa_last_n_layers=2')
+        settings[key.strip()] = _literal(value.strip())
+    if args.config is not None:
+        settings['config'] = args.config
+    return settings
+
+
+def scene_options(args):
+    from .predict import SceneOptions
+    return SceneOptions(bands=args.bands, sar=args.sar or args.linear_sar,
+                        linear_sar=args.linear_sar, nodata=args.nodata,
+                        percentiles=tuple(args.percentiles),
+                        resize_long_side=args.resize_long_side, gsd=args.gsd,
+                        tile=args.tile, overlap=args.overlap)
+
+
+def main(argv=None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format='%(message)s')
+    logging.getLogger('segearth_ov').setLevel(logging.INFO)   # ours, not open_clip's chatter
+    from ..models.backbones import WeightsNotFoundError
+    from ..utils.images import ImageReadError
+    from . import predict as P
+
+    try:
+        if args.classes and args.classes_file:
+            raise ValueError('give --classes or --classes-file, not both')
+        classes = P.parse_classes(args.classes_file or args.classes)
+        settings = model_settings(args)
+        options = scene_options(args)
+        paths = P.expand_inputs(args.inputs)
+    except (ValueError, FileNotFoundError, ImageReadError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
+    if args.dry_run:
+        return _dry_run(paths, classes, settings, options, args)
+
+    import time
+    try:
+        t0 = time.perf_counter()
+        model = P.build_model(classes, **settings)
+        print(f'model built in {time.perf_counter() - t0:.1f}s '
+              f'({model.clip_type} {model.vit_type}, {model.model_type}, '
+              f'{model.num_classes} classes, device {model.device_})')
+    except (WeightsNotFoundError, FileNotFoundError, ValueError, KeyError, TypeError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
+    from tqdm import tqdm
+    failed = 0
+    for path in tqdm(paths, desc='files', unit='file', disable=args.quiet or len(paths) < 2):
+        try:
+            result = P.predict_file(path, model, args.out, options=scene_options(args),
+                                    fmt=args.format, save_probs=args.save_probs,
+                                    probs_dtype=args.probs_dtype, overlay=not args.no_overlay,
+                                    progress=not args.quiet)
+        except (ImageReadError, ValueError, OSError) as err:
+            failed += 1
+            print(f'error: {path}: {err}', file=sys.stderr)
+            continue
+        _report(result)
+    if failed:
+        print(f'{failed} of {len(paths)} input(s) failed', file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report(result: dict) -> None:
+    print(f'{result["input"]}: {result["height"]} × {result["width"]} px, '
+          f'{result["plan"]["tiles"]} tile(s), {result["seconds"]:.1f}s'
+          + ('' if result['crs'] else ' (no CRS: outputs not georeferenced)'))
+    for c in result['classes']:
+        area = f'  {c["area_m2"] / 1e4:10.2f} ha' if c['area_m2'] is not None else ''
+        print(f'  {c["index"]:2d} {c["name"]:<24s} {100 * c["fraction"]:5.1f}%{area}')
+    if result['nodata_pixels']:
+        print(f'     (no data: {result["nodata_pixels"]} px)')
+    print('wrote ' + ', '.join(result['outputs']))
+
+
+def _dry_run(paths, classes, settings, options, args) -> int:
+    from ..utils.images import ImageReadError
+    from . import predict as P
+    unit = P.slide_unit(settings=settings)
+    model_bytes = P.model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'))
+    status = 0
+    print(f'{len(classes.classes)} classes ({len(classes.queries)} names): '
+          + '; '.join(','.join(s) for s in classes.classes))
+    for path in paths:
+        try:
+            with P.opened(path) as src:
+                lines = P.dry_run_lines(path, src, options, unit, len(classes.classes),
+                                        len(classes.queries), model_bytes,
+                                        settings.get('window_batch', 16), args.save_probs)
+        except (ImageReadError, ValueError) as err:
+            print(f'error: {path}: {err}', file=sys.stderr)
+            status = 1
+            continue
+        print('\n'.join(lines))
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())
