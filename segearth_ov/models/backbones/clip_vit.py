@@ -134,6 +134,17 @@ class CLIPViTFeatures(nn.Module):
         cls = tokens[:, 0] if with_cls else None
         return cls, patches
 
+    def last_block_input(self, img: torch.Tensor) -> torch.Tensor:
+        """Patch tokens entering the last block, through `ln_post` and `proj`: B×C×h×w.
+
+        What SimFeatUp is trained to upsample (paper eq. (6)): these tokens come before the
+        attention that `model_type` changes, so one upsampler serves every attention variant.
+        """
+        x, grid = self.embed(img)
+        x = self._blocks(x, self.visual.transformer.resblocks[:-1])
+        tokens = self.visual.ln_post(x[:, 1:]) @ self.visual.proj
+        return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
+
     def _gem(self, x: torch.Tensor, blocks) -> torch.Tensor:
         """GEM (reference-behaviour §2a): a parameter-free self-self stream beside the normal one."""
         g = x

@@ -23,6 +23,69 @@ from torch import nn
 from ...ops import cpu_kernels
 
 
+def _needs_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+class _AdaptiveConvGrad(torch.autograd.Function):
+    """`adaptive_conv` for training, with a backward that accumulates into one buffer.
+
+    Autograd's own backward of the offset loop allocates and fills a padded-size gradient
+    for every one of the D² slices (121 for 11×11): most of a training step's time.
+    """
+
+    @staticmethod
+    def forward(ctx, padded, kernel):
+        padded, kernel = padded.contiguous(), kernel.contiguous()   # per-offset slices: dense
+        ctx.save_for_backward(padded, kernel)
+        return adaptive_conv(padded, kernel)        # grad mode is off in here
+
+    @staticmethod
+    def backward(ctx, grad):
+        padded, kernel = ctx.saved_tensors
+        grad = grad.contiguous()
+        d = math.isqrt(kernel.shape[1])
+        h, w = kernel.shape[-2:]
+        g_pad = torch.zeros_like(padded) if ctx.needs_input_grad[0] else None
+        g_ker = torch.empty_like(kernel) if ctx.needs_input_grad[1] else None
+        for a in range(d):
+            for c in range(d):
+                k = a * d + c
+                if g_pad is not None:
+                    g_pad[:, :, a:a + h, c:c + w].addcmul_(grad, kernel[:, k:k + 1])
+                if g_ker is not None:
+                    g_ker[:, k] = (grad * padded[:, :, a:a + h, c:c + w]).sum(1)
+        return g_pad, g_ker
+
+
+class _NeighbourDotGrad(torch.autograd.Function):
+    """`neighbour_dot` for training, with a backward that accumulates into one buffer each."""
+
+    @staticmethod
+    def forward(ctx, query, padded, d):
+        query, padded = query.contiguous(), padded.contiguous()
+        ctx.save_for_backward(query, padded)
+        ctx.d = d
+        return neighbour_dot(query, padded, d)       # grad mode is off in here
+
+    @staticmethod
+    def backward(ctx, grad):
+        query, padded = ctx.saved_tensors
+        grad = grad.contiguous()
+        d = ctx.d
+        h, w = query.shape[-2:]
+        g_q = torch.zeros_like(query) if ctx.needs_input_grad[0] else None
+        g_pad = torch.zeros_like(padded) if ctx.needs_input_grad[1] else None
+        for a in range(d):
+            for c in range(d):
+                gk = grad[:, a * d + c:a * d + c + 1]
+                if g_q is not None:
+                    g_q.addcmul_(padded[:, :, a:a + h, c:c + w], gk)
+                if g_pad is not None:
+                    g_pad[:, :, a:a + h, c:c + w].addcmul_(query, gk)
+        return g_q, g_pad, None
+
+
 def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """out[b, c, i, j] = Σ_{a,b'} kernel[b, a·D+b', i, j] · padded[b, c, i+a, j+b'].
 
@@ -30,6 +93,8 @@ def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     B×C×D²×H×W unfolded tensor of the reference is never built (memory: a few B×C×H×W
     maps). On CPU, `apply_kernel` uses the compiled twin in segearth_ov/ops instead.
     """
+    if _needs_grad(padded, kernel):
+        return _AdaptiveConvGrad.apply(padded, kernel)
     b, d2, h, w = kernel.shape
     d = math.isqrt(d2)
     out = padded.new_zeros(padded.shape[0], padded.shape[1], h, w)
@@ -77,6 +142,8 @@ def neighbour_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Te
     """out[b, a·d+c, i, j] = ⟨query[b, :, i, j], padded[b, :, i+a, j+c]⟩: B×d²×H×W."""
     if cpu_kernels.available(query, padded):
         return cpu_kernels.local_dot(query, padded, d)
+    if _needs_grad(query, padded):
+        return _NeighbourDotGrad.apply(query, padded, d)
     h, w = query.shape[-2:]
     return torch.stack([(padded[:, :, a:a + h, c:c + w] * query).sum(1)
                         for a in range(d) for c in range(d)], dim=1)
