@@ -24,6 +24,7 @@ from ..backbones.clip_vit import check_model_type
 from ..backbones.weights import RANDOM, cache_dir
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
+from ..upsamplers.kernel_atlas import KernelAtlas
 
 logger = logging.getLogger('segearth_ov')
 
@@ -114,6 +115,9 @@ class SegEarthSegmentation(BaseSegmentor):
         # fast=False: the straightforward path (one window at a time, SimFeatUp on all C
         # channels in plain PyTorch) for debugging and as the benchmarks' baseline.
         self.fast = fast
+        # share_kernels: SimFeatUp's guidance kernels computed once per image for all
+        # overlapping slide windows (KernelAtlas); False computes them window by window.
+        self.share_kernels = True
 
         # Kept (outside the module tree, so state_dict and .to() see the image side only)
         # for set_classes(): a new class list needs only the text encoder.
@@ -165,12 +169,13 @@ class SegEarthSegmentation(BaseSegmentor):
             return torch.autocast('cuda', dtype=torch.float16)
         return contextlib.nullcontext()
 
-    def window_logits(self, crops: torch.Tensor) -> torch.Tensor:
+    def window_logits(self, crops: torch.Tensor, kernels: list | None = None) -> torch.Tensor:
         """Cosine logits (B×Q×H×W) of a batch of normalised crops with patch-multiple sides.
 
         The ViT runs on the whole batch; SimFeatUp and the logits run one window at a time,
         in the upsampler's reduced basis when it has one (f = Q·g: ‖f‖ = ‖g‖, f·T = g·QᵀT),
-        so no C×H×W feature map is ever built.
+        so no C×H×W feature map is ever built. `kernels[i]`: window i's SimFeatUp kernels
+        from a `KernelAtlas` (or None: computed here).
         """
         with self._autocast():
             cls, feats = self.image_encoder(crops, with_cls=self.cls_token_lambda != 0)
@@ -189,7 +194,8 @@ class SegEarthSegmentation(BaseSegmentor):
                         f = self.upsampler.forward_naive(src, guide)
                 elif hasattr(self.upsampler, 'reduced'):
                     # float32 even on CUDA: the thin QR has no half-precision kernel
-                    f, basis = self.upsampler.reduced(src, guide)
+                    f, basis = self.upsampler.reduced(src, guide,
+                                                      kernels[i] if kernels else None)
                 else:
                     with self._autocast():
                         f = self.upsampler(src, guide)
@@ -218,6 +224,7 @@ class SegEarthSegmentation(BaseSegmentor):
             windows = [(0, h, 0, w)]
         total = img.new_zeros(1, self.query_features.shape[0], h, w)
         count = img.new_zeros(1, 1, h, w)
+        atlas = self._kernel_atlas(img, windows)
         for chunk in _chunks(windows, self.window_batch if self.fast else 1):
             crops, pads = [], []
             for y1, y2, x1, x2 in chunk:
@@ -225,11 +232,21 @@ class SegEarthSegmentation(BaseSegmentor):
                 crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
                 pads.append((l, t))
             # all windows have one size: min(crop, H) × min(crop, W), or the whole image
-            logits = self.window_logits(torch.cat(crops)).split(1)
+            kernels = [atlas.window(y1, x1) for y1, _, x1, _ in chunk] if atlas else None
+            logits = self.window_logits(torch.cat(crops), kernels).split(1)
             for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
                 total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]
                 count[..., y1:y2, x1:x2] += 1
         return total / count
+
+    def _kernel_atlas(self, img: torch.Tensor, windows: list) -> KernelAtlas | None:
+        """SimFeatUp's guidance kernels for all windows at once (fast path, overlapping
+        windows of one patch-multiple size), else None."""
+        if not (self.fast and self.share_kernels and hasattr(self.upsampler, 'reduced')
+                and KernelAtlas.applies(windows, img.shape[-2:], self.patch_size)):
+            return None
+        y1, y2, x1, x2 = windows[0]
+        return KernelAtlas(self.upsampler, img.float(), (y2 - y1, x2 - x1), self.patch_size)
 
     def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """softmax(logit_scale · logits) over queries, then the max over each class's synonyms."""

@@ -167,10 +167,18 @@ class JBULearnedRange(nn.Module):
             nn.Conv2d(guidance_dim + d2, d2, 1), nn.GELU(), nn.Dropout2d(0.1),
             nn.Conv2d(d2, d2, 1))
 
-    def range_kernel(self, guidance: torch.Tensor) -> torch.Tensor:
-        """Softmax over the D² neighbours of the projected-guidance dot products: B×D²×H×W."""
+    def range_kernel(self, guidance: torch.Tensor, region=None) -> torch.Tensor:
+        """Softmax over the D² neighbours of the projected-guidance dot products: B×D²×H×W.
+
+        `region=(y0, y1, x0, x1)` computes it at those pixels only, still with the whole
+        guidance's reflected border (what `KernelAtlas` needs for window borders).
+        """
         proj = pointwise(self.range_proj, guidance)
         padded = F.pad(proj, [self.radius] * 4, mode='reflect')
+        if region is not None:
+            y0, y1, x0, x1 = region
+            proj = proj[:, :, y0:y1, x0:x1]
+            padded = padded[:, :, y0:y1 + 2 * self.radius, x0:x1 + 2 * self.radius]
         logits = neighbour_dot(proj, padded, self.diameter)
         temp = self.range_temp.exp().clamp(1e-4, 1e4)
         if logits.is_contiguous(memory_format=torch.channels_last):   # keep the layout
@@ -183,10 +191,20 @@ class JBULearnedRange(nn.Module):
         sq = coords[:, None] ** 2 + coords[None, :] ** 2
         return torch.exp(-sq / (2 * self.sigma_spatial.to(dtype) ** 2)).reshape(1, -1, 1, 1)
 
-    def kernel(self, guidance: torch.Tensor) -> torch.Tensor:
-        """The per-pixel D² weights of this step; they depend on the guidance only."""
-        k = self.range_kernel(guidance) * self.spatial_kernel(guidance.device, guidance.dtype)
+    def kernel(self, guidance: torch.Tensor, region=None) -> torch.Tensor:
+        """The per-pixel D² weights of this step; they depend on the guidance only.
+
+        Each pixel's weights depend on the guidance in its D×D neighbourhood (reflected at the
+        guidance's border); `region` restricts the computation to a rectangle of pixels.
+        """
+        k = self.range_kernel(guidance, region) * self.spatial_kernel(guidance.device,
+                                                                      guidance.dtype)
         k = k / k.sum(1, keepdim=True).clamp(min=1e-7)
+        if region is not None:
+            y0, y1, x0, x1 = region
+            guidance = guidance[:, :, y0:y1, x0:x1]
+            if k.is_contiguous(memory_format=torch.channels_last):
+                guidance = guidance.contiguous(memory_format=torch.channels_last)
         return torch.add(k, pointwise(self.fixup_proj, k, guidance), alpha=0.1)
 
     def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -199,8 +217,10 @@ class JBULearnedRange(nn.Module):
         hr = F.pad(hr, [self.radius] * 4, mode='reflect')
         return adaptive_conv(hr, kernel)
 
-    def forward(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
-        return self.apply_kernel(source, self.kernel(guidance))
+    def forward(self, source: torch.Tensor, guidance: torch.Tensor,
+                kernel: torch.Tensor | None = None) -> torch.Tensor:
+        """One ×2 step; `kernel` may be given when it was computed beforehand (KernelAtlas)."""
+        return self.apply_kernel(source, self.kernel(guidance) if kernel is None else kernel)
 
 
 class _JBUChain(nn.Module):
@@ -219,9 +239,16 @@ class _JBUChain(nn.Module):
     def steps(self) -> list[JBULearnedRange]:
         raise NotImplementedError
 
-    def upsample_linear(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
-        """The chain before `fixup_proj`: linear in `source`, weights from the guidance."""
-        for up in self.steps():
+    def upsample_linear(self, source: torch.Tensor, guidance: torch.Tensor,
+                        kernels: list | None = None) -> torch.Tensor:
+        """The chain before `fixup_proj`: linear in `source`, weights from the guidance.
+
+        `kernels`: the steps' kernels computed beforehand (`KernelAtlas.window`), if any.
+        """
+        for i, up in enumerate(self.steps()):
+            if kernels is not None:
+                source = up(source, None, kernels[i])
+                continue
             h, w = source.shape[-2:]
             small_guidance = F.adaptive_avg_pool2d(guidance, (2 * h, 2 * w))
             if source.is_contiguous(memory_format=torch.channels_last):
@@ -238,7 +265,7 @@ class _JBUChain(nn.Module):
                 f'{min_tokens} tokens, got {tuple(source.shape[-2:])}: the image (or window) is '
                 'too small. Use a larger image, or feature_up=False.')
 
-    def reduced(self, source: torch.Tensor, guidance: torch.Tensor):
+    def reduced(self, source: torch.Tensor, guidance: torch.Tensor, kernels: list | None = None):
         """The upsampled features in a basis of rank r ≤ min(C, h·w + 1): f = Q·g, exactly.
 
         Returns (g: B×r×H×W, Q: B×C×r, or None when no reduction pays off and f = g).
@@ -246,6 +273,7 @@ class _JBUChain(nn.Module):
         and the final `y + 0.1·(W y + b)` is affine, so with A = I + 0.1 W and
         [A S, 0.1 b] = Q R (thin QR, S the C×h·w token features), f = Q (chain(R_S) + r_b).
         The chain then runs on r channels instead of C, and ‖f‖ = ‖g‖, f·t = g·(Qᵀt).
+        `kernels` (one window, B = 1): the steps' kernels, cut from a `KernelAtlas`.
         """
         self.check_grid(source)
         b, c, h, w = source.shape
@@ -266,7 +294,7 @@ class _JBUChain(nn.Module):
             coef = coef.reshape(1, -1, h, w)
             if cpu_kernels.available(coef):   # the compiled kernels read channels-last
                 coef = coef.contiguous(memory_format=torch.channels_last)
-            g = self.upsample_linear(coef, guidance[i:i + 1])
+            g = self.upsample_linear(coef, guidance[i:i + 1], kernels)
             gs.append(g + bias.reshape(1, -1, 1, 1))
         return torch.cat(gs), (torch.stack(qs) if qs else None)
 

@@ -1,0 +1,38 @@
+"""Sharing SimFeatUp's guidance kernels across slide windows changes nothing but the time."""
+import pytest
+import torch
+
+from conftest import tiny_segmentor
+from segearth_ov.models.upsamplers.kernel_atlas import KernelAtlas
+
+
+@pytest.mark.parametrize('hw', [(224, 224), (160, 250), (112, 224)])
+def test_shared_kernels_equal_per_window_kernels(hw):
+    # 112 windows at stride 56 (small and quick; the 224/112 default has the same geometry)
+    seg = tiny_segmentor(['road', 'water', 'building', 'tree'], slide_crop=112, slide_stride=56)
+    img = torch.randn(1, 3, *hw, generator=torch.Generator().manual_seed(hw[1]))
+    seg.share_kernels = False
+    expected = seg.image_logits(img)
+    seg.share_kernels = True
+    torch.testing.assert_close(seg.image_logits(img), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_window_kernels_are_the_windows_own_and_unaligned_windows_are_left_alone():
+    seg = tiny_segmentor(['road', 'water'])
+    up = seg.upsampler
+    img = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    atlas = KernelAtlas(up, img, (112, 112), 16)
+    assert atlas.window(60, 0) is None        # not a multiple of the first step's 8 px
+    for y, x in [(0, 0), (56, 112), (112, 56), (56, 56)]:
+        cut = atlas.window(y, x)
+        crop = img[..., y:y + 112, x:x + 112]
+        for step, kernel, n in zip(up.steps(), cut, (14, 28, 56, 112)):
+            own = step.kernel(torch.nn.functional.adaptive_avg_pool2d(crop, (n, n)))
+            torch.testing.assert_close(kernel, own, rtol=1e-5, atol=1e-6)
+
+
+def test_atlas_only_for_several_windows_of_one_patch_multiple_size():
+    assert KernelAtlas.applies([(0, 224, 0, 224), (0, 224, 112, 336)], (224, 336), 16)
+    assert not KernelAtlas.applies([(0, 224, 0, 224)], (224, 224), 16)
+    assert not KernelAtlas.applies([(0, 200, 0, 200), (0, 200, 100, 300)], (200, 300), 16)
+    assert not KernelAtlas.applies([(0, 224, 0, 224), (0, 224, 112, 336)], (4000, 4000), 16)
