@@ -29,7 +29,7 @@ from ..utils.images import ImageReadError
 from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, crs_name,
                         gdal_env, is_georeferenced, open_raster, pixel_area_m2, pixel_size_m,
                         quiet_georeference, select_bands, write_text_atomic)
-from .tiling import ProbabilityBlender, RowResampler, TilePlan, chunk_rows_for
+from .tiling import LogitBlender, RowResampler, TilePlan, chunk_rows_for
 
 logger = logging.getLogger('segearth_ov')
 
@@ -65,17 +65,17 @@ def parse_classes(classes) -> ClassNames:
         return classes
     if isinstance(classes, (list, tuple)):
         return load_class_names(list(classes))
-    if classes is None or not str(classes).strip():
-        raise ValueError('the class list is empty: give classes separated by ";" and synonyms '
-                         'by ",", e.g. "building,roof,house;road;water,river"')
-    text = str(classes)
-    if ';' not in text and Path(text).is_file():
+    text = '' if classes is None else str(classes)
+    if ';' not in text and text.strip() and Path(text).is_file():
         return load_class_names(text)
     lines = [c.strip() for c in text.split(';')]
     while lines and not lines[-1]:
         lines.pop()
     while lines and not lines[0]:
         lines.pop(0)
+    if not lines:
+        raise ValueError('the class list is empty: give classes separated by ";" and synonyms '
+                         'by ",", e.g. "building,roof,house;road;water,river"')
     return parse_class_lines(lines, source=f'--classes {text!r}')
 
 
@@ -98,59 +98,58 @@ def model_scale(src, options: SceneOptions) -> tuple[int, int]:
     return h, w
 
 
-def slide_unit(model=None, settings: dict | None = None) -> int:
-    """Tile starts are multiples of this (the slide stride), so windows line up."""
+def slide_settings(model=None, settings: dict | None = None) -> tuple[int, int]:
+    """(slide_crop, slide_stride) of a built model, or of the settings it will be built with."""
     if model is not None:
-        crop, stride = getattr(model, 'slide_crop', 0), getattr(model, 'slide_stride', 1)
-    else:
-        settings = settings or {}
-        crop, stride = settings.get('slide_crop', 224), settings.get('slide_stride', 112)
-    return int(stride) if crop and crop > 0 else 1
+        return int(getattr(model, 'slide_crop', 0)), int(getattr(model, 'slide_stride', 1))
+    settings = settings or {}
+    return int(settings.get('slide_crop', 224)), int(settings.get('slide_stride', 112))
 
 
-def plan_scene(src, options: SceneOptions, unit: int) -> TilePlan:
+def plan_scene(src, options: SceneOptions, slide: tuple[int, int]) -> TilePlan:
     mh, mw = model_scale(src, options)
-    return TilePlan(src.height, src.width, mh, mw, options.tile, options.overlap, unit)
+    return TilePlan(src.height, src.width, mh, mw, options.tile, options.overlap, *slide)
 
 
 # --------------------------------------------------------------------------- the core
 @torch.no_grad()
-def tile_probabilities(model, rgb: np.ndarray) -> np.ndarray:
-    """C×h×w class probabilities of one uint8 RGB tile (the segmentor's slide inference)."""
+def tile_logits(model, rgb: np.ndarray) -> np.ndarray:
+    """Q×h×w logits of one uint8 RGB tile: the segmentor's slide (or whole) inference."""
     bgr = torch.from_numpy(np.ascontiguousarray(rgb[..., ::-1].transpose(2, 0, 1)))
     inputs = model.data_preprocessor(dict(inputs=[bgr]), training=False)['inputs']
-    probs = model.class_probabilities(model.image_logits(inputs)[0])
-    return probs.float().cpu().numpy()
+    return model.image_logits(inputs)[0].float().cpu().numpy()
 
 
 @torch.no_grad()
 def segment_scene(model, reader: SceneReader, plan: TilePlan, sink, progress=None) -> None:
-    """Run the tiles of `plan` through `model`; call sink(r0, probs C×n×W, valid) for every
-    finished chunk of scene rows, top to bottom."""
-    C = model.num_classes
-    blender = ProbabilityBlender(plan, C)
-    resampler = RowResampler(plan, chunk_rows_for(plan.width, C))
-    for i in range(len(plan.row_starts)):
+    """Run the tiles of `plan` through `model`; call sink(r0, logits Q×n×W, valid) for
+    every finished chunk of scene rows, top to bottom."""
+    q = len(model.class_names.queries)
+    blender = LogitBlender(plan, q)
+    resampler = RowResampler(plan, chunk_rows_for(plan.width, q))
+    for i, (y0, y1) in enumerate(plan.rows.spans):
         blender.start_row(i)
-        y0, y1 = plan.row_span(i)
-        for j in range(len(plan.col_starts)):
-            x0, x1 = plan.col_span(j)
+        for j, (x0, x1) in enumerate(plan.cols.spans):
             rgb, valid = reader.model_tile(plan.source_window(y0, y1, x0, x1), (y1 - y0, x1 - x0))
             if valid is None or valid.any():       # tiles of nodata only are skipped
-                blender.add(tile_probabilities(model, rgb), y0, x0)
+                blender.add(tile_logits(model, rgb), i, j)
             if progress is not None:
                 progress.update(1)
         row0, rows = blender.finish_row(i)
         for r0, chunk in resampler.push(row0, rows):
             sink(r0, chunk, reader.source_rows_valid(r0, r0 + chunk.shape[1]))
+        rows = chunk = None         # views into the band, which the next tile row reuses
 
 
-def labels_of(model, probs: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """uint8 class map of C×n×W probabilities (the segmentor's argmax and threshold)."""
-    labels = model.labels(torch.from_numpy(probs))[0].numpy().astype(np.uint8)
+@torch.no_grad()
+def classify(model, logits: np.ndarray, valid: np.ndarray | None):
+    """(uint8 labels n×W, class probabilities C×n×W) of Q×n×W logits, as the segmentor
+    turns logits into probabilities and labels; no-data pixels get label 255."""
+    probs = model.class_probabilities(torch.from_numpy(logits))
+    labels = model.labels(probs)[0].numpy().astype(np.uint8)
     if valid is not None:
         labels[~valid] = NODATA_LABEL
-    return labels
+    return labels, probs.numpy()
 
 
 class SceneSummary:
@@ -259,15 +258,16 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
         reader = SceneReader(src, bands, alpha, scene_opts.nodata,
                              scene_opts.sar and scene_opts.linear_sar, scene_opts.percentiles,
                              name)
-        plan = plan_scene(src, scene_opts, slide_unit(model))
+        plan = plan_scene(src, scene_opts, slide_settings(model))
         labels = np.empty((src.height, src.width), np.uint8)
         probs = np.empty((model.num_classes, src.height, src.width), np.float32) \
             if return_probs else None
 
         def sink(r0, chunk, valid):
-            labels[r0:r0 + chunk.shape[1]] = labels_of(model, chunk, valid)
+            rows = slice(r0, r0 + chunk.shape[1])
+            labels[rows], p = classify(model, chunk, valid)
             if probs is not None:
-                probs[:, r0:r0 + chunk.shape[1]] = chunk
+                probs[:, rows] = p
 
         with _progress(plan.n_tiles, Path(name).name, progress) as bar:
             segment_scene(model, reader, plan, sink, bar)
@@ -303,12 +303,10 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
             logger.info('%s has no CRS: the outputs carry no georeference', path)
         fmt = ('tif' if georef else 'png') if fmt == 'auto' else fmt
         files = output_paths(path, out_dir, fmt)
-        if path.resolve() in {p.resolve() for p in files.values()}:
-            raise ValueError(f'{path} would be overwritten by its own output: use another --out')
         bands, alpha = select_bands(src, options.bands, options.sar, str(path))
         reader = SceneReader(src, bands, alpha, options.nodata,
                              options.sar and options.linear_sar, options.percentiles, str(path))
-        plan = plan_scene(src, options, slide_unit(model))
+        plan = plan_scene(src, options, slide_settings(model))
         summary = SceneSummary(len(names), src.height, src.width, reader.overview_hw)
         out_dir.mkdir(parents=True, exist_ok=True)
         writer = ClassMapWriter(files['labels'], names, colours, src.height, src.width,
@@ -316,8 +314,8 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                                 files['probs'] if save_probs else None, probs_dtype, fmt)
 
         def sink(r0, chunk, valid):
-            labels = labels_of(model, chunk, valid)
-            writer.write(r0, labels, chunk if save_probs else None, valid)
+            labels, probs = classify(model, chunk, valid)
+            writer.write(r0, labels, probs if save_probs else None, valid)
             summary.add(r0, labels)
 
         with writer, _progress(plan.n_tiles, path.name, progress) as bar:
@@ -396,6 +394,13 @@ def expand_inputs(inputs) -> list[Path]:
             paths.append(p)
     if not paths:
         raise ImageReadError(f'no image found in {", ".join(map(str, inputs))}')
+    stems = {}
+    for p in paths:
+        stems.setdefault(p.stem, []).append(str(p))
+    same = [names for names in stems.values() if len(names) > 1]
+    if same:   # outputs are named after the stem: the second would replace the first's
+        raise ValueError(f'inputs {" and ".join(same[0])} have the same name, so their outputs '
+                         'would overwrite each other: segment them into different --out folders')
     return paths
 
 
@@ -407,15 +412,15 @@ def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16') -> int:
     return int((1.7 if 'L' in vit_type.split('/')[0] else 0.6) * 2 ** 30)
 
 
-def dry_run_lines(path, src, options: SceneOptions, unit: int, num_classes: int,
+def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: int,
                   num_queries: int, model_bytes: int, window_batch: int = 16,
                   save_probs: bool = False) -> list[str]:
     """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
     bands, alpha = select_bands(src, options.bands, options.sar, str(path))
-    plan = plan_scene(src, options, unit)
+    plan = plan_scene(src, options, slide)
     crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
     size = pixel_size_m(src.crs, src.transform)
-    chunk = chunk_rows_for(plan.width, num_classes)
+    chunk = chunk_rows_for(plan.width, num_queries)
     parts = plan.memory_bytes(num_classes, num_queries, chunk, save_probs)
     parts['model weights'] = model_bytes
     parts['model working set'] = int(window_batch * 12e6 + 0.2 * 2 ** 30)

@@ -211,7 +211,7 @@ def _report(result: dict) -> None:
 def _dry_run(paths, classes, settings, options, args) -> int:
     from ..utils.images import ImageReadError
     from . import predict as P
-    unit = P.slide_unit(settings=settings)
+    slide = P.slide_settings(settings=settings)
     model_bytes = P.model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'))
     status = 0
     print(f'{len(classes.classes)} classes ({len(classes.queries)} names): '
@@ -219,7 +219,7 @@ def _dry_run(paths, classes, settings, options, args) -> int:
     for path in paths:
         try:
             with P.opened(path) as src:
-                lines = P.dry_run_lines(path, src, options, unit, len(classes.classes),
+                lines = P.dry_run_lines(path, src, options, slide, len(classes.classes),
                                         len(classes.queries), model_bytes,
                                         settings.get('window_batch', 16), args.save_probs)
         except (ImageReadError, ValueError) as err:

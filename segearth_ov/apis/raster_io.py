@@ -174,6 +174,8 @@ def scene_stretch(overview: np.ndarray, nodata=None, to_db: bool = False,
         img = linear_to_db(img)
         img[~valid] = np.nan
     lo, hi = percentile_range(img, *percentiles, nodata=None if to_db else nodata)
+    if len(lo) == 1:            # one band is replicated to R, G, B before the stretch
+        lo, hi = np.repeat(lo, 3), np.repeat(hi, 3)
     return SceneStretch(nodata, to_db, (lo, hi))
 
 

@@ -1,18 +1,18 @@
-"""Tiles over a scene, and the streaming blend of their class probabilities.
+"""Tiles over a scene, and the streaming blend of their logits.
 
 Why tiles: a 10,000 × 10,000 scene cannot go through the model at once (its Q×H×W
-logits alone would be gigabytes). The model sees overlapping tiles; their class
-probabilities are summed and divided by the number of tiles covering each pixel — the
-overlap averaged, as slide inference averages windows within a tile — so no seams appear.
+logits alone would be gigabytes). The model sees overlapping tiles; their logits are
+summed and divided by the number of windows (or tiles) covering each pixel — the overlap
+averaged exactly as slide inference averages its windows within an image. With slide
+inference the tiles are cut along the windows (`window_tiles`), so the tiled result *is*
+the untiled one (to float rounding): there is nothing from which a seam could come.
 
 Why streaming: tile rows are processed top to bottom; once a tile row is done, every
 model row above the next tile row's start is final and is handed out, so only one band
-of tile height × scene width is held (`ProbabilityBlender`), never the whole scene.
+of tile height × scene width is held (`LogitBlender`), never the whole scene.
 `RowResampler` then brings finished rows from the model grid back to the scene's pixel
-grid (when the model sees the scene resized) in small row chunks.
-
-Tile starts are multiples of the segmentor's slide stride, so the slide windows of a tile
-are windows of the whole image: away from tile borders the tiled result is the untiled one.
+grid (when the model sees the scene resized) in small row chunks, bilinearly, as the
+segmentor resizes its logits to the image's shape.
 """
 from __future__ import annotations
 
@@ -24,30 +24,63 @@ import torch
 import torch.nn.functional as F
 
 
-def axis_starts(n: int, tile: int, overlap: int, unit: int = 1) -> list[int]:
-    """Tile starts along one axis of length n.
+def slide_starts(n: int, crop: int, stride: int) -> list[int]:
+    """Starts of the segmentor's slide windows along one axis (mmseg's placement: every
+    `stride`, the last one moved back to end at n; one window [0, n) when n ≤ crop)."""
+    count = max(n - crop + stride - 1, 0) // stride + 1
+    return [max(min(m * stride + crop, n) - crop, 0) for m in range(count)]
 
-    Starts are multiples of the stride (tile - overlap, rounded down to a multiple of
-    `unit`); the last tile is moved back — to a multiple of `unit` — so that it ends at n.
-    Every tile is at most `tile` long; one tile when n ≤ tile.
+
+@dataclass
+class AxisTiles:
+    """The tiles along one axis: extents, and per tile the weight of each position.
+
+    A tile's logits (an average over its windows) times its weight is its share of the
+    sum; `total` is the sum of all weights, so share sums / total are the blended logits.
     """
+    spans: list          # (start, end) per tile
+    weights: list        # float32 array of end - start per tile
+    total: np.ndarray    # float32 array of n, ≥ 1 everywhere
+
+
+def window_tiles(n: int, tile: int, crop: int, stride: int) -> AxisTiles:
+    """Tiles made of whole slide windows: each window of the whole image belongs to
+    exactly one tile, and a tile's own slide windows are exactly those windows.
+
+    A tile holds k = (tile − crop) // stride + 1 consecutive windows, so it is at most
+    `tile` long and overlaps the next by crop − stride. Weighting each tile's average
+    logits by its window count and dividing the sums by the image's window count gives
+    the untiled slide inference itself: no seams, whatever the tile size.
+    """
+    starts = slide_starts(n, crop, stride)
+    k = max(1, (tile - crop) // stride + 1)
+    spans, weights = [], []
+    total = np.zeros(n, np.float32)
+    for g in range(0, len(starts), k):
+        group = starts[g:g + k]
+        a, b = group[0], min(group[-1] + crop, n)
+        w = np.zeros(b - a, np.float32)
+        for s in group:
+            w[s - a:s - a + crop] += 1
+        spans.append((a, b))
+        weights.append(w)
+        total[a:b] += w
+    return AxisTiles(spans, weights, total)
+
+
+def overlap_tiles(n: int, tile: int, overlap: int) -> AxisTiles:
+    """Tiles of `tile` px every tile − overlap px (the last moved back to end at n), each of
+    weight 1: for whole-image inference per tile, the overlaps are plainly averaged."""
     if n <= tile:
-        return [0]
-    stride = (tile - overlap) // unit * unit
-    if stride <= 0:
-        raise ValueError(f'tile {tile} − overlap {overlap} must be at least the slide stride '
-                         f'{unit}: use a larger tile or a smaller overlap')
-    starts = list(range(0, n - tile, stride))
-    starts.append(-(-(n - tile) // unit) * unit)
-    return starts
-
-
-def coverage(n: int, starts: list[int], tile: int) -> np.ndarray:
-    """How many tiles cover each position of an axis (always ≥ 1)."""
-    count = np.zeros(n, np.float32)
-    for s in starts:
-        count[s:s + tile] += 1
-    return count
+        starts = [0]
+    else:
+        starts = list(range(0, n - tile, tile - overlap)) + [n - tile]
+    spans = [(s, min(s + tile, n)) for s in starts]
+    weights = [np.ones(b - a, np.float32) for a, b in spans]
+    total = np.zeros(n, np.float32)
+    for (a, b), w in zip(spans, weights):
+        total[a:b] += w
+    return AxisTiles(spans, weights, total)
 
 
 @dataclass
@@ -55,8 +88,10 @@ class TilePlan:
     """Where the tiles of one scene go.
 
     The scene (height × width source pixels) is seen by the model as a grid of
-    model_height × model_width pixels (the same grid when no resize is asked); tiles of
-    `tile` × `tile` model pixels overlap by at least `overlap`.
+    model_height × model_width pixels (the same grid when no resize is asked). With slide
+    inference (crop > 0) tiles are made of whole windows (`window_tiles`; `overlap` is then
+    crop − stride); with whole-image inference (crop = 0) tiles of `tile` px overlap by
+    `overlap` and are averaged (`overlap_tiles`).
     """
     height: int
     width: int
@@ -64,20 +99,28 @@ class TilePlan:
     model_width: int
     tile: int
     overlap: int
-    unit: int = 1
-    row_starts: list = field(init=False)
-    col_starts: list = field(init=False)
+    crop: int = 0
+    stride: int = 1
+    rows: AxisTiles = field(init=False)
+    cols: AxisTiles = field(init=False)
 
     def __post_init__(self):
-        if self.tile < 32:
-            raise ValueError(f'tile {self.tile} is too small: use at least 32 (default 1024)')
-        if not 0 <= self.overlap < self.tile:
-            raise ValueError(f'overlap {self.overlap} must be in [0, tile={self.tile})')
         if self.model_height < 1 or self.model_width < 1:
             raise ValueError(f'the model would see {self.model_height}×{self.model_width} '
                              'pixels: use a larger --resize-long-side or a smaller --gsd')
-        self.row_starts = axis_starts(self.model_height, self.tile, self.overlap, self.unit)
-        self.col_starts = axis_starts(self.model_width, self.tile, self.overlap, self.unit)
+        if self.crop > 0:
+            if self.tile < self.crop:
+                raise ValueError(f'tile {self.tile} is smaller than the slide window '
+                                 f'{self.crop}: use --tile {self.crop} or more (default 1024)')
+            axis = lambda n: window_tiles(n, self.tile, self.crop, self.stride)  # noqa: E731
+        else:
+            if self.tile < 32:
+                raise ValueError(f'tile {self.tile} is too small: use at least 32 (default 1024)')
+            if not 0 <= self.overlap <= self.tile // 2:
+                raise ValueError(f'overlap {self.overlap} must be between 0 and half the tile '
+                                 f'({self.tile // 2})')
+            axis = lambda n: overlap_tiles(n, self.tile, self.overlap)  # noqa: E731
+        self.rows, self.cols = axis(self.model_height), axis(self.model_width)
 
     @property
     def resized(self) -> bool:
@@ -85,22 +128,17 @@ class TilePlan:
 
     @property
     def n_tiles(self) -> int:
-        return len(self.row_starts) * len(self.col_starts)
+        return len(self.rows.spans) * len(self.cols.spans)
+
+    @property
+    def tile_size(self) -> int:
+        """The longest tile side actually used."""
+        return max(b - a for a, b in self.rows.spans + self.cols.spans)
 
     @property
     def effective_overlap(self) -> int:
-        if len(self.row_starts) > 1 or len(self.col_starts) > 1:
-            starts = self.row_starts if len(self.row_starts) > 1 else self.col_starts
-            return self.tile - (starts[1] - starts[0])
-        return 0
-
-    def row_span(self, i: int) -> tuple[int, int]:
-        y0 = self.row_starts[i]
-        return y0, min(y0 + self.tile, self.model_height)
-
-    def col_span(self, j: int) -> tuple[int, int]:
-        x0 = self.col_starts[j]
-        return x0, min(x0 + self.tile, self.model_width)
+        spans = self.rows.spans if len(self.rows.spans) > 1 else self.cols.spans
+        return spans[0][1] - spans[1][0] if len(spans) > 1 else 0
 
     def source_window(self, y0: int, y1: int, x0: int, x1: int):
         """The (fractional) source-pixel window of a model-grid tile."""
@@ -111,18 +149,20 @@ class TilePlan:
     def memory_bytes(self, num_classes: int, num_queries: int, chunk_rows: int,
                      probs_out: bool = False) -> dict:
         """What the streaming holds at its peak, by part (bytes; the model comes on top)."""
-        t = min(self.tile, self.model_height) * min(self.tile, self.model_width)
-        band = num_classes * min(self.tile, self.model_height) * self.model_width * 4
+        th = max(b - a for a, b in self.rows.spans)
+        tw = max(b - a for a, b in self.cols.spans)
+        band = num_queries * th * self.model_width * 4
+        q, c = num_queries, num_classes
         return {
-            # the band, its carried-over rows when the next tile row starts, a finished slice
-            'blend band': 2 * band + num_classes * self.model_width * 4 * min(
-                self.tile, self.model_height),
-            # a tile: RGB, summed and counted logits, window logits, softmax, class probs
-            'tile': t * (3 + 4 * 3 * num_queries + 4 * 2 * num_classes + 4),
-            # a chunk of finished rows at the scene's resolution: probs, labels, validity
+            # the band of logit sums (reused from tile row to tile row)
+            'blend band': band,
+            # a tile: RGB, summed and counted logits, window logits, weighted copy
+            'tile': th * tw * (3 + 4 * 4 * q + 4),
+            # a chunk of finished rows at the scene's resolution: logits (and their
+            # resampling), softmax, class probabilities, labels, validity
             'output chunk': chunk_rows * self.width * (
-                num_classes * 4 * (3 if self.resized else 1) + 8 + 2
-                + (num_classes if probs_out else 0)),
+                4 * q * (3 if self.resized else 1) + 4 * q + 4 * 2 * c + 8 + 2
+                + (c if probs_out else 0)),
         }
 
     def describe(self) -> list[str]:
@@ -130,54 +170,63 @@ class TilePlan:
         if self.resized:
             lines.append(f'model grid {self.model_height} × {self.model_width} px '
                          f'(scale {self.model_height / self.height:.4g})')
-        lines.append(f'tiles {len(self.row_starts)} × {len(self.col_starts)} = {self.n_tiles} '
-                     f'of up to {self.tile} px, overlap ≥ {self.overlap} px '
-                     f'(effective {self.effective_overlap}, starts on multiples of {self.unit})')
+        how = (f'whole slide windows ({self.crop}/{self.stride}): same result as untiled'
+               if self.crop > 0 else 'whole-image inference per tile, overlaps averaged')
+        lines.append(f'tiles {len(self.rows.spans)} × {len(self.cols.spans)} = {self.n_tiles} '
+                     f'of up to {self.tile_size} px, overlap {self.effective_overlap} px ({how})')
         return lines
 
 
-class ProbabilityBlender:
-    """Sums tile probabilities in a band of model rows; hands out finished rows averaged.
+class LogitBlender:
+    """Sums weighted tile logits in one band of model rows; hands out finished rows.
 
-    The number of tiles covering a pixel is the product of the row and column coverage
-    (the tiles form a grid), so no count map is stored.
+    The band is allocated once (tile height × scene width) and reused: when a tile row
+    starts, the rows the previous tile row shares with it move to the top and the rest is
+    cleared. The weight of a pixel is the product of its row and column weights (the tiles
+    form a grid, and slide windows a grid within), so no count map is stored.
     """
 
-    def __init__(self, plan: TilePlan, num_classes: int):
+    def __init__(self, plan: TilePlan, num_queries: int):
         self.plan = plan
-        self.cy = coverage(plan.model_height, plan.row_starts, plan.tile)
-        self.cx = coverage(plan.model_width, plan.col_starts, plan.tile)
-        self.top = 0
-        self.acc = np.zeros((num_classes, 0, plan.model_width), np.float32)
+        height = max(b - a for a, b in plan.rows.spans)
+        self.acc = np.zeros((num_queries, height, plan.model_width), np.float32)
+        self.top = 0            # model row held in acc[:, 0]
 
     def start_row(self, i: int) -> None:
-        """Grow the band down to the end of tile row i."""
-        _, y1 = self.plan.row_span(i)
-        grow = y1 - (self.top + self.acc.shape[1])
-        if grow > 0:
-            extra = np.zeros((self.acc.shape[0], grow, self.acc.shape[2]), np.float32)
-            self.acc = np.concatenate([self.acc, extra], axis=1)
+        """Make the band start at tile row i (the rows handed out before are reused)."""
+        y0, _ = self.plan.rows.spans[i]
+        if i == 0 or y0 == self.top:
+            return
+        _, prev_end = self.plan.rows.spans[i - 1]
+        shift, keep = y0 - self.top, max(prev_end - y0, 0)
+        if keep:
+            carried = self.acc[:, shift:shift + keep]
+            self.acc[:, :keep] = carried.copy() if keep > shift else carried
+        self.acc[:, keep:] = 0
+        self.top = y0
 
-    def add(self, probs: np.ndarray, y0: int, x0: int) -> None:
-        """Add a tile's C×h×w class probabilities at model position (y0, x0)."""
-        h, w = probs.shape[1:]
-        self.acc[:, y0 - self.top:y0 - self.top + h, x0:x0 + w] += probs
+    def add(self, logits: np.ndarray, i: int, j: int) -> None:
+        """Add tile (i, j)'s Q×h×w average logits, weighted by its window counts."""
+        (y0, y1), (x0, x1) = self.plan.rows.spans[i], self.plan.cols.spans[j]
+        wy, wx = self.plan.rows.weights[i], self.plan.cols.weights[j]
+        logits *= wy[:, None] * wx[None, :]
+        self.acc[:, y0 - self.top:y1 - self.top, x0:x1] += logits
 
     def finish_row(self, i: int) -> tuple[int, np.ndarray]:
-        """(first row, C×n×W averaged probabilities) of the rows no later tile touches."""
+        """(first row, Q×n×W blended logits) of the rows no later tile touches.
+
+        The array is a view into the band: use it before the next `start_row`.
+        """
         plan = self.plan
-        end = plan.row_starts[i + 1] if i + 1 < len(plan.row_starts) else plan.model_height
-        n = end - self.top
-        out = self.acc[:, :n]
-        out /= self.cy[self.top:end, None] * self.cx[None, :]
-        row0 = self.top
-        self.acc = self.acc[:, n:].copy()
-        self.top = end
-        return row0, out
+        spans = plan.rows.spans
+        end = spans[i + 1][0] if i + 1 < len(spans) else plan.model_height
+        out = self.acc[:, :end - self.top]
+        out /= plan.rows.total[self.top:end, None] * plan.cols.total[None, :]
+        return self.top, out
 
 
 class RowResampler:
-    """Model-grid probability rows → scene-grid rows, fed and handed out in row order.
+    """Model-grid logit rows → scene-grid rows, fed and handed out in row order.
 
     Bilinear with half-pixel centres (F.interpolate's align_corners=False, the resize the
     segmentor applies to its logits), done one axis at a time so that each output row needs
@@ -198,7 +247,7 @@ class RowResampler:
         self.next_row = 0
 
     def push(self, row0: int, rows: np.ndarray):
-        """Feed finished model rows row0.. (C×n×Wm); yields (r0, C×m×W) scene rows."""
+        """Feed finished model rows row0.. (Q×n×Wm); yields (r0, Q×m×W) scene rows."""
         if self.identity:
             for a in range(0, rows.shape[1], self.chunk):
                 yield row0 + a, rows[:, a:a + self.chunk]
@@ -226,6 +275,6 @@ class RowResampler:
             self.buf, self.buf_top = self.buf[:, keep:].copy(), self.buf_top + keep
 
 
-def chunk_rows_for(width: int, num_classes: int, budget_bytes: float = 32e6) -> int:
-    """Rows per output chunk so that a chunk of float probabilities stays near the budget."""
-    return max(8, min(1024, math.floor(budget_bytes / (4 * num_classes * max(width, 1)))))
+def chunk_rows_for(width: int, channels: int, budget_bytes: float = 32e6) -> int:
+    """Rows per output chunk so that a chunk of float logits stays near the budget."""
+    return max(8, min(1024, math.floor(budget_bytes / (4 * channels * max(width, 1)))))

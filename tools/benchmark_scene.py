@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""Time and peak memory of the predictor on a large synthetic GeoTIFF scene.
+
+    python tools/benchmark_scene.py --size 10000                 # ViT-B/16 + JBU_One, random weights
+    python tools/benchmark_scene.py --size 4000 --model stub     # the predictor's own I/O and blending
+
+Writes an N × N 3-band uint8 GeoTIFF (UTM, 0.5 m pixels, a no-data strip) into a
+temporary folder, then runs `predict_file` on it (class map, summary, no overlay) and prints
+one `key value` per line:
+
+    scene_megapixels X        N² / 1e6
+    tiles X                   tiles of --tile px with --overlap
+    estimated_peak_mb X       what --dry-run would print for this scene
+    baseline_rss_mb X         resident memory before the prediction (model and libraries)
+    peak_rss_mb X             peak resident memory during the prediction
+    seconds X                 wall time of the prediction
+    seconds_per_megapixel X   seconds / scene_megapixels (flat when time grows linearly)
+
+--model full: full-size CLIP ViT-B/16 and JBU_One with random weights (no downloads; the
+arithmetic and memory of the real model); tiny: the test fixture models; stub: a per-pixel
+linear classifier (`PixelwiseSegmentor`), nearly free, so what is measured is the reading,
+blending and writing alone.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tree,forest',
+               'water,river', 'cropland', 'building,roof,house']
+FIXTURES = ROOT.parent / 'shared' / 'fixtures'
+
+
+class PixelwiseSegmentor:
+    """A stand-in for SegEarthSegmentation whose logits are a fixed linear map of each
+    pixel's normalised colour: tile-invariant by construction and nearly free to run.
+
+    It has what the predictor uses: class_names, num_classes, data_preprocessor,
+    image_logits, class_probabilities, labels, prob_thd, bg_idx and the slide settings.
+    """
+    clip_type, vit_type, model_type = 'stub', 'pixelwise', 'linear'
+    upsampler = None
+    slide_crop, slide_stride = 0, 1
+
+    def __init__(self, classes, seed: int = 0, prob_thd: float = 0.0, bg_idx: int = 0):
+        from segearth_ov.apis.predict import parse_classes
+        self.class_names = parse_classes(classes)
+        self.prob_thd, self.bg_idx = prob_thd, bg_idx
+        g = torch.Generator().manual_seed(seed)
+        self.weight = torch.randn(len(self.class_names.queries), 3, generator=g)
+        self.query_idx = torch.tensor(self.class_names.query_idx)
+        self.mean = torch.tensor([122.771, 116.746, 104.094]).view(3, 1, 1)
+        self.std = torch.tensor([68.501, 66.632, 70.323]).view(3, 1, 1)
+        self.device_ = torch.device('cpu')
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names.classes)
+
+    def data_preprocessor(self, data: dict, training: bool = False) -> dict:
+        """BGR uint8 3×H×W tensors → normalised RGB batch, as SegDataPreProcessor does."""
+        x = torch.stack([(t[[2, 1, 0]].float() - self.mean) / self.std for t in data['inputs']])
+        return dict(inputs=x, data_samples=data.get('data_samples'))
+
+    def image_logits(self, img: torch.Tensor) -> torch.Tensor:
+        return torch.einsum('qc,bchw->bqhw', self.weight, img)
+
+    def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """softmax over queries, then the max over each class's synonyms."""
+        probs = torch.softmax(logits, dim=0)
+        out = probs.new_zeros((self.num_classes, *probs.shape[1:]))
+        index = self.query_idx.view(-1, 1, 1).expand_as(probs)
+        return out.scatter_reduce(0, index, probs, reduce='amax')
+
+    def labels(self, probs: torch.Tensor) -> torch.Tensor:
+        best, pred = probs.max(dim=0, keepdim=True)
+        pred[best < self.prob_thd] = self.bg_idx
+        return pred
+
+    def set_classes(self, classes, prob_thd=None, bg_idx=None):
+        self.__init__(classes, prob_thd=self.prob_thd if prob_thd is None else prob_thd,
+                      bg_idx=self.bg_idx if bg_idx is None else bg_idx)
+        return self
+
+
+def write_scene(path: Path, height: int, width: int, block: int = 512, nodata_rows: int = 64,
+                seed: int = 0) -> Path:
+    """An uncompressed, tiled 3-band uint8 GeoTIFF (EPSG:32632, 0.5 m pixels), written in
+    blocks: smooth colour fields plus noise, with nodata 0 over the top `nodata_rows` rows."""
+    import rasterio
+    from affine import Affine
+    rng = np.random.default_rng(seed)
+    freq = rng.uniform(0.002, 0.02, size=(3, 2))
+    profile = dict(driver='GTiff', height=height, width=width, count=3, dtype='uint8',
+                   crs='EPSG:32632', transform=Affine(0.5, 0, 500000.0, 0, -0.5, 5650000.0),
+                   nodata=0, tiled=True, blockxsize=256, blockysize=256)
+    with rasterio.open(path, 'w', **profile) as dst:
+        for y in range(0, height, block):
+            h = min(block, height - y)
+            yy = np.arange(y, y + h, dtype=np.float32)[:, None]
+            for x in range(0, width, block):
+                w = min(block, width - x)
+                xx = np.arange(x, x + w, dtype=np.float32)[None, :]
+                bands = [120 + 100 * np.sin(freq[b, 0] * yy) * np.cos(freq[b, 1] * xx)
+                         for b in range(3)]
+                img = np.stack(bands) + rng.normal(0, 8, size=(3, h, w))
+                img = np.clip(img, 1, 255).astype(np.uint8)
+                img[:, :max(0, nodata_rows - y)] = 0
+                dst.write(img, window=rasterio.windows.Window(x, y, w, h))
+    return path
+
+
+def build(model: str, device=None):
+    if model == 'stub':
+        return PixelwiseSegmentor(OEM_CLASSES)
+    from segearth_ov.apis import init_segmentor
+    if model == 'tiny':
+        return init_segmentor(OEM_CLASSES, pretrained=str(FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.pt'),
+                              model_cfg=str(FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.json'),
+                              upsampler_ckpt=str(FIXTURES / 'simfeatup' / 'tiny_jbu_one.ckpt'),
+                              device=device)
+    torch.manual_seed(0)
+    return init_segmentor(OEM_CLASSES, pretrained='random', upsampler_ckpt='random', device=device)
+
+
+def measure_scene(model, size: int, tile: int = 1024, overlap: int = 128, folder=None,
+                  **options) -> dict:
+    """Write a size × size scene, segment it with `predict_file`; time and peak memory."""
+    from segearth_ov.apis import predict as P
+    from segearth_ov.utils.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        scene = write_scene(Path(tmp) / f'scene_{size}.tif', size, size)
+        opts = P.SceneOptions(tile=tile, overlap=overlap, **options)
+        with P.opened(scene) as src:
+            plan = P.plan_scene(src, opts, P.slide_settings(model))
+            estimate = P.dry_run_lines(scene, src, opts, P.slide_settings(model), model.num_classes,
+                                       len(model.class_names.queries), 0)
+        baseline = rss_bytes()
+        reset_peak_rss()
+        t0 = time.perf_counter()
+        P.predict_file(scene, model, Path(tmp) / 'out', options=opts, overlay=False,
+                       progress=False)
+        seconds = time.perf_counter() - t0
+        peak = peak_rss_bytes()
+    est_mb = float(estimate[-1].split('~')[1].split()[0]) * 1024
+    return dict(scene_megapixels=size * size / 1e6, tiles=plan.n_tiles,
+                estimated_peak_mb=round(est_mb), baseline_rss_mb=round(baseline / 2 ** 20),
+                peak_rss_mb=round(peak / 2 ** 20), seconds=round(seconds, 2),
+                seconds_per_megapixel=round(seconds / (size * size / 1e6), 3))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--size', type=int, nargs='+', default=[10000], help='scene side(s) in pixels')
+    p.add_argument('--tile', type=int, default=1024)
+    p.add_argument('--overlap', type=int, default=128)
+    p.add_argument('--model', choices=('full', 'tiny', 'stub'), default='full')
+    p.add_argument('--device', default=None)
+    p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--tmp', default=None, help='folder for the synthetic scene (default: system temp)')
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import logging
+    logging.getLogger('segearth_ov').setLevel(logging.WARNING)
+    model = build(args.model, args.device)
+    for size in args.size:
+        result = measure_scene(model, size, args.tile, args.overlap, args.tmp)
+        print(f'# size {size}', flush=True)
+        for k, v in result.items():
+            print(f'{k} {v}', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
