@@ -107,6 +107,8 @@ def main(argv=None):
     p.add_argument('--sweep', action='store_true', help='sizes 224/448/896, slide and whole, batch')
     p.add_argument('--batch', type=int, default=4, help='images per batch for --sweep')
     p.add_argument('--compare-naive', action='store_true')
+    p.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'fp16', 'bf16'],
+                   help="the ViT's precision (autocast); 'auto': fp16 on CUDA, fp32 on CPU")
     args = p.parse_args(argv)
 
     import torch
@@ -115,7 +117,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     build = dict(clip_type='CLIP', vit_type='ViT-B/16', model_type=args.model_type,
-                 upsampler='jbu_one', upsampler_ckpt='random', device=args.device)
+                 upsampler='jbu_one', upsampler_ckpt='random', device=args.device,
+                 precision=args.precision)
     model = init_segmentor(OEM_CLASSES, pretrained='random', **build)
     dev = model.device_
     gflops = matmul_gflops(dev)

@@ -38,6 +38,10 @@ def clip_data_preprocessor() -> dict:
                 _scope_='mmseg')
 
 
+# ViT precision: autocast dtype per `precision` setting (None: plain float32)
+AUTOCAST = {'auto': None, 'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
 def slide_windows(h: int, w: int, crop: int, stride: int):
     """mmseg's slide-inference windows (y1, y2, x1, x2), clipped to end inside the image."""
     h_grids = max(h - crop + stride - 1, 0) // stride + 1
@@ -66,7 +70,9 @@ class SegEarthSegmentation(BaseSegmentor):
     Keywords are those of the reference configs, plus `pretrained` (weights that replace the
     preset's), `model_cfg` (an open_clip model-config JSON), `quick_gelu` (None: the preset
     decides; True/False forces it, for weights of your own), `classes` (class lines instead
-    of `name_path`), `device` (default: CUDA if present, else CPU), `window_batch` and `fast`.
+    of `name_path`), `device` (default: CUDA if present, else CPU), `window_batch`, `fast`
+    and `precision` of the ViT: 'auto' (fp16 autocast on CUDA, fp32 elsewhere), 'fp32',
+    'fp16' or 'bf16' (autocast; `tools/precision_drift.py` measures what it changes).
     """
 
     def __init__(self, name_path=None, clip_type='CLIP', vit_type='ViT-B/16',
@@ -76,11 +82,14 @@ class SegEarthSegmentation(BaseSegmentor):
                  feature_up_cfg=dict(model_name='jbu_one',
                                      model_path='checkpoints/xclip_jbu_one_million_aid.ckpt'),
                  pretrained=None, model_cfg=None, quick_gelu=None, classes=None, device=None,
-                 text_cache=True, window_batch=16, fast=True, data_preprocessor=None,
-                 init_cfg=None):
+                 text_cache=True, window_batch=16, fast=True, precision='auto',
+                 data_preprocessor=None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
                          init_cfg=init_cfg)
         check_model_type(model_type)
+        if precision not in AUTOCAST:
+            raise ValueError(f"precision={precision!r}; valid: {', '.join(AUTOCAST)}")
+        self.precision = precision
         if model_type == 'GEM' and cls_token_lambda:
             raise ValueError('GEM has no class-token output: use cls_token_lambda=0 with GEM')
         if (name_path is None) == (classes is None):
@@ -165,9 +174,13 @@ class SegEarthSegmentation(BaseSegmentor):
 
     # ----------------------------------------------------------------- one window
     def _autocast(self):
-        if self.device_.type == 'cuda':
-            return torch.autocast('cuda', dtype=torch.float16)
-        return contextlib.nullcontext()
+        dev = self.device_.type
+        dtype = AUTOCAST[self.precision]
+        if self.precision == 'auto':
+            dtype = torch.float16 if dev == 'cuda' else None
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(dev, dtype=dtype)
 
     def window_logits(self, crops: torch.Tensor, kernels: list | None = None) -> torch.Tensor:
         """Cosine logits (B×Q×H×W) of a batch of normalised crops with patch-multiple sides.

@@ -1,0 +1,64 @@
+"""What lower ViT precision changes: every golden scenario at fp32 and at bf16 (or fp16).
+
+For each scenario of ../shared/golden (the reference's outputs on the seeded tiny models),
+prints one `key value` line per figure:
+
+    <scenario>_<precision>_pred_agreement X   share of pixels whose class equals the golden's
+    <scenario>_<precision>_max_prob_drift X   largest |probability − golden probability|
+    <precision>_min_pred_agreement X          over all scenarios
+    <precision>_seconds X                     total time of all scenarios
+
+The issue's rule: a lower precision may be offered as a switch only if its agreement stays
+≥ 99 %. Run: `python tools/precision_drift.py [--precision bf16 fp16] [--device cpu]`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / 'shared'
+
+
+def run_scenario(spec: dict, image: np.ndarray, precision: str, device: str):
+    sys.path.insert(0, str(ROOT / 'tests'))
+    from conftest import run_pipeline, tiny_segmentor   # the fixture models, as the tests build them
+    settings = dict(spec['settings'])
+    upsampler = settings.pop('upsampler', 'jbu_one')
+    model = tiny_segmentor(spec['classes'], upsampler=upsampler, precision=precision,
+                           device=device, **settings)
+    sample = run_pipeline(model, image)
+    return sample.seg_logits.data.cpu().numpy(), sample.pred_sem_seg.data[0].cpu().numpy()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--precision', nargs='+', default=['fp32', 'bf16'])
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--golden', default=str(SHARED / 'golden'))
+    args = p.parse_args(argv)
+    golden = Path(args.golden)
+    manifest = json.loads((golden / 'manifest.json').read_text())
+    scenarios = {k: v for k, v in manifest.items() if 'classes' in v}
+    for precision in args.precision:
+        worst, start = 1.0, time.perf_counter()
+        for name, spec in sorted(scenarios.items()):
+            gold = np.load(golden / f'{name}.npz')
+            probs, pred = run_scenario(spec, gold['image'], precision, args.device)
+            agree = float((pred == gold['pred']).mean())
+            drift = float(np.abs(probs - gold['probs'].astype(np.float32)).max())
+            worst = min(worst, agree)
+            print(f'{name}_{precision}_pred_agreement {agree:.4f}')
+            print(f'{name}_{precision}_max_prob_drift {drift:.4f}', flush=True)
+        print(f'{precision}_min_pred_agreement {worst:.4f}')
+        print(f'{precision}_seconds {time.perf_counter() - start:.1f}', flush=True)
+
+
+if __name__ == '__main__':
+    main()
