@@ -33,9 +33,22 @@ class SimFeatUpObjective(nn.Module):
         self.crn = ContentRetentionNet(feat_dim)
 
     def upsample(self, lr_feats: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
-        # The plain PyTorch chain on all C channels: differentiable everywhere (the compiled
-        # CPU kernels and the reduced basis of inference are for inference only).
-        return self.upsampler.forward_naive(lr_feats, img)
+        """`upsampler.forward_naive(lr_feats, img)`, computed on the h·w token basis.
+
+        The JBU chain is linear in the features and the same for every channel, so chain(S) =
+        S · chain(E) for the C×h·w token features S and the h·w one-hot token maps E. When
+        h·w < C (196 < 512 for ViT-B/16 at 224, 49 for /32) the chain runs on fewer maps; the
+        CLIP features carry no gradient, so nothing else changes (same dropout, same grads).
+        """
+        b, c, h, w = lr_feats.shape
+        n = h * w
+        if n >= c:
+            return self.upsampler.forward_naive(lr_feats, img)
+        self.upsampler.check_grid(lr_feats)
+        eye = torch.eye(n, device=lr_feats.device, dtype=lr_feats.dtype)
+        basis = self.upsampler.upsample_linear(eye.reshape(1, n, h, w).expand(b, n, h, w), img)
+        y = torch.einsum('bcn,bnhw->bchw', lr_feats.reshape(b, c, n), basis)
+        return y + 0.1 * self.upsampler.fixup_proj(y)
 
     def forward(self, img: torch.Tensor, lr_feats: torch.Tensor, jit_img: torch.Tensor,
                 lr_jit_feats: torch.Tensor, jitter: Jitter, proj: torch.Tensor | None):

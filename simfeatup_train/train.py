@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     from simfeatup_train.trainer import train
     path = train(load_config(args.config, args.cfg_options, args.work_dir), resume=args.resume)
-    print(f'SimFeatUp checkpoint: {path}')
+    if os.environ.get('RANK', '0') == '0':
+        print(f'SimFeatUp checkpoint: {path}')
     return 0
 
 

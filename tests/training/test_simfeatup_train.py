@@ -16,6 +16,7 @@ from conftest import OEM_TILE, ROOT, TINY_CFG, TINY_PT, run_pipeline, tiny_segme
 
 from segearth_ov.models.upsamplers.jbu import (JBUOne, JBUStack, adaptive_conv,
                                                load_upsampler_checkpoint, neighbour_dot)
+from segearth_ov.training import list_images
 from segearth_ov.utils.images import read_image
 from simfeatup_train.data import UnlabeledCrops, collate_crops, random_crop
 from simfeatup_train.features import FrozenCLIPFeatures
@@ -154,7 +155,8 @@ def test_random_projection_has_unit_gaussian_columns():
 
 def test_crn_shape_range_and_image_scaling():
     crn = ContentRetentionNet(16)
-    out = crn(torch.randn(2, 16, 8, 8) * 100)
+    with torch.no_grad():
+        out = crn(torch.randn(2, 16, 8, 8) * 100)
     assert out.shape == (2, 3, 8, 8) and float(out.abs().max()) <= 1.0
     pix = torch.tensor([0, 255], dtype=torch.uint8).view(1, 1, 1, 2).expand(1, 3, 1, 2)
     assert torch.allclose(unit_range(normalise(pix)), torch.tensor([-1.0, 1.0]).expand(1, 3, 1, 2),
@@ -191,6 +193,36 @@ def test_training_gradients_of_the_jbu_sums_are_exact():
     with torch.no_grad():   # and the same values as the inference path
         ref = adaptive_conv(padded, kernel)
     assert torch.allclose(adaptive_conv(padded, kernel), ref)
+
+
+def test_upsampling_on_the_token_basis_equals_the_plain_chain():
+    """chain(S) = S·chain(E): same features and same gradients as forward_naive, dropout on."""
+    torch.manual_seed(0)
+    objective = SimFeatUpObjective(JBUOne(64), 64, 16).train()
+    lr_feats, img = torch.randn(2, 64, 3, 4), torch.randn(2, 3, 48, 64)
+    results = []
+    for fn in (objective.upsampler.forward_naive, objective.upsample):
+        torch.manual_seed(1)               # the same dropout masks
+        y = fn(lr_feats, img)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        results.append((y.detach(), [p.grad.clone() for p in objective.upsampler.parameters()]))
+        objective.zero_grad()
+    (y0, g0), (y1, g1) = results
+    assert y1.shape == (2, 64, 48, 64) and torch.allclose(y0, y1, atol=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-5) for a, b in zip(g0, g1))
+
+
+def test_image_list_samples_and_never_overwrites(tmp_path, images):
+    from simfeatup_train.make_image_list import make_image_list
+    out = make_image_list(images, 5, tmp_path / 'lists' / 'five.txt', seed=1)
+    chosen = [p.resolve() for p in list_images(out)]
+    assert len(set(chosen)) == 5 and all(p.is_file() and p.parent == images.resolve()
+                                         for p in chosen)
+    again = list_images(make_image_list(images, 5, tmp_path / 'again.txt', seed=1))
+    assert [p.resolve() for p in again] == chosen
+    with pytest.raises(FileExistsError, match='kept'):
+        make_image_list(images, 3, out)
+    assert len(list_images(out)) == 5
 
 
 def test_crops_are_reproducible_and_small_images_are_reflect_padded():
