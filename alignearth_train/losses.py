@@ -129,3 +129,16 @@ class AlignEarthLoss(nn.Module):
                               for k, v in parts.items())
         out['temperature'] = (1.0 / scale).detach()
         return out
+
+    def sync_temperature_grad(self, world_size: int) -> None:
+        """Make τ's gradient that of the one-process loss (call after backward, under DDP).
+
+        τ is not inside the DDP module: every rank holds W × ∂L_contrastive/∂τ (the same
+        full-batch value, scaled by W as above). Summing over ranks and dividing by W² gives
+        ∂L_contrastive/∂τ on every rank.
+        """
+        import torch.distributed as dist
+        for p in self.parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                p.grad /= world_size ** 2

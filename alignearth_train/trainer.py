@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from segearth_ov.training import (DistContext, ResumableSampler, TrainLogger, capture_rng,
                                   init_distributed, load_training_state, restore_rng,
@@ -264,11 +264,7 @@ class AlignEarthTrainer:
 
     def _optimiser_step(self) -> None:
         if self.ctx.distributed:
-            # τ lives outside DDP: every rank holds W × ∂L_contrastive/∂τ (the contrastive
-            # term is scaled by W, see AlignEarthLoss); average over ranks and divide by W.
-            for p in self.loss.parameters():
-                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-                p.grad /= self.ctx.world_size ** 2
+            self.loss.sync_temperature_grad(self.ctx.world_size)
         clip = self.cfg['optimizer']['grad_clip']
         if clip:
             self.scaler.unscale_(self.optimizer)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT, run_pipeline
+from conftest import OEM_TILE, ROOT, TINY_CFG, TINY_PT, run_pipeline
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -111,6 +111,50 @@ def test_retrieval_accuracy_on_hand_made_features():
     assert acc['opt2sar_top1'] == pytest.approx(400 / 6) and acc['sar2opt_top1'] == pytest.approx(400 / 6)
     assert acc['opt2sar_top5'] == 100.0
     assert retrieval_accuracy(opt, -opt + 0.01 * opt, ks=(1,))['opt2sar_top1'] == 0.0
+
+
+def _ddp_case():
+    """A shared linear 'student', fixed teacher tokens: (model, loss, inputs) for N = 8 pairs."""
+    torch.manual_seed(0)
+    student = torch.nn.Linear(4, 6)
+    loss = AlignEarthLoss(regions=3)
+    x, t_cls = torch.randn(8, 4), torch.randn(8, 6)
+    xp, t_patch = torch.randn(8, 3, 3, 4), torch.randn(8, 6, 3, 3)
+    return student, loss, x, t_cls, xp, t_patch
+
+
+def test_world_size_scaling_gives_each_rank_the_one_process_gradient(monkeypatch):
+    """Two ranks emulated in one process: each sees the other's class tokens as constants
+    (what `all_gather_with_grad` gives), scales the contrastive term by W; DDP's average of
+    the student gradients and `sync_temperature_grad`'s sum / W² then equal the gradients of
+    one process on the whole batch. (torchrun with gloo runs the real thing.)"""
+    import alignearth_train.losses as losses
+
+    def backward(student, loss, x, t_cls, xp, t_patch, world=1):
+        s = (student(x), student(xp).permute(0, 3, 1, 2))
+        loss((t_cls, t_patch), s, world_size=world)['backward'].backward()
+
+    student, loss, *data = _ddp_case()
+    backward(student, loss, *data)
+    expected = [student.weight.grad, student.bias.grad, loss.temperature.log_scale.grad]
+    grads = []
+    for rank in range(2):
+        student, loss, *data = _ddp_case()
+        with torch.no_grad():     # the other rank's tokens, no gradient (as all_gather gives)
+            full = {'t': data[1], 's': student(data[0])}
+        calls = iter(['t', 's'])
+
+        def gather(x, rank=rank):
+            parts = list(full[next(calls)].split(4))
+            parts[rank] = x
+            return torch.cat(parts)
+        monkeypatch.setattr(losses, 'all_gather_with_grad', gather)
+        backward(student, loss, *[d[rank * 4:(rank + 1) * 4] for d in data], world=2)
+        grads.append([student.weight.grad, student.bias.grad, loss.temperature.log_scale.grad])
+    ddp_average = [(a + b) / 2 for a, b in zip(grads[0][:2], grads[1][:2])]
+    temperature = (grads[0][2] + grads[1][2]) / 2 ** 2          # sync_temperature_grad
+    for got, want in zip(ddp_average + [temperature], expected):
+        assert torch.allclose(got, want, atol=1e-6), (got, want)
 
 
 # ---------------------------------------------------------------- encoders
