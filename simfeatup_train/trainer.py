@@ -29,8 +29,8 @@ from segearth_ov.training import (ResumableSampler, TrainLogger, capture_rng, in
 from .data import UnlabeledCrops, collate_crops
 from .features import FrozenCLIPFeatures
 from .jitter import apply_jitter, sample_jitter
-from .objective import SimFeatUpObjective
 from .modules import normalise, random_projection
+from .objective import SimFeatUpObjective
 from .visualize import save_picture
 
 logger = logging.getLogger('segearth_ov')

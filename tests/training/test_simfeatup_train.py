@@ -21,10 +21,10 @@ from segearth_ov.utils.images import read_image
 from simfeatup_train.data import UnlabeledCrops, collate_crops, random_crop
 from simfeatup_train.features import FrozenCLIPFeatures
 from simfeatup_train.jitter import Jitter, apply_jitter, identity_jitter, sample_jitter
-from simfeatup_train.objective import SimFeatUpObjective
 from simfeatup_train.modules import (AttentionDownsampler, ContentRetentionNet, UncertaintyNet,
                                      gaussian_blur, gaussian_kernel1d, normalise,
                                      random_projection, uncertainty_loss, unit_range)
+from simfeatup_train.objective import SimFeatUpObjective
 from simfeatup_train.trainer import Run, train
 
 TINY = dict(pretrained=str(TINY_PT), model_cfg=str(TINY_CFG))
@@ -324,6 +324,18 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, images):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match='other settings'):
         Run(small_cfg(images, tmp_path / 'cut', **{**cfg, 'seed': 1}), resume=True)
+
+
+def test_a_run_skips_unreadable_images_and_counts_them(tmp_path, images, caplog):
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'a_broken.png').write_bytes(b'\x89PNG truncated')
+    (tmp_path / 'data' / 'b_good.png').write_bytes((images / 'oem_00.png').read_bytes())
+    with caplog.at_level('WARNING', logger='segearth_ov'):
+        ckpt = train(small_cfg(tmp_path / 'data', tmp_path / 'run', batch_size=1, n_jitters=1))
+    rows = [json.loads(line) for line in (tmp_path / 'run' / 'log.jsonl').read_text().splitlines()]
+    assert [r['step'] for r in rows] == [1, 2] and rows[-1]['skipped_images'] == 1
+    assert sum('loss/total' in r for r in rows) == 1     # the broken image's step: no update
+    assert 'a_broken.png' in caplog.text and ckpt.is_file()
 
 
 def test_bad_settings_are_refused_with_the_fix(tmp_path, images):
