@@ -3,6 +3,7 @@
 
     python tools/benchmark_scene.py --size 10000                 # ViT-B/16 + JBU_One, random weights
     python tools/benchmark_scene.py --size 4000 --model stub     # the predictor's own I/O and blending
+    python tools/benchmark_scene.py --size 10000 --write work_dirs/scene_10000.tif   # the scene only
 
 Writes an N × N 3-band uint8 GeoTIFF (UTM, 0.5 m pixels, a no-data strip) into a
 temporary folder, then runs `predict_file` on it (class map, summary, no overlay) and prints
@@ -167,7 +168,13 @@ def main(argv=None) -> int:
     p.add_argument('--device', default=None)
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--tmp', default=None, help='folder for the synthetic scene (default: system temp)')
+    p.add_argument('--write', metavar='PATH', help='only write the synthetic scene (of the '
+                   'first --size) to PATH, e.g. to try tools/predict.py on it')
     args = p.parse_args(argv)
+    if args.write:
+        Path(args.write).parent.mkdir(parents=True, exist_ok=True)
+        print(f'wrote {write_scene(Path(args.write), args.size[0], args.size[0])}')
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     import logging

@@ -195,12 +195,16 @@ def build_model(classes, config: str | None = None, **settings):
     from mmseg.registry import MODELS
     cfg = Config.fromfile(config).model.to_dict()
     cfg.pop('name_path', None)
-    if settings.pop('upsampler', 'keep') is None:
-        settings['feature_up'] = False
-    ckpt = settings.pop('upsampler_ckpt', None)
-    if ckpt:
-        cfg.setdefault('feature_up_cfg', {})['model_path'] = ckpt
-    cfg.update(settings, classes=lines)
+    up = dict(cfg.get('feature_up_cfg') or {})
+    if 'upsampler' in settings:
+        name = settings.pop('upsampler')
+        settings['feature_up'] = name is not None
+        if name:
+            up['model_name'] = name
+    if settings.get('upsampler_ckpt'):
+        up['model_path'] = settings.pop('upsampler_ckpt')
+    settings.pop('upsampler_ckpt', None)
+    cfg.update(settings, classes=lines, feature_up_cfg=up)
     return MODELS.build(cfg)
 
 
@@ -298,9 +302,7 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
     colours = palette(len(names))
     t0 = time.perf_counter()
     with gdal_env(), open_raster(path, str(path)) as src:
-        georef = is_georeferenced(src)
-        if not georef:
-            logger.info('%s has no CRS: the outputs carry no georeference', path)
+        georef = is_georeferenced(src)      # no CRS: outputs without georeference
         fmt = ('tif' if georef else 'png') if fmt == 'auto' else fmt
         files = output_paths(path, out_dir, fmt)
         bands, alpha = select_bands(src, options.bands, options.sar, str(path))

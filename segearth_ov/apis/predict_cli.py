@@ -71,6 +71,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='any other keyword of SegEarthSegmentation, e.g. --set ssa_last_n_layers=2')
     g.add_argument('--device', help='cpu or cuda (default: cuda if present)')
+    g.add_argument('--threads', type=int, help='torch CPU threads (default: one per core)')
 
     g = p.add_argument_group('input conversion')
     g.add_argument('--bands', type=_bands, help='band numbers (from 1) used as R,G,B, or one '
@@ -167,6 +168,9 @@ def main(argv=None, prog: str | None = None) -> int:
         return _dry_run(paths, classes, settings, options, args)
 
     import time
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     try:
         t0 = time.perf_counter()
         model = P.build_model(classes, **settings)

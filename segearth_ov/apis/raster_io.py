@@ -41,7 +41,8 @@ GDAL_CACHE_MB = 256         # GDAL's block cache (default: 5 % of RAM) — part 
 def gdal_env():
     """rasterio environment of every read and write: a bounded block cache, internal masks."""
     import rasterio
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_TIFF_INTERNAL_MASK=True)
+    # rasterio hands GDAL_CACHEMAX to GDALSetCacheMax64, which takes bytes
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2 ** 20, GDAL_TIFF_INTERNAL_MASK=True)
 
 
 @contextlib.contextmanager

@@ -199,9 +199,11 @@ class LogitBlender:
             return
         _, prev_end = self.plan.rows.spans[i - 1]
         shift, keep = y0 - self.top, max(prev_end - y0, 0)
-        if keep:
-            carried = self.acc[:, shift:shift + keep]
-            self.acc[:, :keep] = carried.copy() if keep > shift else carried
+        # move the carried rows up in blocks of `shift` rows: source and destination of a
+        # block never overlap, so numpy needs no temporary copy of the band
+        for a in range(0, keep, shift):
+            b = min(a + shift, keep)
+            self.acc[:, a:b] = self.acc[:, a + shift:b + shift]
         self.acc[:, keep:] = 0
         self.top = y0
 
