@@ -91,6 +91,32 @@ DATASETS_TABLE: tuple[DatasetRow, ...] = (
       '.png', '.png'),
     R('HRSIDDataset', ('background', 'ship'), (BLACK, WHITE), '.jpg', '.png'),
 )
+
+# Training/test sets of HG-RSOVSSeg (configs/hg_rsovsseg/; converters in
+# tools/dataset_converters/hg_sets.py; label 0 = background). Registered like the rows above,
+# kept apart because no training-free benchmark config (configs/cfg_*.py) reads them.
+HG_DATASETS_TABLE: tuple[DatasetRow, ...] = (
+    R('Globe230kDataset',
+      ('background', 'cropland', 'forest', 'grass', 'shrubland', 'wetland', 'water', 'tundra',
+       'impervious', 'bareland', 'ice'),
+      (BLACK, (250, 230, 100), (30, 120, 30), (140, 210, 80), (160, 140, 60), (60, 180, 200),
+       (0, 70, 230), (190, 190, 150), (220, 40, 40), (200, 160, 120), WHITE),
+      '.png', '.png'),
+    R('GIDLargeDataset', ('background', 'built-up', 'farmland', 'forest', 'meadow', 'water'),
+      (BLACK, (255, 0, 0), (0, 255, 0), (0, 255, 255), (255, 255, 0), (0, 0, 255)),
+      '.png', '.png'),
+    R('FLAIR1Dataset',
+      ('background', 'building', 'pervious surface', 'impervious surface', 'bare soil', 'water',
+       'coniferous', 'deciduous', 'brushwood', 'vineyard', 'herbaceous vegetation',
+       'agricultural land', 'plowed land'),
+      (BLACK, (219, 14, 154), (147, 142, 123), (248, 12, 0), (169, 113, 1), (21, 83, 174),
+       (25, 74, 38), (70, 228, 131), (243, 166, 13), (102, 0, 130), (85, 255, 0),
+       (255, 243, 13), (228, 223, 124)),
+      '.png', '.png'),
+    R('LandCoverAIDataset', ('background', 'building', 'woodland', 'water', 'road'),
+      (BLACK, (220, 40, 40), (30, 120, 30), (0, 70, 230), WHITE),
+      '.png', '.png'),
+)
 del R
 
 # Datasets mmsegmentation ships; configs name these classes directly.
@@ -121,7 +147,7 @@ def make_dataset_class(row: DatasetRow) -> type:
 
 def _register_all() -> dict[str, type]:
     classes = {}
-    for row in DATASETS_TABLE:
+    for row in DATASETS_TABLE + HG_DATASETS_TABLE:
         assert len(row.classes) == len(row.palette), f'{row.name}: one colour per class'
         cls = make_dataset_class(row)
         # force=True: re-importing this module (e.g. importlib.reload) must not fail.

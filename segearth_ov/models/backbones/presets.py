@@ -75,6 +75,11 @@ PRESETS: dict[str, dict[str, BackbonePreset]] = {
           url='the LRSCLIP release (github MitsuiChen14/LRSCLIP); place the file in checkpoints/')),
 }
 
+# ViT-L/14 at 336 px (HG-RSOVSSeg's Table 5; GeoRSCLIP's is its best backbone)
+PRESETS['CLIP']['ViT-L/14@336'] = P('ViT-L-14-336', True, tag='openai')
+PRESETS['GeoRSCLIP']['ViT-L/14@336'] = P('ViT-L-14-336', True, hf_repo='Zilun/GeoRSCLIP',
+                                         hf_file='ckpt/RS5M_ViT-L-14-336.pt')
+
 
 def normalize_vit_type(vit_type: str) -> str:
     """'ViT-B-16', 'vit-b/16' and 'ViT-B/16' all mean 'ViT-B/16'."""

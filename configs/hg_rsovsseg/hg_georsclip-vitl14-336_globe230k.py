@@ -1,0 +1,4 @@
+# HG-RSOVSSeg trained on globe230k with GeoRSCLIP ViT-L/14@336 (the paper's best (Table 5) and Table 6's backbone).
+#   python tools/train.py configs/hg_rsovsseg/hg_georsclip-vitl14-336_globe230k.py
+_base_ = './_base_/datasets/globe230k.py'
+model = dict(clip_type='GeoRSCLIP', vit_type='ViT-L/14@336')
