@@ -36,3 +36,15 @@ def test_atlas_only_for_several_windows_of_one_patch_multiple_size():
     assert not KernelAtlas.applies([(0, 224, 0, 224)], (224, 224), 16)
     assert not KernelAtlas.applies([(0, 200, 0, 200), (0, 200, 100, 300)], (200, 300), 16)
     assert not KernelAtlas.applies([(0, 224, 0, 224), (0, 224, 112, 336)], (4000, 4000), 16)
+
+
+def test_kernel_in_row_bands_equals_one_piece(monkeypatch):
+    import segearth_ov.models.upsamplers.jbu as jbu
+    step = tiny_segmentor(['road', 'water']).upsampler.up
+    guide = torch.randn(1, 3, 60, 44, generator=torch.Generator().manual_seed(5))
+    monkeypatch.setattr(jbu, 'KERNEL_BAND_PIXELS', 10 ** 9)
+    with torch.no_grad():
+        whole = step.kernel(guide)
+        monkeypatch.setattr(jbu, 'KERNEL_BAND_PIXELS', 100)   # bands of 2 rows: many seams
+        banded = step.kernel(guide)
+    torch.testing.assert_close(banded, whole, rtol=1e-5, atol=1e-7)

@@ -86,6 +86,10 @@ class _NeighbourDotGrad(torch.autograd.Function):
         return g_q, g_pad, None
 
 
+# Pixels per band when a kernel map is computed in row bands (see `kernel_in_bands`).
+KERNEL_BAND_PIXELS = 4096
+
+
 def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """out[b, c, i, j] = Σ_{a,b'} kernel[b, a·D+b', i, j] · padded[b, c, i+a, j+b'].
 
@@ -196,7 +200,12 @@ class JBULearnedRange(nn.Module):
 
         Each pixel's weights depend on the guidance in its D×D neighbourhood (reflected at the
         guidance's border); `region` restricts the computation to a rectangle of pixels.
+        Without a gradient, large maps are computed in bands of rows (`kernel_in_bands`).
         """
+        b, _, h, w = guidance.shape
+        if (region is None and not _needs_grad(guidance, *self.parameters())
+                and b * h * w > 2 * KERNEL_BAND_PIXELS):
+            return self.kernel_in_bands(guidance)
         k = self.range_kernel(guidance, region) * self.spatial_kernel(guidance.device,
                                                                       guidance.dtype)
         k = k / k.sum(1, keepdim=True).clamp(min=1e-7)
@@ -206,6 +215,31 @@ class JBULearnedRange(nn.Module):
             if k.is_contiguous(memory_format=torch.channels_last):
                 guidance = guidance.contiguous(memory_format=torch.channels_last)
         return torch.add(k, pointwise(self.fixup_proj, k, guidance), alpha=0.1)
+
+    def kernel_in_bands(self, guidance: torch.Tensor) -> torch.Tensor:
+        """`kernel(guidance)` computed a band of rows at a time into one output.
+
+        Why: the kernel's dozen elementwise passes (softmax, GELU, normalisation) over a
+        D²-channel map are bound by memory traffic; a band of ~4k pixels (≈ 2 MB at D = 11)
+        stays in cache between passes, the whole map does not. Each band reads the guidance
+        rows it needs (± radius), so the result is the same as in one piece.
+        """
+        b, _, h, w = guidance.shape
+        rows = max(1, KERNEL_BAND_PIXELS // max(b * w, 1))
+        out = None
+        for y0 in range(0, h, rows):
+            y1 = min(h, y0 + rows)
+            c0, c1 = max(y0 - self.radius, 0), min(y1 + self.radius, h)
+            cut = guidance[:, :, c0:c1]
+            cut = cut.contiguous(memory_format=torch.channels_last) \
+                if guidance.is_contiguous(memory_format=torch.channels_last) else cut.contiguous()
+            band = self.kernel(cut, (y0 - c0, y1 - c0, 0, w))
+            if out is None:
+                out = band.new_empty(b, band.shape[1], h, w).contiguous(
+                    memory_format=torch.channels_last if band.is_contiguous(
+                        memory_format=torch.channels_last) else torch.contiguous_format)
+            out[:, :, y0:y1] = band
+        return out
 
     def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""
