@@ -133,7 +133,7 @@ def build(model: str, device=None):
     return init_segmentor(OEM_CLASSES, pretrained='random', upsampler_ckpt='random', device=device)
 
 
-def measure_scene(model, size: int, tile: int = 1024, overlap: int = 128, folder=None,
+def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=None,
                   **options) -> dict:
     """Write a size × size scene, segment it with `predict_file`; time and peak memory."""
     from segearth_ov.apis import predict as P
@@ -162,7 +162,7 @@ def measure_scene(model, size: int, tile: int = 1024, overlap: int = 128, folder
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, nargs='+', default=[10000], help='scene side(s) in pixels')
-    p.add_argument('--tile', type=int, default=1024)
+    p.add_argument('--tile', type=int, default=448)
     p.add_argument('--overlap', type=int, default=128)
     p.add_argument('--model', choices=('full', 'tiny', 'stub'), default='full')
     p.add_argument('--device', default=None)

@@ -26,6 +26,7 @@ import torch
 
 from ..models.text.embeddings import ClassNames, load_class_names, parse_class_lines
 from ..utils.images import ImageReadError
+from . import raster_io
 from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, crs_name,
                         gdal_env, is_georeferenced, open_raster, pixel_area_m2, pixel_size_m,
                         quiet_georeference, select_bands, write_text_atomic)
@@ -54,7 +55,7 @@ class SceneOptions:
     percentiles: tuple = (2, 98)
     resize_long_side: int | None = None
     gsd: float | None = None
-    tile: int = 1024
+    tile: int = 448
     overlap: int = 128
 
 
@@ -415,8 +416,7 @@ def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16') -> int:
 
 
 def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: int,
-                  num_queries: int, model_bytes: int, window_batch: int = 16,
-                  save_probs: bool = False) -> list[str]:
+                  num_queries: int, model_bytes: int, save_probs: bool = False) -> list[str]:
     """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
     bands, alpha = select_bands(src, options.bands, options.sar, str(path))
     plan = plan_scene(src, options, slide)
@@ -425,8 +425,11 @@ def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: i
     chunk = chunk_rows_for(plan.width, num_queries)
     parts = plan.memory_bytes(num_classes, num_queries, chunk, save_probs)
     parts['model weights'] = model_bytes
-    parts['model working set'] = int(window_batch * 12e6 + 0.2 * 2 ** 30)
-    parts['GDAL block cache (max)'] = 256 * 2 ** 20
+    # measured with ViT-B/16 + JBU_One on CPU (tools/benchmark_scene.py): about 0.6 GB for a
+    # 448 px tile, growing with the tile's area
+    parts['model working set'] = int(0.6 * 2 ** 30 * max(1.0, (plan.tile_size / 448) ** 2))
+    parts['libraries (torch, mmseg, GDAL)'] = int(0.85 * 2 ** 30)
+    parts['GDAL block cache (max)'] = raster_io.GDAL_CACHE_MB * 2 ** 20
     lines = [f'{path}: {src.count} band(s) {src.dtypes[0]}, using {bands}'
              + (f' (alpha band {alpha} as mask)' if alpha else '')
              + f', nodata {band_nodata_text(src, bands, options.nodata)}',

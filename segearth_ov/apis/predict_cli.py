@@ -91,7 +91,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    "input's resolution)")
     s.add_argument('--gsd', type=float, metavar='M',
                    help='the model sees the scene at M metres per pixel (projected CRS)')
-    g.add_argument('--tile', type=int, default=1024, help='tile side in model pixels (default 1024)')
+    g.add_argument('--tile', type=int, default=448,
+                   help='tile side in model pixels (default 448); with slide inference the '
+                   'result does not depend on it, the memory does')
     g.add_argument('--overlap', type=int, default=128, help='tile overlap (default 128)')
 
     g = p.add_argument_group('outputs')
@@ -224,8 +226,7 @@ def _dry_run(paths, classes, settings, options, args) -> int:
         try:
             with P.opened(path) as src:
                 lines = P.dry_run_lines(path, src, options, slide, len(classes.classes),
-                                        len(classes.queries), model_bytes,
-                                        settings.get('window_batch', 16), args.save_probs)
+                                        len(classes.queries), model_bytes, args.save_probs)
         except (ImageReadError, ValueError) as err:
             print(f'error: {path}: {err}', file=sys.stderr)
             status = 1

@@ -111,11 +111,11 @@ class TilePlan:
         if self.crop > 0:
             if self.tile < self.crop:
                 raise ValueError(f'tile {self.tile} is smaller than the slide window '
-                                 f'{self.crop}: use --tile {self.crop} or more (default 1024)')
+                                 f'{self.crop}: use --tile {self.crop} or more (default 448)')
             axis = lambda n: window_tiles(n, self.tile, self.crop, self.stride)  # noqa: E731
         else:
             if self.tile < 32:
-                raise ValueError(f'tile {self.tile} is too small: use at least 32 (default 1024)')
+                raise ValueError(f'tile {self.tile} is too small: use at least 32 (default 448)')
             if not 0 <= self.overlap <= self.tile // 2:
                 raise ValueError(f'overlap {self.overlap} must be between 0 and half the tile '
                                  f'({self.tile // 2})')

@@ -325,6 +325,6 @@ def test_dry_run_prints_plan_and_memory(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and not (tmp_path / 'out').exists()
     assert 'EPSG:32632, pixel 0.5 × 0.5 m' in out
-    # 3000 rows: 26 windows of 224/112 → 4 tile rows of 8 windows; 2000 cols: 17 → 3
-    assert 'tiles 4 × 3 = 12 of up to 1008 px, overlap 112 px' in out
+    # 3000 rows: 26 windows of 224/112 → 9 tile rows of 3 windows; 2000 cols: 17 → 6
+    assert 'tiles 9 × 6 = 54 of up to 448 px, overlap 112 px' in out
     assert 'estimated peak memory ~' in out and 'blend band' in out
