@@ -72,9 +72,10 @@ class KernelAtlas:
                 bands.append((0, gh, 0, min(r, gw)))
             if inner['right']:
                 bands.append((0, gh, max(gw - r, 0), gw))
-            k = k.clone(memory_format=torch.preserve_format)
-            if kernel.is_contiguous(memory_format=torch.channels_last):
-                k = k.contiguous(memory_format=torch.channels_last)
+            fmt = torch.channels_last if kernel.is_contiguous(
+                memory_format=torch.channels_last) else torch.contiguous_format
+            k = torch.empty(k.shape, dtype=k.dtype, device=k.device,
+                            memory_format=fmt).copy_(k)    # one copy, in the kernels' layout
             local_guide = guide[..., oy:oy + gh, ox:ox + gw]
             for band in bands:
                 y0, y1b, x0, x1b = band
