@@ -143,8 +143,9 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
         opts = P.SceneOptions(tile=tile, overlap=overlap, **options)
         with P.opened(scene) as src:
             plan = P.plan_scene(src, opts, P.slide_settings(model))
-            estimate = P.dry_run_lines(scene, src, opts, P.slide_settings(model), model.num_classes,
-                                       len(model.class_names.queries), 0)
+            weights = P.model_memory_bytes(model) if hasattr(model, '_embedder') else 0
+            estimate = P.dry_run_lines(scene, src, opts, P.slide_settings(model),
+                                       model.num_classes, len(model.class_names.queries), weights)
         baseline = rss_bytes()
         reset_peak_rss()
         t0 = time.perf_counter()

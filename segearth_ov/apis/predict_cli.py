@@ -14,7 +14,6 @@ import argparse
 import ast
 import logging
 import sys
-from pathlib import Path
 
 EXAMPLES = """\
 examples:
