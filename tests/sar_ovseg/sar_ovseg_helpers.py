@@ -1,0 +1,75 @@
+"""Synthetic SAR sources in their converted on-disk layouts (tests of SAR-OVSeg)."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_builder():
+    """tools/sar_ovseg/build.py as a module."""
+    spec = importlib.util.spec_from_file_location(
+        'sar_ovseg_build', ROOT / 'tools' / 'sar_ovseg' / 'build.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _label(rng, shape, values):
+    return rng.choice(np.asarray(values, np.uint8), size=shape)
+
+
+def write_sources(data_root: Path, seed: int = 0) -> dict:
+    """Three sources: PIE-SAR (8-bit 3-band tif, val.txt, labels 0..5), WHU-SAR (1-band float
+    dB tif in a test folder, labels 0..7 with 0 = no label; one extra image 600×700 to cut into
+    tiles), YESeg-SAR (8-bit png, test.txt, labels 0..5). Returns {source: {name: label}}."""
+    rng = np.random.RandomState(seed)
+    labels = {}
+    pie = data_root / 'PIE-RGB-SAR'
+    (pie / 'sar').mkdir(parents=True)
+    (pie / 'label').mkdir()
+    labels['pie_sar'] = {}
+    for i in range(6):
+        name = f'pie_{i}'
+        tifffile.imwrite(pie / 'sar' / f'{name}.tif',
+                         rng.randint(0, 256, (40, 48, 3)).astype(np.uint8))
+        lab = _label(rng, (40, 48), range(6))
+        tifffile.imwrite(pie / 'label' / f'{name}.tif', lab)
+        labels['pie_sar'][name] = lab
+    (pie / 'val.txt').write_text('pie_0\npie_1\n')
+    whu = data_root / 'whu-opt-sar' / 'crop512' / 'test'
+    (whu / 'sar_dir').mkdir(parents=True)
+    (whu / 'ann_dir').mkdir()
+    labels['whu_sar'] = {}
+    for name, shape in (('whu_a', (32, 32)), ('whu_big', (600, 700))):
+        tifffile.imwrite(whu / 'sar_dir' / f'{name}.tif',
+                         rng.normal(-12, 4, shape).astype(np.float32))
+        lab = _label(rng, shape, range(8))
+        tifffile.imwrite(whu / 'ann_dir' / f'{name}.tif', lab)
+        labels['whu_sar'][name] = lab
+    ye = data_root / 'YESeg-OPT-SAR'
+    (ye / 'sar').mkdir(parents=True)
+    (ye / 'cvt_label').mkdir()
+    labels['yeseg_sar'] = {}
+    for i in range(5):
+        name = f'ye_{i}'
+        Image.fromarray(rng.randint(0, 256, (24, 24)).astype(np.uint8)).save(
+            ye / 'sar' / f'{name}.png')
+        lab = _label(rng, (24, 24), list(range(6)) + [255])
+        Image.fromarray(lab).save(ye / 'cvt_label' / f'{name}.png')
+        labels['yeseg_sar'][name] = lab
+    (ye / 'test.txt').write_text('ye_0\n')
+    return labels
+
+
+def tree_digest(folder: Path) -> dict:
+    """{relative path: (sha1, mtime_ns)} of every file under `folder`."""
+    return {str(p.relative_to(folder)): (hashlib.sha1(p.read_bytes()).hexdigest(),
+                                         p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob('*')) if p.is_file()}
