@@ -137,7 +137,8 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
                   **options) -> dict:
     """Write a size × size scene, segment it with `predict_file`; time and peak memory."""
     from segearth_ov.apis import predict as P
-    from segearth_ov.utils.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
+    from segearth_ov.utils.memory import (peak_rss_bytes, release_free_memory, reset_peak_rss,
+                                          rss_bytes)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         scene = write_scene(Path(tmp) / f'scene_{size}.tif', size, size)
         opts = P.SceneOptions(tile=tile, overlap=overlap, **options)
@@ -146,6 +147,7 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
             weights = P.model_memory_bytes(model) if hasattr(model, '_embedder') else 0
             estimate = P.dry_run_lines(scene, src, opts, P.slide_settings(model),
                                        model.num_classes, len(model.class_names.queries), weights)
+        release_free_memory()
         baseline = rss_bytes()
         reset_peak_rss()
         t0 = time.perf_counter()

@@ -40,3 +40,14 @@ def peak_rss_bytes() -> int:
 def rss_bytes() -> int:
     """Resident memory now (0 where unknown)."""
     return (_status_kb('VmRSS') or 0) * 1024
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the system (glibc's malloc_trim), so that a following
+    peak measurement starts from live memory only; a no-op where it is not available."""
+    import ctypes
+    import ctypes.util
+    try:
+        ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
