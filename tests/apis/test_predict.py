@@ -279,7 +279,7 @@ def test_peak_memory_does_not_grow_with_the_scene_area():
     """tools/benchmark_scene.py's measurement, 4 classes, 256 px tiles: the 4000² scene
     (4× the area, +12M pixels) peaks less than 96 MB above the 2000² scene — its logits
     alone would take 16M × 4 × 4 B = 256 MB; what grows is one band of rows and the output
-    chunks, i.e. with the width (about 40 MB here) —, while the same 2000² scene in one tile
+    chunks, i.e. with the width (about 70 MB here) —, while the same 2000² scene in one tile
     peaks > 64 MB higher, so the measurement does see whole-scene arrays. GDAL's block cache
     (a fixed cap, 256 MB by default) is set to 16 MB so that cached file blocks do not stand
     in for the predictor's memory."""
