@@ -43,6 +43,8 @@ def parse_args(argv=None):
 
 
 def _hours(seconds: float) -> str:
+    if seconds < 60:
+        return f'{seconds:.0f} s'
     return f'{seconds / 3600:.1f} h' if seconds >= 3600 else f'{seconds / 60:.0f} min'
 
 
