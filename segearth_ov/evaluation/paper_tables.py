@@ -36,7 +36,7 @@ SECONDS_PER_IMAGE_CPU = 6.0   # README "Speed and memory": one 448² image, slid
 class TableSpec:
     name: str
     title: str
-    datasets: dict                 # paper column → config stem (configs/cfg_<stem>.py)
+    datasets: dict                 # paper column → config ([folder/]<stem>: configs/[folder/]cfg_<stem>.py)
     average: str | None = None     # the column holding the paper's average
     average_over: tuple = ()       # the columns it averages ('off-diagonal': Table 6 of HG)
     off_diagonal: bool = False
@@ -55,7 +55,9 @@ HG6 = ('Potsdam', 'LoveDA', 'GID Large', 'FLAIR #1', 'OpenEarthMap', 'LandCover.
 HG_SETS = dict(zip(('Potsdam', 'LoveDA', 'GID Large', 'Globe230k', 'FLAIR #1', 'OpenEarthMap',
                     'LandCover.ai'), ('potsdam', 'loveda', 'gid_large', 'globe230k', 'flair1',
                                       'openearthmap', 'landcover_ai')))
-NATURAL = {'Context59': 'pascal_context59', 'Stuff': 'coco_stuff164k', 'Cityscapes': 'cityscapes'}
+# Table 8's configs live in configs/natural/ (mmseg's dataset classes; not remote sensing)
+NATURAL = {'Context59': 'natural/pascal_context59', 'Stuff': 'natural/coco_stuff164k',
+           'Cityscapes': 'natural/cityscapes'}
 
 _T = TableSpec
 TABLES: dict[str, TableSpec] = {t.name: t for t in (
@@ -193,6 +195,9 @@ def _how_to_prepare(stem: str) -> str:
     found = [p.name for p in converters.glob('*.py') if p.stem.lower() == stem.lower()]
     if found:
         return f'prepare it with tools/dataset_converters/{found[0]}, docs/evaluation.md'
+    if stem.startswith('natural/'):
+        return ("prepare it with mmseg's converter for the dataset (mmseg's docs: "
+                'dataset_prepare.md), the layout in configs/' + stem.replace('/', '/cfg_') + '.py')
     return 'see docs/evaluation.md for the layout'
 
 
@@ -227,7 +232,8 @@ def plan(name: str, data_root: str | None = None, work_dir='work_dirs/paper_tabl
             if method.unsupported:
                 cell.reason = f'not reproducible here: {method.unsupported}'
                 continue
-            config = CONFIGS / f'cfg_{stem}.py'
+            folder, _, base = stem.rpartition('/')
+            config = CONFIGS / folder / f'cfg_{base}.py'
             if not config.is_file():
                 cell.reason = f'no config {config}'
                 continue
