@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -202,9 +203,15 @@ def _how_to_prepare(stem: str) -> str:
 
 
 def _hg_command(method: presets.Method) -> str:
-    cmd = f'python tools/train.py configs/hg_rsovsseg/hg_{method.hg_config}.py'
-    if method.model:
-        cmd += ' --cfg-options ' + ' '.join(f'model.{k}={v}' for k, v in method.model.items())
+    """Training, then the cross-dataset evaluation that gives the row's numbers."""
+    options = ' '.join(shlex.quote(f'model.{k}={v}') for k, v in method.model.items())
+    options = f' --cfg-options {options}' if options else ''
+    cmd = f'python tools/train.py configs/hg_rsovsseg/hg_{method.hg_config}.py{options}'
+    train = next((n for n in HG_SETS.values() if method.hg_config.endswith('_' + n)), None)
+    if train:
+        backbone = method.hg_config[:-len(train) - 1]
+        cmd += (f', then python tools/hg_cross_eval.py --backbone {backbone} '
+                f'--checkpoint {train}=<its iter_80000.pth>{options}')
     return cmd
 
 
