@@ -202,6 +202,8 @@ def test_table_run_skips_resumes_and_writes_the_paper_layout(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert '18 cells: 10 to run, 2 done earlier, 6 skipped' in out
     assert len(calls) == 10
+    # one model per row: the second dataset of a row reuses the image side, new classes only
+    assert out.count('reusing its image side with the new classes') == 5
     assert all(p.read_text() == first[p.name] for p in cell_files)   # not recomputed
 
     sheet = list(load_workbook(tmp_path / 'results.xlsx')['segearth-6'].values)
@@ -280,3 +282,22 @@ def test_natural_image_configs_use_mmseg_datasets_and_data_root_moves_them(tmp_p
                         '--cfg-options', *cli_options(cfg)]) == 0
     out = capsys.readouterr().out
     assert '18 cells: 18 to run, 0 done earlier, 0 skipped; published only: TCL, Reco' in out
+
+
+# ---------------------------------------------------------------- GEM (Tables 2-3 baseline)
+def test_gem_attention_groups_tokens_by_direction():
+    """Two token directions, a sharp temperature: GEM's q-q, k-k and v-v attention each
+    become block-diagonal, so every token gets the mean value of its own group."""
+    import torch
+
+    from segearth_ov.models.backbones.attention import gem_attention
+    e1, e2 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    q = torch.stack([e1, 3 * e1, e2])[None, None]
+    k = torch.stack([2 * e1, e1, 5 * e2])[None, None]
+    v = torch.stack([1.0 * e1, 3.0 * e1, 4.0 * e2])[None, None]
+    out = gem_attention(q, k, v, torch.tensor(100.0))[0, 0]
+    expected = torch.stack([2.0 * e1, 2.0 * e1, 4.0 * e2])
+    assert torch.allclose(out, expected, atol=1e-6)
+    # a mild temperature mixes the groups: the result is no longer the group means
+    mixed = gem_attention(q, k, v, torch.tensor(1.0))[0, 0]
+    assert not torch.allclose(mixed, expected, atol=1e-2)
