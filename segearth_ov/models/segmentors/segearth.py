@@ -8,6 +8,7 @@ softmax, max over synonyms → argmax and threshold.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 import logging
 import time
 
@@ -187,8 +188,8 @@ class SegEarthSegmentation(BaseSegmentor):
 
         The ViT runs on the whole batch; SimFeatUp and the logits run one window at a time,
         in the upsampler's reduced basis when it has one (f = Q·g: ‖f‖ = ‖g‖, f·T = g·QᵀT),
-        so no C×H×W feature map is ever built. `kernels[i]`: window i's SimFeatUp kernels
-        from a `KernelAtlas` (or None: computed here).
+        so no C×H×W feature map is ever built. `kernels[i]()`: window i's SimFeatUp kernels
+        cut from a `KernelAtlas` when needed (or None: computed here).
         """
         with self._autocast():
             cls, feats = self.image_encoder(crops, with_cls=self.cls_token_lambda != 0)
@@ -208,7 +209,7 @@ class SegEarthSegmentation(BaseSegmentor):
                 elif hasattr(self.upsampler, 'reduced'):
                     # float32 even on CUDA: the thin QR has no half-precision kernel
                     f, basis = self.upsampler.reduced(src, guide,
-                                                      kernels[i] if kernels else None)
+                                                      kernels[i]() if kernels else None)
                 else:
                     with self._autocast():
                         f = self.upsampler(src, guide)
@@ -245,7 +246,8 @@ class SegEarthSegmentation(BaseSegmentor):
                 crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
                 pads.append((l, t))
             # all windows have one size: min(crop, H) × min(crop, W), or the whole image
-            kernels = [atlas.window(y1, x1) for y1, _, x1, _ in chunk] if atlas else None
+            # cut one window's kernels at a time (≈ 32 MB each at 224²), when it is upsampled
+            kernels = [partial(atlas.window, y1, x1) for y1, _, x1, _ in chunk] if atlas else None
             logits = self.window_logits(torch.cat(crops), kernels).split(1)
             for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
                 total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 
 from ...ops import cpu_kernels
 
-# Above this many image pixels the whole-image kernels (≈ 650 bytes a pixel for D = 11)
-# cost more memory than they save time; windows are then computed one by one.
-MAX_ATLAS_PIXELS = 1024 * 1024
+# Above this many image pixels the whole-image kernels (≈ 650 bytes a pixel for D = 11, plus
+# the cuts: +1.3 GB peak measured at 1008²) cost more memory than they save time; windows
+# are then computed one by one. 512² covers the benchmarks' 448² images (+≈ 170 MB).
+MAX_ATLAS_PIXELS = 512 * 512
 
 
 class KernelAtlas:
