@@ -73,3 +73,37 @@ def tree_digest(folder: Path) -> dict:
     return {str(p.relative_to(folder)): (hashlib.sha1(p.read_bytes()).hexdigest(),
                                          p.stat().st_mtime_ns)
             for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+# level-2 class → mean intensity of the synthetic SAR image (learnable from brightness)
+MEANS = {'water': 25, 'grass': 70, 'cropland': 95, 'tree': 120, 'bare land': 155, 'road': 185,
+         'urban area': 215, 'building': 240}
+
+
+def write_learnable_sources(data_root: Path, n: int = 8, size: int = 64, seed: int = 0):
+    """YESeg-SAR (8-bit png) and PIE-SAR (8-bit tif) whose classes differ in brightness,
+    with 4-look Gamma speckle: label blocks of 16×16 pixels."""
+    from segearth_ov.datasets.sar_augment import gamma_speckle_multiplier
+    from segearth_ov.datasets.sar_ovseg import load_taxonomy
+    rng = np.random.default_rng(seed)
+    tax = load_taxonomy()
+    layouts = {'yeseg_sar': ('YESeg-OPT-SAR', 'sar', 'cvt_label', '.png', '.png', 'test.txt'),
+               'pie_sar': ('PIE-RGB-SAR', 'sar', 'label', '.tif', '.tif', 'val.txt')}
+    for key, (root, idir, ldir, ie, le, split) in layouts.items():
+        classes = [c for c in tax.sources[key]['classes'] if c['level2'] in MEANS]
+        (data_root / root / idir).mkdir(parents=True)
+        (data_root / root / ldir).mkdir(parents=True)
+        for i in range(n):
+            blocks = rng.integers(0, len(classes), (size // 16, size // 16))
+            pick = np.kron(blocks, np.ones((16, 16), int))
+            lab = np.array([c['value'] for c in classes], np.uint8)[pick]
+            mean = np.array([MEANS[c['level2']] for c in classes], np.float32)[pick]
+            img = np.clip(mean * gamma_speckle_multiplier(mean.shape, 16, rng), 0, 255)
+            img = img.astype(np.uint8)
+            if ie == '.tif':
+                tifffile.imwrite(data_root / root / idir / f'{key}{i}{ie}', img)
+                tifffile.imwrite(data_root / root / ldir / f'{key}{i}{le}', lab)
+            else:
+                Image.fromarray(img).save(data_root / root / idir / f'{key}{i}{ie}')
+                Image.fromarray(lab).save(data_root / root / ldir / f'{key}{i}{le}')
+        (data_root / root / split).write_text(''.join(f'{key}{i}\n' for i in range(n // 2)))

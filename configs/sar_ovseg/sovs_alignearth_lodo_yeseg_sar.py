@@ -1,0 +1,10 @@
+# SAR-OVSeg protocol (b): cross-dataset. Trained on every source but YESeg-SAR
+# (train/val of the others), tested on YESeg-SAR's test split.
+#   python tools/train.py configs/sar_ovseg/sovs_alignearth_lodo_yeseg_sar.py
+#   python tools/sar_ovseg/evaluate.py lodo --config configs/sar_ovseg/sovs_alignearth_lodo_yeseg_sar.py \
+#       --checkpoint work_dirs/sovs_alignearth_lodo_yeseg_sar/iter_40000.pth
+_base_ = './_base_/sovs_alignearth.py'
+
+sar_ovseg = dict(level=2, held_out='yeseg_sar', unseen=())
+train_dataloader = dict(dataset=dict(ann_file='splits/lodo/yeseg_sar/train.txt'))
+test_dataloader = dict(dataset=dict(ann_file='splits/lodo/yeseg_sar/test.txt'))
