@@ -59,6 +59,9 @@ PRESETS: dict[str, dict[str, BackbonePreset]] = {
               url='SkyScript release: SkyCLIP_ViT_B32_top50pct.zip (unzip into checkpoints/)'),
         l14=P('ViT-L-14', True, file='SkyCLIP_ViT_L14_top30pct_filtered_by_CLIP_laion_RS/epoch_20.pt',
               url='SkyScript release: SkyCLIP_ViT_L14_top30pct_filtered_by_CLIP_laion_RS.zip')),
+    # GELU: the reference (earth-insights/SegEarth-OV-2, segearth_segmentor.py) builds the
+    # released file as open_clip 'ViT-B/16' from a path, i.e. without QuickGELU. Students
+    # trained here from OpenAI CLIP keep QuickGELU: load them with quick_gelu=True.
     'AlignEarth': _vit(
         P('ViT-B-16', False, hf_repo='likyoo/AlignEarth-SAR-ViT-B-16',
           hf_file='AlignEarth-SAR-ViT-B-16.pt', modality='sar')),
