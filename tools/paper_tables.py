@@ -73,7 +73,8 @@ def main(argv=None) -> int:
     if args.list:
         for spec in pt.TABLES.values():
             _, rows = pt.read_published(spec.name)
-            print(f'{spec.name:12s} {spec.title} ({len(rows)} rows × {len(spec.datasets)} datasets)')
+            print(f'{spec.name:12s} {spec.title} '
+                  f'({len(rows)} rows × {len(spec.datasets)} datasets)')
         return 0
     names = list(pt.TABLES) if 'all' in args.table else args.table
     if not names:

@@ -71,7 +71,8 @@ PARTS: dict[str, Part] = {
     # backbones
     'openai': Part('OpenAI CLIP ViT-B/16 (on SAR: the optical CLIP as is)',
                    dict(clip_type='CLIP', vit_type='ViT-B/16')),
-    'openclip': Part('OpenCLIP ViT-B/16 (LAION-2B)', dict(clip_type='OpenCLIP', vit_type='ViT-B/16')),
+    'openclip': Part('OpenCLIP ViT-B/16 (LAION-2B)',
+                     dict(clip_type='OpenCLIP', vit_type='ViT-B/16')),
     'metaclip': Part('MetaCLIP ViT-B/16', dict(clip_type='MetaCLIP', vit_type='ViT-B/16')),
     'clip-b32': _b32('CLIP'),
     'remoteclip-b32': _b32('RemoteCLIP'),

@@ -37,7 +37,7 @@ SECONDS_PER_IMAGE_CPU = 6.0   # README "Speed and memory": one 448² image, slid
 class TableSpec:
     name: str
     title: str
-    datasets: dict                 # paper column → config ([folder/]<stem>: configs/[folder/]cfg_<stem>.py)
+    datasets: dict                 # paper column → [folder/]<stem>: configs/[folder/]cfg_<stem>.py
     average: str | None = None     # the column holding the paper's average
     average_over: tuple = ()       # the columns it averages ('off-diagonal': Table 6 of HG)
     off_diagonal: bool = False
@@ -66,7 +66,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        _seg(*OPTICAL), 'Average', OPTICAL),
     _T('segearth-3', 'SegEarth-OV Table 3: building / road / flood extraction (foreground IoU)',
        _seg(*SINGLE)),
-    _T('segearth-4', 'SegEarth-OV Table 4: SAR semantic segmentation, OpenAI CLIP vs AlignEarth (mIoU)',
+    _T('segearth-4', 'SegEarth-OV Table 4: SAR, OpenAI CLIP vs AlignEarth (mIoU)',
        _seg(*SAR), 'Average', SAR),
     _T('segearth-5', 'SegEarth-OV Table 5: remote-sensing CLIPs, ViT-B/32 (mIoU)',
        _seg(*OPTICAL), 'Average', OPTICAL),
@@ -250,9 +250,7 @@ def plan(name: str, data_root: str | None = None, work_dir='work_dirs/paper_tabl
                 cfg.merge_from_dict(cfg_options)
             _rebase_data(cfg, data_root)
             cell.config, cell.cfg = str(config), cfg
-            cell.long_side = max(max(s['scale']) for s in cfg.test_dataloader.dataset.pipeline
-                                 if s['type'] == 'Resize') if any(
-                s['type'] == 'Resize' for s in cfg.test_dataloader.dataset.pipeline) else 448
+            cell.long_side = _model_side(cfg)
             missing = missing_data(cfg)
             if missing:
                 cell.reason = (f'data not found: {", ".join(missing)} ({_how_to_prepare(stem)})')
@@ -274,6 +272,12 @@ def _read_cell(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding='utf-8'))
     except (OSError, ValueError):
         return None
+
+
+def _model_side(cfg) -> int:
+    """The side the model sees (the Resize's long side, or short side for (2048, s))."""
+    scales = [s['scale'] for s in cfg.test_dataloader.dataset.pipeline if s['type'] == 'Resize']
+    return min(scales[0]) if scales else 448
 
 
 def estimate_seconds(cells: list[Cell]) -> float:
