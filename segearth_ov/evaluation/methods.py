@@ -179,4 +179,39 @@ def missing_weights(cfg) -> list[str]:
     if pretrained and pretrained != 'random' and not str(pretrained).startswith('hf-hub:') \
             and not os.path.isfile(pretrained):
         missing.append(f'weights {pretrained} (model.pretrained)')
+    elif not pretrained:
+        backbone = _missing_backbone(model.get('clip_type', 'CLIP'),
+                                     model.get('vit_type', 'ViT-B/16'))
+        if backbone:
+            missing.append(backbone)
     return missing
+
+
+def _missing_backbone(clip_type: str, vit_type: str) -> str | None:
+    """The resolver's message when the preset's weights are neither local nor, offline,
+    downloadable (None when they are here or will be downloaded on first use). Looks only
+    on this machine: a dry run downloads nothing."""
+    from ..models.backbones.presets import get_preset
+    from ..models.backbones.weights import WeightsNotFoundError, offline, resolve_weights
+    try:
+        preset = get_preset(clip_type, vit_type)
+    except (KeyError, ValueError) as err:
+        return f'no backbone preset {clip_type} {vit_type} ({err})'
+    if preset.tag is None and preset.hf_repo is None:
+        check_locally = True          # a manual download (SkyCLIP, LRSCLIP): never fetched
+    else:
+        check_locally = offline()
+    if not check_locally:
+        return None
+    saved = os.environ.get('SEGEARTH_OFFLINE')
+    os.environ['SEGEARTH_OFFLINE'] = '1'
+    try:
+        resolve_weights(preset, None, name=f'{clip_type} {vit_type}')
+        return None
+    except WeightsNotFoundError as err:
+        return str(err)
+    finally:
+        if saved is None:
+            os.environ.pop('SEGEARTH_OFFLINE', None)
+        else:
+            os.environ['SEGEARTH_OFFLINE'] = saved

@@ -301,3 +301,20 @@ def test_gem_attention_groups_tokens_by_direction():
     # a mild temperature mixes the groups: the result is no longer the group means
     mixed = gem_attention(q, k, v, torch.tensor(1.0))[0, 0]
     assert not torch.allclose(mixed, expected, atol=1e-2)
+
+
+def test_missing_weights_are_named_without_downloading(tmp_path):
+    """Offline (conftest) and with an empty checkpoints/: the hub CLIP, the hand-downloaded
+    SkyCLIP and the SimFeatUp of a ViT-B/32 row are each named, with how to get them."""
+    cfg = load_config(str(CONFIGS / 'cfg_openearthmap.py'))
+    methods.apply(cfg, methods.resolve('segearth-ov+skyclip-b32'))
+    missing = methods.missing_weights(cfg)
+    assert len(missing) == 2
+    assert missing[0].startswith('SimFeatUp checkpoint checkpoints/jbu_one_SkyCLIP_ViT-B-32.ckpt')
+    assert 'simfeatup_train/train.py' in missing[0] and 'clip_type=SkyCLIP' in missing[0]
+    assert 'SkyCLIP' in missing[1] and 'checkpoints' in missing[1]
+    cfg = load_config(str(CONFIGS / 'cfg_openearthmap.py'))
+    methods.apply(cfg, methods.resolve('clip'))        # no SimFeatUp; OpenAI CLIP from the hub
+    assert len(methods.missing_weights(cfg)) == 1 and 'offline' in methods.missing_weights(cfg)[0]
+    cfg.model.pretrained = str(tmp_path / 'nothing.pt')
+    assert methods.missing_weights(cfg) == [f'weights {tmp_path}/nothing.pt (model.pretrained)']
