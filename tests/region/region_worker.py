@@ -1,0 +1,50 @@
+"""One rank of a region run with the per-pixel stub model (tools/benchmark_scene.py), for
+tests/region: started by torchrun (2 ranks, gloo) or plainly (one process).
+
+    python region_worker.py OUT SLIDE_CROP MAX_UNITS INPUT...   (MAX_UNITS -1: all)
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def stub(slide_crop: int):
+    spec = importlib.util.spec_from_file_location('benchmark_scene', ROOT / 'tools' / 'benchmark_scene.py')
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    class ContextStub(bench.PixelwiseSegmentor):
+        """Per-pixel logits plus the tile's mean colour: the result depends on which tiles
+        cover a pixel, so a block missing an overlapping tile would differ."""
+
+        def image_logits(self, img):
+            return super().image_logits(img) + 2 * super().image_logits(
+                img.mean(dim=(2, 3), keepdim=True))
+
+    model = ContextStub(['water,river', 'field', 'town'])
+    if slide_crop:      # plan tiles along slide windows (the stub's result cannot depend on it)
+        model.slide_crop, model.slide_stride = slide_crop, slide_crop // 2
+    return model
+
+
+def job(out, paths, max_units=None, **kw):
+    from segearth_ov.apis import predict as P
+    from segearth_ov.apis import region as R
+    options = P.SceneOptions(tile=64, overlap=16)
+    return R.RegionJob(paths=[Path(p) for p in paths], out=Path(out), options=options,
+                       key='test', split_pixels=20_000, max_units=max_units, progress=False,
+                       overlay=False, **kw)
+
+
+if __name__ == '__main__':
+    torch.set_num_threads(1)
+    from segearth_ov.apis import region as R
+    from segearth_ov.training.distributed import init_distributed
+    out, crop, max_units, *paths = sys.argv[1:]
+    ctx = init_distributed('cpu')
+    R.run_region(stub(int(crop)), job(out, paths, None if int(max_units) < 0 else int(max_units)),
+                 ctx.rank, ctx.world_size)
