@@ -174,7 +174,23 @@ class SceneSummary:
             self.preview[sel] = labels[self.rows[sel] - r0][:, self.cols]
 
 
-def _progress(total: int, desc: str, enabled: bool):
+class _TileCallback(contextlib.nullcontext):
+    """`progress=callable`: callable(done, total) after every tile (the web UI's progress;
+    an exception it raises, e.g. a cancel, stops the run and no partial output remains)."""
+
+    def __init__(self, fn, total: int):
+        super().__init__(self)
+        self.fn, self.total, self.done = fn, total, 0
+        fn(0, total)
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self.fn(self.done, self.total)
+
+
+def _progress(total: int, desc: str, enabled):
+    if callable(enabled):
+        return _TileCallback(enabled, total)
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, unit='tile', disable=not enabled, leave=False)
 

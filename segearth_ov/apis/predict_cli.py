@@ -37,11 +37,23 @@ def _bands(text: str):
                                           'separated by commas, e.g. 3,2,1') from None
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0],
-                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(prog: str | None = None, inputs: bool = True,
+                 description: str | None = None, epilog: str = EXAMPLES) -> argparse.ArgumentParser:
+    """The predictor's options; inputs=False leaves out the inputs and the outputs group
+    (the web UI, tools/webui.py, reuses the model, conversion and tile options)."""
+    p = argparse.ArgumentParser(prog=prog, description=description or __doc__.split('\n')[0],
+                                epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if not inputs:
+        _model_options(p)
+        return p
     p.add_argument('inputs', nargs='+', metavar='INPUT',
                    help='image files (GeoTIFF/TIFF, PNG, JPEG), folders or glob patterns')
+    _model_options(p)
+    _output_options(p)
+    return p
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('classes')
     g.add_argument('--classes', help='classes separated by ";", synonyms by ",": '
                    '"building,roof,house;road;water,river" (or a class-name file)')
@@ -95,6 +107,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    'result does not depend on it, the memory does')
     g.add_argument('--overlap', type=int, default=128, help='tile overlap (default 128)')
 
+
+def _output_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('outputs')
     g.add_argument('--out', default='work_dirs/predict', help='output folder')
     g.add_argument('--format', choices=('auto', 'tif', 'png'), default='auto',
@@ -106,7 +120,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     g.add_argument('--dry-run', action='store_true',
                    help='print the tiling plan and estimated memory; segment nothing')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
-    return p
 
 
 def _literal(text: str):

@@ -1,0 +1,279 @@
+"""The web UI's HTTP API and page (FastAPI). `create_app` is what tests and uvicorn run.
+
+Endpoints (JSON unless said): GET / (the page), GET /api/info, GET /api/files (the
+--data-dir picker), POST /api/scenes?name=F (raw upload body), POST /api/scenes/pick,
+GET /api/scenes/{id}, GET /api/scenes/{id}/tiles/{z}/{x}/{y}.png, GET
+/api/scenes/{id}/image.png, POST /api/jobs, GET /api/jobs/{id}, POST
+/api/jobs/{id}/cancel, GET /api/jobs/{id}/tiles/{z}/{x}/{y}.png, GET
+/api/jobs/{id}/image.png, GET /api/jobs/{id}/pixel?lat=&lng=, GET
+/api/jobs/{id}/download/{labels|overlay|summary}.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import numpy as np
+from fastapi import Request
+
+from .jobs import CHOICES, JobQueue
+from .safety import RequestError, inside, safe_file_name, save_stream
+from .scenes import SceneRegistry, open_scene
+from . import tiles as T
+
+STATIC = Path(__file__).resolve().parent / 'static'
+ROOT = Path(__file__).resolve().parents[2]
+RASTER_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.img', '.vrt', '.bmp')
+
+
+def leaflet_dir() -> Path | None:
+    """Leaflet's dist folder as tools/install.sh installs it from npm (or $SEGEARTH_LEAFLET)."""
+    candidates = [os.environ.get('SEGEARTH_LEAFLET'),
+                  Path(sys.prefix) / 'share' / 'segearth-webui' / 'node_modules' / 'leaflet' / 'dist']
+    for c in candidates:
+        if c and (Path(c) / 'leaflet.js').is_file():
+            return Path(c)
+    return None
+
+
+def class_presets() -> dict:
+    """Class lists of the datasets (configs/cls_*.txt) as the text box's syntax."""
+    out = {}
+    for f in sorted((ROOT / 'configs').glob('cls_*.txt')):
+        lines = [ln.strip() for ln in f.read_text().splitlines() if ln.strip()]
+        out[f.stem[4:]] = ';'.join(lines)
+    return out
+
+
+def _bands(text):
+    if text in (None, ''):
+        return None
+    try:
+        bands = tuple(int(b) for b in str(text).split(','))
+    except ValueError:
+        raise RequestError(f'bands {text!r}: give band numbers from 1 separated by commas, '
+                           'e.g. 3,2,1') from None
+    if len(bands) not in (1, 3) or min(bands) < 1:
+        raise RequestError(f'bands {text!r}: give 1 or 3 band numbers from 1, e.g. 3,2,1 or 1')
+    return bands
+
+
+def _percentiles(value):
+    if value in (None, ''):
+        return (2.0, 98.0)
+    try:
+        lo, hi = (float(v) for v in (value.split(',') if isinstance(value, str) else value))
+    except (TypeError, ValueError):
+        lo = hi = -1
+    if not 0 <= lo < hi <= 100:
+        raise RequestError(f'stretch {value!r}: give two percentiles 0 ≤ low < high ≤ 100, '
+                           'e.g. 2,98')
+    return (lo, hi)
+
+
+def _hidden(text) -> list[int]:
+    try:
+        return [int(v) for v in text.split(',') if v.strip()] if text else []
+    except ValueError:
+        raise RequestError(f'hide={text!r}: give class indices separated by commas') from None
+
+
+def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: Path,
+               max_upload_mb: float = 1024, threads: int | None = None):
+    """The FastAPI app: model `settings` as tools/predict.py takes them, fixed for its life."""
+    from fastapi import FastAPI
+    from fastapi.responses import FileResponse, JSONResponse, Response
+    from fastapi.staticfiles import StaticFiles
+
+    from ..apis.raster_io import gdal_env, open_raster
+    from ..visualization import palette
+
+    work_dir = Path(work_dir)
+    data_dir = Path(data_dir).resolve() if data_dir else None
+    if data_dir is not None and not data_dir.is_dir():
+        raise ValueError(f'--data-dir {data_dir} is not a folder')
+    max_bytes = int(max_upload_mb * 2 ** 20)
+    scenes = SceneRegistry()
+    jobs = JobQueue(work_dir, settings, scene_options, threads)
+    app = FastAPI(title='SegEarth-OV map', docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.jobs, app.state.scenes = jobs, scenes
+
+    @app.exception_handler(RequestError)
+    async def _refused(request, err: RequestError):
+        return JSONResponse({'error': str(err)}, status_code=err.status)
+
+    png = dict(media_type='image/png', headers={'Cache-Control': 'no-store'})
+    empty_tile = T.png_bytes(np.zeros((T.TILE, T.TILE, 4), np.uint8))
+
+    @app.get('/')
+    def page():
+        return FileResponse(STATIC / 'index.html', headers={'Cache-Control': 'no-store'})
+
+    app.mount('/static', StaticFiles(directory=STATIC), name='static')
+    lf = leaflet_dir()
+    if lf is not None:
+        app.mount('/vendor/leaflet', StaticFiles(directory=lf), name='leaflet')
+
+    @app.get('/api/info')
+    def info():
+        return dict(model={k: str(v) for k, v in settings.items()}, choices=CHOICES,
+                    presets=class_presets(), data_dir=data_dir is not None,
+                    max_upload_mb=max_upload_mb, leaflet=lf is not None)
+
+    @app.get('/api/files')
+    def files():
+        if data_dir is None:
+            return dict(files=[], message='the server was started without --data-dir')
+        found = []
+        for p in sorted(data_dir.rglob('*')):
+            if len(found) >= 1000:
+                break
+            if p.suffix.lower() in RASTER_SUFFIXES and p.is_file() and \
+                    not any(part.startswith('.') for part in p.relative_to(data_dir).parts):
+                rp = p.resolve()
+                if rp == data_dir or data_dir in rp.parents:    # links leading out are hidden
+                    found.append(str(p.relative_to(data_dir)))
+        return dict(files=found)
+
+    @app.post('/api/scenes')
+    async def upload(request: Request, name: str = ''):
+        name = safe_file_name(name)
+        if name.lower().endswith(('.vrt', '.xml')):    # a VRT could point at any file
+            raise RequestError(f'{name!r}: VRT files cannot be uploaded; upload the raster')
+        length = request.headers.get('content-length')
+        if length and length.isdigit() and int(length) > max_bytes:
+            raise RequestError(f'the upload ({int(length) / 2 ** 20:.1f} MB) is larger than '
+                               f'the limit of {max_upload_mb:g} MB: choose a smaller file, or '
+                               'start the server with a larger --max-upload-mb', 413)
+        target = work_dir / 'uploads' / secrets.token_hex(6) / name
+        await save_stream(request.stream(), target, max_bytes)
+        try:
+            scene = open_scene(target, name, 'upload')
+        except RequestError:
+            target.unlink(missing_ok=True)
+            raise
+        return scenes.add(scene).info()
+
+    @app.post('/api/scenes/pick')
+    def pick(body: dict):
+        if data_dir is None:
+            raise RequestError('the server was started without --data-dir: upload the file '
+                               'instead')
+        path = inside(data_dir, body.get('path'))
+        return scenes.add(open_scene(path, path.name, 'data-dir')).info()
+
+    @app.get('/api/scenes/{sid}')
+    def scene_info(sid: str):
+        return scenes.get(sid).info()
+
+    def _scene_rgba(scene, data, covered, bands, percentiles, src):
+        chosen, alpha, nodata, stretch = scene.reading(src, bands, percentiles)
+        n = len(chosen)
+        return T.scene_rgba(data[:n], covered, stretch, nodata,
+                            data[n] if alpha is not None else None)
+
+    @app.get('/api/scenes/{sid}/tiles/{z}/{x}/{y}.png')
+    def scene_tile(sid: str, z: int, x: int, y: int, bands: str = '', stretch: str = ''):
+        scene = scenes.get(sid)
+        if scene.crs is None:
+            raise RequestError('this image has no CRS: use /image.png (the image view)', 404)
+        b, p = _bands(bands), _percentiles(stretch)
+        with gdal_env(), open_raster(scene.path, scene.name) as src:
+            chosen, alpha, nodata, _ = scene.reading(src, b, p)
+            warped = T.warp_tile(src, chosen + ([alpha] if alpha else []), z, x, y)
+            if warped is None:
+                return Response(empty_tile, **png)
+            return Response(T.png_bytes(_scene_rgba(scene, warped[0], warped[1], b, p, src)),
+                            **png)
+
+    @app.get('/api/scenes/{sid}/image.png')
+    def scene_image(sid: str, bands: str = '', stretch: str = ''):
+        scene = scenes.get(sid)
+        b, p = _bands(bands), _percentiles(stretch)
+        with gdal_env(), open_raster(scene.path, scene.name) as src:
+            chosen, alpha, _, _ = scene.reading(src, b, p)
+            data = T.decimated(src, chosen + ([alpha] if alpha else []))
+            return Response(T.png_bytes(_scene_rgba(scene, data, None, b, p, src)), **png)
+
+    @app.post('/api/jobs')
+    def submit(body: dict):
+        scene = scenes.get(str(body.get('scene', '')))
+        classes = body.get('classes')
+        if not isinstance(classes, str) or not classes.strip(' ;,'):
+            raise RequestError('the class list is empty: type classes separated by ";" and '
+                               'synonyms by ",", e.g. "building,roof;road;water,river"')
+        job = jobs.submit(scene, classes, body.get('model_options'), _bands(body.get('bands')),
+                          _percentiles(body.get('stretch')))
+        return job.status(jobs.position(job))
+
+    @app.get('/api/jobs/{jid}')
+    def status(jid: str):
+        job = jobs.get(jid)
+        return job.status(jobs.position(job))
+
+    @app.post('/api/jobs/{jid}/cancel')
+    def cancel(jid: str):
+        job = jobs.cancel(jid)
+        return job.status(jobs.position(job))
+
+    def _colours(job):
+        return palette(len(job.result['classes']))
+
+    @app.get('/api/jobs/{jid}/tiles/{z}/{x}/{y}.png')
+    def job_tile(jid: str, z: int, x: int, y: int, hide: str = ''):
+        job = jobs.get(jid)
+        path = job.file('labels')
+        if job.scene.crs is None:
+            raise RequestError('this image has no CRS: use /image.png (the image view)', 404)
+        with gdal_env(), open_raster(path, 'class map') as src:
+            warped = T.warp_tile(src, [1], z, x, y, src_nodata=255)
+        if warped is None:
+            return Response(empty_tile, **png)
+        return Response(T.png_bytes(T.labels_rgba(warped[0][0], _colours(job), _hidden(hide))),
+                        **png)
+
+    @app.get('/api/jobs/{jid}/image.png')
+    def job_image(jid: str, hide: str = ''):
+        job = jobs.get(jid)
+        with gdal_env(), open_raster(job.file('labels'), 'class map') as src:
+            labels = T.decimated(src, [1])[0]
+        return Response(T.png_bytes(T.labels_rgba(labels, _colours(job), _hidden(hide))), **png)
+
+    @app.get('/api/jobs/{jid}/pixel')
+    def pixel(jid: str, lat: float, lng: float):
+        """Class and per-class probabilities under a map click (image view: lat = -row, lng = col)."""
+        job = jobs.get(jid)
+        labels_path, probs_path = job.file('labels'), job.file('probs')
+        scene = job.scene
+        if scene.crs is not None:
+            from rasterio.warp import transform
+            with gdal_env(), open_raster(labels_path, 'class map') as src:
+                xs, ys = transform('EPSG:4326', src.crs, [lng], [lat])
+                col, row = ~src.transform @ (xs[0], ys[0])
+        else:
+            row, col = -lat, lng
+        row, col = int(np.floor(row)), int(np.floor(col))
+        if not (0 <= row < scene.height and 0 <= col < scene.width):
+            return dict(inside=False, row=row, col=col)
+        from rasterio.windows import Window
+        w = Window(col, row, 1, 1)
+        with gdal_env(), open_raster(labels_path, 'class map') as src:
+            label = int(src.read(1, window=w)[0, 0])
+        with gdal_env(), open_raster(probs_path, 'probabilities') as src:
+            p = src.read(window=w)[:, 0, 0].astype(float) / 255
+        names = [c['name'] for c in job.result['classes']]
+        return dict(inside=True, row=row, col=col,
+                    label=None if label == 255 else label,
+                    name='no data' if label == 255 else names[label],
+                    probabilities={n: round(float(v), 3) for n, v in zip(names, p)})
+
+    @app.get('/api/jobs/{jid}/download/{kind}')
+    def download(jid: str, kind: str):
+        job = jobs.get(jid)
+        path = job.file(kind if kind != 'probs' else '')
+        media = {'.tif': 'image/tiff', '.png': 'image/png', '.json': 'application/json'}
+        return FileResponse(path, filename=path.name, media_type=media[path.suffix])
+
+    return app

@@ -1,0 +1,59 @@
+"""`python tools/webui.py`: the map page on http://127.0.0.1:7860 (model options as
+tools/predict.py takes them)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  python tools/webui.py                                   # released CLIP ViT-B/16 + JBU_One
+  python tools/webui.py --data-dir /data/scenes --port 8080
+  python tools/webui.py --pretrained ../shared/fixtures/tiny_clip/tiny-clip-vit-b16.pt \\
+      --model-cfg ../shared/fixtures/tiny_clip/tiny-clip-vit-b16.json \\
+      --upsampler-ckpt ../shared/fixtures/simfeatup/tiny_jbu_one.ckpt
+
+The page binds to 127.0.0.1 (this machine only) unless --host says otherwise; model weights
+are only those of these options, never an upload's.
+"""
+
+
+def build_parser(prog=None):
+    from ..apis.predict_cli import build_parser as predictor_parser
+    p = predictor_parser(prog, inputs=False, epilog=EXAMPLES,
+                         description='Interactive map page: a scene, typed classes, the class '
+                         'map as an overlay to inspect and download.')
+    g = p.add_argument_group('web page')
+    g.add_argument('--data-dir', help='folder whose rasters the page may pick (never outside it)')
+    g.add_argument('--host', default='127.0.0.1', help='address to bind (default 127.0.0.1: '
+                   'this machine only; 0.0.0.0 opens it to the network)')
+    g.add_argument('--port', type=int, default=7860)
+    g.add_argument('--work-dir', default='work_dirs/webui', help='uploads and job outputs')
+    g.add_argument('--max-upload-mb', type=float, default=1024, help='upload size limit')
+    return p
+
+
+def main(argv=None, prog=None) -> int:
+    import logging
+    args = build_parser(prog).parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format='%(message)s')
+    logging.getLogger('segearth_ov').setLevel(logging.INFO)
+    from ..apis.predict_cli import model_settings, scene_options
+    from .app import create_app, leaflet_dir
+    try:
+        settings = model_settings(args)
+        app = create_app(settings, scene_options(args), args.data_dir, Path(args.work_dir),
+                         args.max_upload_mb, args.threads)
+    except ValueError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    if leaflet_dir() is None:
+        print('warning: Leaflet is not installed (run tools/install.sh, which installs it from '
+              'npm); the map cannot be shown', file=sys.stderr)
+    if args.host not in ('127.0.0.1', 'localhost', '::1'):
+        print(f'warning: --host {args.host}: the page is reachable from the network',
+              file=sys.stderr)
+    import uvicorn
+    print(f'SegEarth-OV map: http://{args.host}:{args.port}/')
+    uvicorn.run(app, host=args.host, port=args.port, log_level='warning')
+    return 0

@@ -1,0 +1,215 @@
+"""Segmentation jobs: a queue, one job at a time per model, progress over tiles, cancel.
+
+Why one worker thread: a model is a few hundred MB and uses every core, so running two jobs
+on it at once only makes both slower; queued jobs wait their turn, and the page polls a
+job's status by its id (which is in the page's URL, so a reload shows it again). Built
+models are kept (a few, keyed by their settings) so the next job starts at once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import secrets
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .safety import RequestError
+from .scenes import Scene
+
+logger = logging.getLogger('segearth_ov')
+
+# what the page's advanced panel may change; weights always come from the server's options
+CHOICES = dict(
+    clip_type=['CLIP', 'OpenCLIP', 'MetaCLIP', 'RemoteCLIP', 'GeoRSCLIP', 'SkyCLIP', 'FarSLIP',
+               'LRSCLIP', 'AlignEarth'],
+    model_type=['vanilla', 'MaskCLIP', 'SCLIP', 'ClearCLIP', 'SegEarth', 'NACLIP', 'GEM'],
+    upsampler=['jbu_one', 'jbu_stack', 'bilinear', 'none'],
+)
+MAX_MODELS = 2
+
+
+class JobCancelled(Exception):
+    pass
+
+
+@dataclass
+class Job:
+    id: str
+    scene: Scene
+    classes: str
+    model_options: dict
+    bands: tuple | None
+    percentiles: tuple
+    out_dir: Path
+    state: str = 'queued'         # queued, running, done, failed, cancelled
+    done: int = 0
+    total: int = 0
+    message: str = ''
+    result: dict | None = None
+    created: float = field(default_factory=time.time)
+    cancel_requested: bool = False
+
+    def status(self, position: int | None = None) -> dict:
+        return dict(id=self.id, scene=self.scene.info(), classes=self.classes,
+                    model_options=self.model_options,
+                    bands=list(self.bands) if self.bands else None,
+                    percentiles=list(self.percentiles), state=self.state,
+                    progress=dict(done=self.done, total=self.total), message=self.message,
+                    queue_position=position, result=self.result)
+
+    def file(self, kind: str) -> Path:
+        """An output of the finished job: labels, probs, overlay or summary."""
+        if self.state != 'done' or not self.result:
+            raise RequestError(f'job {self.id} is {self.state}: its outputs exist once it is '
+                               'done', 409)
+        stem = Path(self.scene.name).stem
+        fmt = 'tif' if self.scene.crs else 'png'
+        names = dict(labels=f'{stem}_labels.{fmt}', probs=f'{stem}_probs.tif',
+                     overlay=f'{stem}_overlay.png', summary=f'{stem}_summary.json')
+        if kind not in names:
+            raise RequestError(f'unknown download {kind!r}: use labels, overlay or summary', 404)
+        return self.out_dir / names[kind]
+
+
+def check_model_options(options: dict | None) -> dict:
+    """The advanced panel's options, refused unless they are among CHOICES / a threshold."""
+    out = {}
+    for key, value in (options or {}).items():
+        if value in (None, ''):
+            continue
+        if key == 'prob_thd':
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = -1.0
+            if not 0 <= value <= 1:
+                raise RequestError(f'probability threshold {options[key]!r}: give a number '
+                                   'from 0 to 1')
+            out[key] = value
+        elif key in CHOICES:
+            if value not in CHOICES[key]:
+                raise RequestError(f'{key} {value!r} is not offered: choose one of '
+                                   + ', '.join(CHOICES[key]))
+            out[key] = value
+        else:
+            raise RequestError(f'model option {key!r} cannot be set from the page (weights and '
+                               'other settings are the server\'s command-line options); '
+                               'offered: prob_thd, ' + ', '.join(CHOICES))
+    return out
+
+
+class JobQueue:
+    """Jobs in arrival order, run by one worker thread with cached models."""
+
+    def __init__(self, work_dir: Path, settings: dict, scene_options, threads: int | None = None):
+        self.work_dir, self.settings, self.scene_options = work_dir, dict(settings), scene_options
+        self.threads = threads
+        self.jobs: dict[str, Job] = {}
+        self._queue: queue.Queue = queue.Queue()
+        self._models: dict = {}
+        self._lock = threading.Lock()
+        self._worker = threading.Thread(target=self._run, name='segearth-webui-jobs', daemon=True)
+        self._worker.start()
+
+    # ------------------------------------------------------------------ requests
+    def submit(self, scene: Scene, classes: str, model_options: dict | None, bands,
+               percentiles) -> Job:
+        from ..apis.predict import parse_classes
+        try:
+            parse_classes(classes)
+        except ValueError as err:
+            raise RequestError(str(err)) from None
+        if not isinstance(classes, str):
+            raise RequestError('classes must be text, e.g. "building,roof;road;water"')
+        opts = check_model_options(model_options)
+        jid = secrets.token_hex(6)
+        job = Job(jid, scene, classes, opts, bands, percentiles, self.work_dir / 'jobs' / jid)
+        with self._lock:
+            self.jobs[jid] = job
+        self._queue.put(job)
+        return job
+
+    def get(self, jid: str) -> Job:
+        job = self.jobs.get(jid)
+        if job is None:
+            raise RequestError(f'no job {jid!r} (jobs last as long as the server runs)', 404)
+        return job
+
+    def position(self, job: Job) -> int | None:
+        if job.state != 'queued':
+            return None
+        with self._lock:
+            waiting = [j for j in self.jobs.values() if j.state in ('queued', 'running')]
+        waiting.sort(key=lambda j: j.created)
+        return waiting.index(job)
+
+    def cancel(self, jid: str) -> Job:
+        job = self.get(jid)
+        if job.state in ('queued', 'running'):
+            job.cancel_requested = True
+            if job.state == 'queued':
+                job.state, job.message = 'cancelled', 'cancelled before it started'
+        return job
+
+    # ------------------------------------------------------------------ worker
+    def _model(self, job: Job):
+        from ..apis.predict import build_model
+        settings = dict(self.settings)
+        opts = dict(job.model_options)
+        prob_thd = opts.pop('prob_thd', None)
+        if 'upsampler' in opts:
+            opts['upsampler'] = None if opts['upsampler'] == 'none' else opts['upsampler']
+        settings.update(opts)
+        key = json.dumps(settings, sort_keys=True, default=str)
+        model = self._models.pop(key, None)
+        if model is None:
+            job.message = 'building the model'
+            model = build_model(job.classes, **settings)
+            model.webui_default_thd = model.prob_thd
+        self._models[key] = model                       # most recent last
+        while len(self._models) > MAX_MODELS:
+            self._models.pop(next(iter(self._models)))
+        model.prob_thd = model.webui_default_thd if prob_thd is None else prob_thd
+        return model
+
+    def _run(self) -> None:
+        if self.threads:
+            import torch
+            torch.set_num_threads(self.threads)
+        while True:
+            job = self._queue.get()
+            if job.state != 'queued':
+                continue
+            job.state = 'running'
+            try:
+                self._execute(job)
+                job.state, job.message = 'done', f'done in {job.result["seconds"]:.1f}s'
+            except JobCancelled:
+                job.state, job.message = 'cancelled', 'cancelled while running'
+            except Exception as err:       # noqa: BLE001  (reported on the page)
+                logger.error('job %s failed:\n%s', job.id, traceback.format_exc())
+                job.state, job.message = 'failed', f'{type(err).__name__}: {err}'
+
+    def _execute(self, job: Job) -> None:
+        from dataclasses import replace
+
+        from ..apis.predict import _ensure_classes, parse_classes, predict_file
+        model = self._model(job)
+        _ensure_classes(model, parse_classes(job.classes))
+        options = replace(self.scene_options, bands=job.bands or self.scene_options.bands,
+                          percentiles=job.percentiles)
+
+        def progress(done, total):
+            if job.cancel_requested:
+                raise JobCancelled()
+            job.done, job.total = done, total
+            job.message = f'tile {done} of {total}'
+
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        job.result = predict_file(job.scene.path, model, job.out_dir, options=options,
+                                  save_probs=True, probs_dtype='uint8', overlay=True,
+                                  progress=progress)

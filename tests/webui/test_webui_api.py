@@ -1,0 +1,197 @@
+"""The web UI's HTTP API with the fixture model: every endpoint, and the rejections (each a
+clear message, the server still answering afterwards)."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip('fastapi')
+from fastapi.testclient import TestClient  # noqa: E402
+
+from webui_helpers import CRS, make_app, synthetic_geotiff  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp('webui')
+    data = root / 'data'
+    (data / 'sub').mkdir(parents=True)
+    synthetic_geotiff(data / 'sub' / 'scene.tif')
+    (root / 'secret.tif').write_bytes((data / 'sub' / 'scene.tif').read_bytes())
+    (data / 'notes.txt').write_text('not a raster')
+    client = TestClient(make_app(root / 'work', data, max_upload_mb=1))
+    return client, root, data
+
+
+def wait(client, jid, states=('done', 'failed', 'cancelled'), timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        st = client.get(f'/api/jobs/{jid}').json()
+        if st['state'] in states:
+            return st
+        time.sleep(0.2)
+    raise AssertionError(f'job {jid} still {st["state"]} after {timeout}s')
+
+
+def upload(client, path, name=None):
+    return client.post('/api/scenes', params={'name': name or path.name},
+                       content=path.read_bytes())
+
+
+def test_page_info_files(env):
+    client, root, data = env
+    r = client.get('/')
+    assert r.status_code == 200 and 'leaflet' in r.text.lower()
+    info = client.get('/api/info').json()
+    assert 'SegEarth' in info['choices']['model_type'] and info['data_dir'] is True
+    assert 'openearthmap' in info['presets'] and ';' in info['presets']['openearthmap']
+    assert client.get('/api/files').json()['files'] == ['sub/scene.tif']   # no txt, no secret
+
+
+def test_upload_run_tiles_pixel_downloads(env, tmp_path):
+    import rasterio
+    client, root, data = env
+    r = upload(client, data / 'sub' / 'scene.tif', 'my scene.tif')
+    assert r.status_code == 200, r.text
+    scene = r.json()
+    assert scene['crs'] == CRS and scene['georeferenced'] and scene['width'] == 256
+    (s, w), (n, e) = scene['bounds']
+    assert 50.9 < s < n < 51.0 and 6.9 < w < e < 7.0          # near Cologne
+    r = client.post('/api/jobs', json=dict(scene=scene['id'], classes='water,river;building,roof;tree',
+                                           model_options=dict(prob_thd=0.0)))
+    assert r.status_code == 200, r.text
+    job = wait(client, r.json()['id'])
+    assert job['state'] == 'done', job['message']
+    assert job['progress']['done'] == job['progress']['total'] >= 1
+    names = [c['name'] for c in job['result']['classes']]
+    assert names == ['water', 'building', 'tree']
+    assert sum(c['pixels'] for c in job['result']['classes']) == 256 * 256
+    assert job['result']['classes'][0]['area_m2'] == job['result']['classes'][0]['pixels']
+
+    # tiles of the scene and the class map at a zoom covering the scene: some opaque pixels
+    from PIL import Image
+    import io
+    import math
+    lat, lng = (s + n) / 2, (w + e) / 2
+    z = 16
+    x = int((lng + 180) / 360 * 2 ** z)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
+    for url in (f'/api/scenes/{scene["id"]}/tiles/{z}/{x}/{y}.png',
+                f'/api/jobs/{job["id"]}/tiles/{z}/{x}/{y}.png'):
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers['content-type'] == 'image/png'
+        rgba = np.asarray(Image.open(io.BytesIO(r.content)))
+        assert rgba.shape == (256, 256, 4) and rgba[..., 3].max() == 255
+    far = np.asarray(Image.open(io.BytesIO(client.get(
+        f'/api/scenes/{scene["id"]}/tiles/{z}/0/0.png').content)))
+    assert far[..., 3].max() == 0                                # off the scene: transparent
+    hidden = client.get(f'/api/jobs/{job["id"]}/tiles/{z}/{x}/{y}.png',
+                        params={'hide': '0,1,2'}).content
+    assert np.asarray(Image.open(io.BytesIO(hidden)))[..., 3].max() == 0
+
+    # pixel query at the scene's centre agrees with the class GeoTIFF
+    r = client.get(f'/api/jobs/{job["id"]}/pixel', params=dict(lat=lat, lng=lng))
+    px = r.json()
+    assert px['inside'] and set(px['probabilities']) == set(names)
+    assert all(0 <= v <= 1 for v in px['probabilities'].values())
+    assert px['name'] == max(px['probabilities'], key=px['probabilities'].get)
+    assert client.get(f'/api/jobs/{job["id"]}/pixel', params=dict(lat=0, lng=0)).json()['inside'] is False
+
+    # downloads
+    r = client.get(f'/api/jobs/{job["id"]}/download/labels')
+    assert r.status_code == 200
+    tif = tmp_path / 'labels.tif'
+    tif.write_bytes(r.content)
+    with rasterio.open(tif) as src:
+        assert src.crs.to_string() == CRS and src.shape == (256, 256)
+        assert src.colormap(1)[0][:3] is not None
+        labels = src.read(1)
+        assert labels[px['row'], px['col']] == px['label']
+    summary = client.get(f'/api/jobs/{job["id"]}/download/summary').json()
+    assert summary['crs'] == CRS and [c['name'] for c in summary['classes']] == names
+    r = client.get(f'/api/jobs/{job["id"]}/download/overlay')
+    assert r.status_code == 200 and r.content[:4] == b'\x89PNG'
+
+
+def test_pick_plain_image_and_cancel(env, tmp_path):
+    from PIL import Image
+    client, root, data = env
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 96, 3), np.uint8)).save(
+        data / 'plain.png')
+    r = client.post('/api/scenes/pick', json={'path': 'plain.png'})
+    assert r.status_code == 200, r.text
+    plain = r.json()
+    assert plain['crs'] is None and plain['bounds'] is None
+    r = client.get(f'/api/scenes/{plain["id"]}/image.png')
+    assert np.asarray(Image.open(__import__('io').BytesIO(r.content))).shape == (64, 96, 4)
+    assert client.get(f'/api/scenes/{plain["id"]}/tiles/1/0/0.png').status_code == 404
+
+    # a long job queued behind a plain-image job: cancel it while queued or running
+    big = synthetic_geotiff(tmp_path / 'big.tif', 512)
+    bscene = client.post('/api/scenes', params={'name': 'big.tif'}, content=big.read_bytes()).json()
+    j1 = client.post('/api/jobs', json=dict(scene=plain['id'], classes='a;b')).json()
+    j2 = client.post('/api/jobs', json=dict(scene=bscene['id'], classes='road;water')).json()
+    assert j2['state'] == 'queued'
+    r = client.post(f'/api/jobs/{j2["id"]}/cancel')
+    assert r.json()['state'] in ('cancelled', 'running')
+    assert wait(client, j2['id'])['state'] == 'cancelled'
+    assert not list((root / 'work' / 'jobs' / j2['id']).glob('*_labels.tif'))
+    done = wait(client, j1['id'])
+    assert done['state'] == 'done' and done['result']['crs'] is None
+    r = client.get(f'/api/jobs/{j1["id"]}/image.png', params={'hide': '1'})
+    assert r.status_code == 200
+    px = client.get(f'/api/jobs/{j1["id"]}/pixel', params=dict(lat=-10.5, lng=20.5)).json()
+    assert px['inside'] and (px['row'], px['col']) == (10, 20)
+    assert client.get(f'/api/jobs/{j1["id"]}/download/labels').content[:4] == b'\x89PNG'
+
+
+@pytest.mark.parametrize('case', ['not_raster', 'oversized', 'dotdot_upload', 'dotdot_pick',
+                                  'outside_link', 'empty_classes', 'bad_option', 'weights'])
+def test_rejections(env, case):
+    client, root, data = env
+    if case == 'not_raster':
+        r = client.post('/api/scenes', params={'name': 'x.tif'}, content=b'hello, not a raster')
+        assert r.status_code == 400 and 'does not open as a raster' in r.json()['error']
+    elif case == 'oversized':
+        r = client.post('/api/scenes', params={'name': 'huge.tif'}, content=b'0' * (2 * 2 ** 20))
+        assert r.status_code == 413 and 'larger than the limit' in r.json()['error']
+        # without a Content-Length (chunked), the stream is cut at the limit
+        r = client.post('/api/scenes', params={'name': 'huge.tif'},
+                        content=iter([b'0' * 2 ** 19] * 4))
+        assert r.status_code == 413 and 'larger than the limit' in r.json()['error']
+        assert not list((root / 'work' / 'uploads').rglob('huge.tif'))
+    elif case == 'dotdot_upload':
+        r = client.post('/api/scenes', params={'name': '../evil.tif'}, content=b'x')
+        assert r.status_code == 400 and 'plain file name' in r.json()['error']
+        assert not (root / 'work' / 'evil.tif').exists()
+    elif case == 'dotdot_pick':
+        r = client.post('/api/scenes/pick', json={'path': '../secret.tif'})
+        assert r.status_code == 400 and 'inside the data folder' in r.json()['error']
+        r = client.post('/api/scenes/pick', json={'path': str(root / 'secret.tif')})
+        assert r.status_code == 400
+    elif case == 'outside_link':
+        link = data / 'link.tif'
+        if not link.exists():
+            link.symlink_to(root / 'secret.tif')
+        r = client.post('/api/scenes/pick', json={'path': 'link.tif'})
+        assert r.status_code == 400 and 'outside the data folder' in r.json()['error']
+        assert 'link.tif' not in client.get('/api/files').json()['files']
+    elif case == 'empty_classes':
+        sid = client.post('/api/scenes/pick', json={'path': 'sub/scene.tif'}).json()['id']
+        for classes in ('', ' ; ;', None):
+            r = client.post('/api/jobs', json=dict(scene=sid, classes=classes))
+            assert r.status_code == 400 and 'class list is empty' in r.json()['error']
+    elif case == 'bad_option':
+        sid = client.post('/api/scenes/pick', json={'path': 'sub/scene.tif'}).json()['id']
+        r = client.post('/api/jobs', json=dict(scene=sid, classes='a', model_options={'prob_thd': 3}))
+        assert r.status_code == 400 and 'from 0 to 1' in r.json()['error']
+    elif case == 'weights':      # weights come only from the server's options
+        sid = client.post('/api/scenes/pick', json={'path': 'sub/scene.tif'}).json()['id']
+        r = client.post('/api/jobs', json=dict(scene=sid, classes='a',
+                                               model_options={'pretrained': '/tmp/evil.pt'}))
+        assert r.status_code == 400 and 'cannot be set from the page' in r.json()['error']
+    assert client.get('/api/info').status_code == 200          # still up
+    assert client.get('/api/jobs/nope').status_code == 404

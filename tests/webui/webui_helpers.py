@@ -1,0 +1,36 @@
+"""Shared pieces of the web UI tests: a synthetic UTM GeoTIFF and the fixture-model app."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from conftest import JBU_CKPT, TINY_CFG, TINY_PT
+
+CRS = 'EPSG:32632'
+
+
+def synthetic_geotiff(path: Path, size: int = 256) -> Path:
+    """A 3-band uint8 UTM 32N GeoTIFF (1 m pixels near Cologne): water left, bright right."""
+    import rasterio
+    from rasterio.transform import from_origin
+    rng = np.random.default_rng(0)
+    img = rng.integers(60, 90, (3, size, size), dtype=np.uint8)
+    img[2, :, :size // 2] = 200                    # blue half
+    img[:, :, size * 3 // 4:] = 230                # bright strip
+    with rasterio.open(path, 'w', driver='GTiff', height=size, width=size, count=3,
+                       dtype='uint8', crs=CRS, transform=from_origin(356000, 5645000, 1, 1)) as d:
+        d.write(img)
+    return path
+
+
+def model_settings() -> dict:
+    return dict(pretrained=str(TINY_PT), model_cfg=str(TINY_CFG),
+                upsampler_ckpt=str(JBU_CKPT['jbu_one']), device='cpu')
+
+
+def make_app(work_dir: Path, data_dir: Path | None = None, max_upload_mb: float = 1):
+    from segearth_ov.apis.predict import SceneOptions
+    from segearth_ov.webui.app import create_app
+    return create_app(model_settings(), SceneOptions(), data_dir, work_dir, max_upload_mb,
+                      threads=1)
