@@ -606,7 +606,7 @@ def write_stac(folder: Path, scenes, names: list[str], vrt: Path | None) -> Path
             media_type=pystac.MediaType.JSON, roles=['metadata'], title='class areas'))
         catalog.add_item(item)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f'.{folder.name}.partial-{os.getpid()}')
+    tmp = folder.with_name(f'_{folder.name}_partial_{os.getpid()}')   # no dot: a folder to pystac
     catalog.normalize_hrefs(str(tmp))
     catalog.make_all_asset_hrefs_relative()
     catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
@@ -618,3 +618,92 @@ def write_stac(folder: Path, scenes, names: list[str], vrt: Path | None) -> Path
     import shutil
     shutil.rmtree(tmp, ignore_errors=True)
     return folder / 'catalog.json'
+
+
+# ----------------------------------------------------------------------------- command line
+REGION_FLAGS = ('--region', '--ranks', '--split-pixels', '--max-units', '--target-crs', '--no-mosaic')
+
+
+def wanted(argv) -> bool:
+    """Region mode: under torchrun with several processes, or asked for by a region flag."""
+    return int(os.environ.get('WORLD_SIZE', '1')) > 1 or \
+        any(a.split('=')[0] in REGION_FLAGS for a in argv)
+
+
+def build_parser(prog=None):
+    """The predictor's parser plus the region options."""
+    from .predict_cli import build_parser as predictor_parser
+    p = predictor_parser(prog)
+    g = p.add_argument_group('region (on under torchrun; README "Mapping a region")')
+    g.add_argument('--region', action='store_true', help='region mode in one process: '
+                   'resumable manifest, VRT mosaic and STAC catalogue')
+    g.add_argument('--split-pixels', type=float, default=SPLIT_PIXELS, metavar='N',
+                   help='scenes above N pixels are split into blocks of tile rows shared '
+                   'among ranks (default 64e6)')
+    g.add_argument('--max-units', type=int, metavar='N', help='stop after N work units per '
+                   'rank (rerun the same command to go on)')
+    g.add_argument('--target-crs', help='reproject the class maps to this CRS for the mosaic '
+                   '(needed when the inputs are in different CRSs), e.g. EPSG:3857')
+    g.add_argument('--no-mosaic', action='store_true', help='no VRT mosaic or STAC catalogue')
+    g.add_argument('--ranks', type=int, help='with --dry-run: plan for this many processes '
+                   '(default: torchrun\'s WORLD_SIZE, or 1)')
+    return p
+
+
+def main(argv=None, prog=None) -> int:
+    """tools/predict.py in region mode (one process or one torchrun rank)."""
+    import sys
+    from .predict_cli import model_settings, scene_options
+    from ..models.backbones import WeightsNotFoundError
+    from ..utils.images import ImageReadError
+    args = build_parser(prog).parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format='%(message)s')
+    logging.getLogger('segearth_ov').setLevel(logging.INFO)
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
+    try:
+        if args.classes and args.classes_file:
+            raise ValueError('give --classes or --classes-file, not both')
+        classes = P.parse_classes(args.classes_file or args.classes)
+        settings = model_settings(args)
+        options = scene_options(args)
+        paths = P.expand_inputs(args.inputs)
+        slide = P.slide_settings(settings=settings)
+        if args.dry_run and args.ranks:
+            world = args.ranks
+        units = plan_region(paths, options, slide, world, int(args.split_pixels))
+        if not args.no_mosaic and args.target_crs is None:
+            check_same_crs(paths)
+    except (ValueError, FileNotFoundError, ImageReadError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    if args.dry_run:
+        if rank == 0:
+            print('\n'.join(dry_run_lines(
+                units, world, len(classes.classes), len(classes.queries),
+                P.model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16')), options,
+                slide, args.save_probs)))
+        return 0
+    from ..training.distributed import init_distributed
+    ctx = init_distributed(args.device)
+    import torch
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) //
+                                              int(os.environ.get('LOCAL_WORLD_SIZE', world))))
+    settings.setdefault('device', str(ctx.device))
+    try:
+        model = P.build_model(classes, **settings)
+    except (WeightsNotFoundError, FileNotFoundError, ValueError, KeyError, TypeError) as err:
+        print(f'error: rank {rank}: {err}', file=sys.stderr)
+        return 2
+    key = run_key(classes, {k: v for k, v in settings.items() if k != 'device'}, options,
+                  args.save_probs, args.probs_dtype, args.format, not args.no_overlay)
+    job = RegionJob(paths=paths, out=Path(args.out), options=options, key=key, fmt=args.format,
+                    save_probs=args.save_probs, probs_dtype=args.probs_dtype,
+                    overlay=not args.no_overlay, split_pixels=int(args.split_pixels),
+                    max_units=args.max_units, target_crs=args.target_crs,
+                    mosaic=not args.no_mosaic, progress=not args.quiet)
+    run_region(model, job, ctx.rank, ctx.world_size)
+    if ctx.distributed:
+        import torch.distributed as dist
+        dist.destroy_process_group()
+    return 0

@@ -1,0 +1,231 @@
+"""Region prediction (segearth_ov/apis/region.py): work units over torchrun ranks, resuming,
+checksums, the VRT mosaic and the STAC catalogue.
+
+The model is `region_worker.stub`: the per-pixel linear stub of tools/benchmark_scene.py
+plus each tile's mean colour, so a pixel's result depends on which tiles cover it — a block
+that missed an overlapping tile row would differ from the single-process scene. The
+command line is run once with the tiny fixture CLIP. One torch thread per process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from affine import Affine
+
+from conftest import JBU_CKPT, TINY_CFG, TINY_PT
+from segearth_ov.apis import predict as P
+from segearth_ov.apis import region as R
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import region_worker as W  # noqa: E402
+
+ROOT = HERE.parents[1]
+SIZES = [(300, 200), (90, 120), (100, 80), (70, 150), (120, 100)]   # the first is split
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def write_scenes(folder: Path, crs='EPSG:32632') -> list[Path]:
+    """Five uint8 RGB GeoTIFFs, 0.5 m pixels, side by side with gaps and overlaps."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, (h, w) in enumerate(SIZES):
+        img = rng.integers(1, 255, (3, h, w), dtype=np.uint8)
+        path = folder / f'scene{k}.tif'
+        with rasterio.open(path, 'w', driver='GTiff', height=h, width=w, count=3, dtype='uint8',
+                           crs=crs, transform=Affine(0.5, 0, 500000 + 60 * k, 0, -0.5,
+                                                     5600000 - 30 * k)) as dst:
+            dst.write(img)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope='module')
+def scenes(tmp_path_factory):
+    return write_scenes(tmp_path_factory.mktemp('scenes'))
+
+
+def labels_of(out: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(out.glob('*_labels.tif'))}
+
+
+def state(out: Path) -> dict:
+    """(mtime_ns, inode) of every output file: a rewritten file changes both."""
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in sorted(out.iterdir())
+            if p.is_file() and p.name.startswith('scene')}
+
+
+def run_single(out, scenes, crop=32, max_units=None):
+    return R.run_region(W.stub(crop), W.job(out, scenes, max_units))
+
+
+@pytest.fixture(scope='module')
+def single(tmp_path_factory, scenes):
+    out = tmp_path_factory.mktemp('single')
+    run_single(out, scenes)
+    return out
+
+
+# ------------------------------------------------------------------------------ the plan
+def test_plan_splits_large_scenes_and_balances_ranks(scenes):
+    model = W.stub(32)
+    units = R.plan_region(scenes, P.SceneOptions(tile=64, overlap=16), P.slide_settings(model),
+                          2, split_pixels=20_000)
+    blocks = [u for u in units if u.stem == 'scene0']
+    assert len(blocks) == 3 and all(u.block is not None for u in blocks)
+    # the blocks' rows tile the scene without gap or overlap
+    assert blocks[0].rows[0] == 0 and blocks[-1].rows[1] == 300
+    assert all(a.rows[1] == b.rows[0] for a, b in zip(blocks, blocks[1:]))
+    # later blocks recompute the tile rows overlapping theirs: more tiles than their own
+    assert blocks[1].tiles > (blocks[1].tile_rows[1] - blocks[1].tile_rows[0]) * 4
+    assert [u.block for u in units if u.stem != 'scene0'] == [None] * 4
+    load = [sum(u.pixels for u in units if u.rank == r) for r in range(2)]
+    assert sum(load) == sum(h * w for h, w in SIZES)
+    assert abs(load[0] - load[1]) <= max(u.pixels for u in units)
+    again = R.plan_region(scenes, P.SceneOptions(tile=64, overlap=16), P.slide_settings(model),
+                          2, split_pixels=20_000)
+    assert [(u.id, u.rank) for u in again] == [(u.id, u.rank) for u in units]
+
+
+# ------------------------------------------------------------------------------ distributed
+def test_two_ranks_equal_single_process_and_the_scene_predictor(tmp_path, scenes, single):
+    out = tmp_path / 'two'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+           '--master_port', str(29600 + os.getpid() % 300), str(HERE / 'region_worker.py'),
+           str(out), '32', '-1', *map(str, scenes)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'rank 1:' in proc.stdout           # both ranks reported in the summary
+    two, one = labels_of(out), labels_of(single)
+    assert sorted(two) == [f'scene{k}_labels.tif' for k in range(5)]
+    assert two == one                          # byte-identical class maps
+    manifest = json.loads((out / 'region_manifest.json').read_text())
+    assert {u['rank'] for u in manifest['units']} == {0, 1}
+    assert not list((out / '.region' / 'blocks').glob('*.npy'))   # blocks removed once assembled
+    logs = sorted(p.name for p in (out / '.region' / 'logs').iterdir())
+    assert logs == ['rank0.log', 'rank1.log']
+    # and the split scene is the single-process predictor's, pixel for pixel
+    model = W.stub(32)
+    ref = P.predict(scenes[0], model=model, tile=64, overlap=16)
+    with rasterio.open(out / 'scene0_labels.tif') as src:
+        assert np.array_equal(src.read(1), ref)
+        assert src.colormap(1)[0][:3] != (0, 0, 0) and 'CLASS_NAMES' in src.tags()
+
+
+# ------------------------------------------------------------------------------ resuming
+def test_interrupted_run_resumes_without_touching_finished_outputs(tmp_path, scenes, single):
+    out = tmp_path / 'resume'
+    first = run_single(out, scenes, max_units=4)     # largest first: in input order: scene0's 3 blocks, scene1
+    assert first['stopped']
+    done = state(out)
+    assert sorted(done) == ['scene1_classes.txt', 'scene1_labels.qml', 'scene1_labels.tif',
+                            'scene1_labels.tif.aux.xml', 'scene1_summary.json']
+    assert not (out / 'region_manifest.json').exists()
+    assert len(list((out / '.region' / 'blocks').glob('*.labels.npy'))) == 3
+    result = run_single(out, scenes)
+    assert result['scenes'] == 5
+    after = state(out)
+    assert {k: after[k] for k in done} == done        # finished outputs not rewritten
+    assert result['stats'][0]['units'] == 3           # finished units not recomputed
+    assert labels_of(out) == labels_of(single)
+
+
+def test_truncated_output_is_detected_and_redone(tmp_path, scenes, single):
+    out = tmp_path / 'corrupt'
+    run_single(out, scenes)
+    victim = out / 'scene3_labels.tif'
+    victim.write_bytes(victim.read_bytes()[:-500])
+    split = out / 'scene0_labels.tif'           # an assembled scene: its blocks are redone
+    split.write_bytes(split.read_bytes()[:100])
+    before = state(out)
+    result = run_single(out, scenes)
+    after = state(out)
+    changed = {k for k in before if before[k] != after[k]}
+    assert 'scene3_labels.tif' in changed and 'scene0_labels.tif' in changed
+    assert 'scene1_labels.tif' not in changed and 'scene4_summary.json' not in changed
+    assert result['stats'][0]['units'] == 1 + 3      # scene3, and scene0's three blocks
+    assert labels_of(out) == labels_of(single)
+
+
+# ------------------------------------------------------------------------------ region outputs
+def test_vrt_covers_the_union_and_stac_lists_scenes_with_classes(single, scenes):
+    import pystac
+    bounds = []
+    for p in scenes:
+        with rasterio.open(p) as src:
+            bounds.append(src.bounds)
+    with rasterio.open(single / 'region_labels.vrt') as vrt:
+        b = vrt.bounds
+        assert b.left == min(x.left for x in bounds) and b.right == max(x.right for x in bounds)
+        assert b.top == max(x.top for x in bounds) and b.bottom == min(x.bottom for x in bounds)
+        assert vrt.crs.to_epsg() == 32632 and vrt.nodata == 255
+        mosaic = vrt.read(1)
+    with rasterio.open(single / 'scene4_labels.tif') as src:   # the last source drawn wins
+        win = vrt_window(b, src.bounds, 0.5)
+        assert np.array_equal(mosaic[win], src.read(1))
+    cat = pystac.Catalog.from_file(str(single / 'stac' / 'catalog.json'))
+    items = {i.id: i for i in cat.get_items(recursive=True)}
+    assert sorted(items) == [f'scene{k}' for k in range(5)]
+    item = items['scene2']
+    assert item.properties['proj:code'] == 'EPSG:32632' or item.properties.get('proj:epsg') == 32632
+    classes = item.assets['labels'].extra_fields['classification:classes']
+    assert [c['description'] for c in classes] == ['water', 'field', 'town']
+    assert all(len(c['color_hint']) == 6 for c in classes)
+    lon, lat = item.geometry['coordinates'][0][0]
+    assert 8.9 < lon < 9.1 and 50.5 < lat < 50.6      # UTM 32N, 500 km E, 5600 km N
+    assert Path(item.assets['labels'].get_absolute_href()).is_file()
+
+
+def vrt_window(mosaic, scene, res):
+    r0 = round((mosaic.top - scene.top) / res)
+    c0 = round((scene.left - mosaic.left) / res)
+    h, w = round((scene.top - scene.bottom) / res), round((scene.right - scene.left) / res)
+    return slice(r0, r0 + h), slice(c0, c0 + w)
+
+
+def test_mixed_crs_needs_target_crs(tmp_path, scenes):
+    other = write_scenes(tmp_path / 'other', crs='EPSG:32633')[:1]
+    renamed = other[0].rename(other[0].with_name('east.tif'))
+    with pytest.raises(ValueError, match='--target-crs'):
+        R.check_same_crs([scenes[1], renamed])
+    out = tmp_path / 'warped'
+    job = W.job(out, [scenes[1], renamed], target_crs='EPSG:3857')
+    R.run_region(W.stub(32), job)
+    with rasterio.open(out / 'region_labels.vrt') as vrt:
+        assert vrt.crs.to_epsg() == 3857
+
+
+# ------------------------------------------------------------------------------ command line
+def test_cli_region_mode_with_fixture_model_and_dry_run(tmp_path, scenes, capsys):
+    argv = [str(scenes[1]), str(scenes[2]), '--classes', 'water;field;town',
+            '--pretrained', str(TINY_PT), '--model-cfg', str(TINY_CFG),
+            '--upsampler-ckpt', str(JBU_CKPT['jbu_one']), '--device', 'cpu', '--threads', '1',
+            '--out', str(tmp_path / 'cli'), '--quiet', '--region']
+    assert R.main(argv + ['--dry-run', '--ranks', '2']) == 0
+    out = capsys.readouterr().out
+    assert 'over 2 rank(s)' in out and 'rank 1: 1 unit(s)' in out and 'estimated peak' in out
+    assert R.main(argv) == 0
+    assert 'region: 2 scene(s)' in capsys.readouterr().out
+    assert (tmp_path / 'cli' / 'stac' / 'catalog.json').is_file()
+    with rasterio.open(tmp_path / 'cli' / 'scene1_labels.tif') as src:
+        assert src.read(1).max() < 3
+    assert R.main(argv[:-1] + ['--target-crs', 'nonsense:1', '--no-mosaic', '--region',
+                               '--classes-file', 'x']) == 2
+    assert 'not both' in capsys.readouterr().err
