@@ -59,7 +59,15 @@ class Job:
                     bands=list(self.bands) if self.bands else None,
                     percentiles=list(self.percentiles), state=self.state,
                     progress=dict(done=self.done, total=self.total), message=self.message,
-                    queue_position=position, result=self.result)
+                    queue_position=position, result=self.result,
+                    colours=self.colours())
+
+    def colours(self) -> list | None:
+        """The class map's palette (the legend's swatches)."""
+        if not self.result:
+            return None
+        from ..visualization import palette
+        return palette(len(self.result['classes'])).tolist()
 
     def file(self, kind: str) -> Path:
         """An output of the finished job: labels, probs, overlay or summary."""

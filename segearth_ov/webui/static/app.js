@@ -1,0 +1,170 @@
+// SegEarth-OV map page: talks to the JSON API of segearth_ov/webui/app.py.
+'use strict';
+const $ = (id) => document.getElementById(id);
+const state = { scene: null, job: null, map: null, base: null, overlay: null, hidden: new Set(), poll: null };
+
+async function api(url, options) {
+  const r = await fetch(url, options);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.error || (body.detail && JSON.stringify(body.detail)) || r.statusText);
+  return body;
+}
+function showError(err) { $('error').textContent = err ? String(err.message || err) : ''; }
+function query() {
+  const q = new URLSearchParams();
+  if ($('bands').value.trim()) q.set('bands', $('bands').value.trim());
+  if ($('stretch').value.trim()) q.set('stretch', $('stretch').value.trim());
+  const s = q.toString();
+  return s ? '?' + s : '';
+}
+
+// ------------------------------------------------------------------ map
+function makeMap(simple) {
+  if (state.map) state.map.remove();
+  state.base = state.overlay = null;
+  state.map = L.map('map', simple ? { crs: L.CRS.Simple, minZoom: -6, maxZoom: 6 } : { maxZoom: 22 });
+  state.map.on('click', pixelQuery);
+}
+function showScene(scene) {
+  state.scene = scene;
+  $('scene-info').textContent = `${scene.name}: ${scene.width} × ${scene.height} px, ${scene.bands} band(s) ${scene.dtype}, `
+    + (scene.crs ? `CRS ${scene.crs}` : 'no CRS (image view)');
+  makeMap(!scene.georeferenced);
+  if (scene.georeferenced) {
+    state.base = L.tileLayer(`/api/scenes/${scene.id}/tiles/{z}/{x}/{y}.png${query()}`, { maxZoom: 22, tileSize: 256 });
+    state.base.addTo(state.map);
+    state.map.fitBounds(scene.bounds);
+  } else {
+    const b = [[-scene.height, 0], [0, scene.width]];
+    state.base = L.imageOverlay(`/api/scenes/${scene.id}/image.png${query()}`, b).addTo(state.map);
+    state.map.fitBounds(b);
+  }
+  $('run').disabled = false;
+}
+
+// ------------------------------------------------------------------ scene input
+$('upload').addEventListener('change', async () => {
+  const f = $('upload').files[0];
+  if (!f) return;
+  showError(''); $('scene-info').textContent = `uploading ${f.name} …`;
+  try {
+    showScene(await api(`/api/scenes?name=${encodeURIComponent(f.name)}`, { method: 'POST', body: f }));
+  } catch (err) { $('scene-info').textContent = ''; showError(err); }
+});
+$('pick').addEventListener('change', async () => {
+  if (!$('pick').value) return;
+  showError('');
+  try {
+    showScene(await api('/api/scenes/pick', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ path: $('pick').value }) }));
+  } catch (err) { showError(err); }
+});
+$('preset').addEventListener('change', () => { if ($('preset').value) $('classes').value = $('preset').value; });
+
+// ------------------------------------------------------------------ jobs
+$('run').addEventListener('click', async () => {
+  showError('');
+  const model_options = {};
+  for (const k of ['clip_type', 'model_type', 'upsampler', 'prob_thd']) if ($(k).value) model_options[k] = $(k).value;
+  try {
+    const job = await api('/api/jobs', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ scene: state.scene.id, classes: $('classes').value, model_options,
+        bands: $('bands').value.trim() || null, stretch: $('stretch').value.trim() || null }) });
+    history.replaceState(null, '', `?job=${job.id}`);
+    follow(job);
+  } catch (err) { showError(err); }
+});
+$('cancel').addEventListener('click', async () => {
+  if (state.job) follow(await api(`/api/jobs/${state.job.id}/cancel`, { method: 'POST' }));
+});
+
+function follow(job) {
+  state.job = job;
+  clearTimeout(state.poll);
+  const active = job.state === 'queued' || job.state === 'running';
+  $('cancel').hidden = !active; $('run').disabled = active;
+  $('progress').hidden = !active;
+  $('progress').max = job.progress.total || 1; $('progress').value = job.progress.done;
+  $('status').textContent = `job ${job.id}: ${job.state}` + (job.queue_position ? ` (${job.queue_position} ahead)` : '')
+    + (job.message ? ` — ${job.message}` : '');
+  if (job.state === 'failed') showError(job.message);
+  if (active) state.poll = setTimeout(async () => follow(await api(`/api/jobs/${job.id}`)), 500);
+  else if (job.state === 'done') showResult(job);
+}
+
+function overlayUrl() {
+  const hide = [...state.hidden].join(',');
+  const q = hide ? `?hide=${hide}` : '';
+  return state.scene.georeferenced ? `/api/jobs/${state.job.id}/tiles/{z}/{x}/{y}.png${q}` : `/api/jobs/${state.job.id}/image.png${q}`;
+}
+function showResult(job) {
+  const res = job.result, opacity = parseFloat($('opacity').value);
+  if (state.overlay) state.map.removeLayer(state.overlay);
+  document.body.dataset.overlay = 'loading';
+  state.overlay = state.scene.georeferenced
+    ? L.tileLayer(overlayUrl(), { maxZoom: 22, opacity })
+    : L.imageOverlay(overlayUrl(), [[-state.scene.height, 0], [0, state.scene.width]], { opacity });
+  state.overlay.on('load', () => { document.body.dataset.overlay = 'loaded'; });
+  state.overlay.addTo(state.map);
+  $('result').hidden = false;
+  const legend = $('legend'); legend.innerHTML = '';
+  const rows = $('areas').querySelector('tbody'); rows.innerHTML = '';
+  res.classes.forEach((c, i) => {
+    const [r, g, b] = job.colours[i];
+    const li = document.createElement('li');
+    li.innerHTML = `<label><input type="checkbox" data-index="${i}" ${state.hidden.has(i) ? '' : 'checked'}>`
+      + `<span class="swatch" style="background: rgb(${r},${g},${b})"></span><span class="name"></span></label>`;
+    li.querySelector('.name').textContent = c.synonyms.join(', ');
+    li.querySelector('input').addEventListener('change', (e) => {
+      if (e.target.checked) state.hidden.delete(i); else state.hidden.add(i);
+      state.overlay.setUrl(overlayUrl());
+    });
+    legend.appendChild(li);
+    const tr = document.createElement('tr');
+    for (const v of [c.name, c.pixels.toLocaleString(), (100 * c.fraction).toFixed(1),
+      c.area_m2 === null ? '—' : Math.round(c.area_m2).toLocaleString()]) {
+      const td = document.createElement('td'); td.textContent = v; tr.appendChild(td);
+    }
+    rows.appendChild(tr);
+  });
+  for (const k of ['labels', 'overlay', 'summary']) $(`dl-${k}`).href = `/api/jobs/${job.id}/download/${k}`;
+}
+$('opacity').addEventListener('input', () => { if (state.overlay) state.overlay.setOpacity(parseFloat($('opacity').value)); });
+
+async function pixelQuery(e) {
+  if (!state.job || state.job.state !== 'done') return;
+  try {
+    const p = await api(`/api/jobs/${state.job.id}/pixel?lat=${e.latlng.lat}&lng=${e.latlng.lng}`);
+    if (!p.inside) { $('pixel').textContent = 'outside the scene'; return; }
+    const probs = Object.entries(p.probabilities).sort((a, b) => b[1] - a[1])
+      .map(([n, v]) => `${n} ${(100 * v).toFixed(1)}%`).join(', ');
+    $('pixel').textContent = `row ${p.row}, col ${p.col}: ${p.name} — ${probs}`;
+    L.popup().setLatLng(e.latlng).setContent(`<b>${p.name}</b><br>${probs}`).openOn(state.map);
+  } catch (err) { showError(err); }
+}
+
+// ------------------------------------------------------------------ start
+async function start() {
+  if (typeof L === 'undefined') { showError('Leaflet is missing: run tools/install.sh (it installs Leaflet from npm)'); return; }
+  const info = await api('/api/info');
+  for (const [k, values] of Object.entries(info.choices))
+    for (const v of values) $(k).add(new Option(v, v));
+  for (const [name, text] of Object.entries(info.presets)) $('preset').add(new Option(name, text));
+  if (info.data_dir) {
+    $('pick-box').hidden = false;
+    for (const f of (await api('/api/files')).files) $('pick').add(new Option(f, f));
+  }
+  makeMap(false);
+  state.map.setView([0, 0], 1);
+  const jid = new URLSearchParams(location.search).get('job');
+  if (jid) {
+    try {
+      const job = await api(`/api/jobs/${jid}`);
+      $('classes').value = job.classes;
+      showScene(job.scene);
+      follow(job);
+    } catch (err) { showError(err); }
+  }
+  document.body.dataset.ready = '1';
+}
+start().catch(showError);
