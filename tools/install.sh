@@ -25,6 +25,35 @@ fi
 VPY="$VENV/bin/python"
 PIP=("$VPY" -m pip --disable-pip-version-check -q)
 
+# The web UI (tools/webui.py): its map is Leaflet, installed from the npm registry into the
+# environment (never vendored); its browser test drives Debian's Chromium with Selenium.
+# Both are checked on every run (cheap), before the "up to date" exit below.
+LEAFLET_VERSION="1.9.4"
+WEBUI_JS="$VENV/share/segearth-webui"
+if ! grep -qs "\"version\": \"$LEAFLET_VERSION\"" "$WEBUI_JS/node_modules/leaflet/package.json" \
+        || [ ! -f "$WEBUI_JS/node_modules/leaflet/dist/leaflet.js" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        log "installing leaflet $LEAFLET_VERSION from npm into $WEBUI_JS (the web UI's map)"
+        mkdir -p "$WEBUI_JS"
+        npm install --prefix "$WEBUI_JS" --no-save --no-audit --no-fund --silent \
+            "leaflet@$LEAFLET_VERSION"
+    else
+        log "npm not found: the web UI's map (Leaflet) is not installed; install Node.js and" \
+            "npm (e.g. apt-get install npm) and run tools/install.sh again"
+    fi
+fi
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        log "installing chromium and chromium-driver from Debian (the web UI's browser test)"
+        apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } \
+            || log "could not install chromium: the web UI's browser test will be skipped"
+    else
+        log "chromium/chromedriver missing and apt-get needs root: the web UI's browser test" \
+            "will be skipped (apt-get install chromium chromium-driver)"
+    fi
+fi
+
 stamp="$VENV/.segearth-installed"
 req_hash="$(cat "$ROOT/requirements.txt" "$ROOT/tools/install.sh" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$req_hash" ]; then
