@@ -147,6 +147,20 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
     assert px['inside'] and (px['row'], px['col']) == (10, 20)
     assert client.get(f'/api/jobs/{j1["id"]}/download/labels').content[:4] == b'\x89PNG'
 
+    # cancel while running: after its first tile, before its last
+    j3 = client.post('/api/jobs', json=dict(scene=bscene['id'], classes='road;water')).json()
+    st = wait(client, j3['id'], states=('running', 'done', 'failed'))
+    t0 = time.time()
+    while st['state'] == 'running' and st['progress']['done'] < 1 and time.time() - t0 < 60:
+        time.sleep(0.02)
+        st = client.get(f'/api/jobs/{j3["id"]}').json()
+    assert st['state'] == 'running' and 1 <= st['progress']['done'] < st['progress']['total']
+    client.post(f'/api/jobs/{j3["id"]}/cancel')
+    st = wait(client, j3['id'])
+    assert st['state'] == 'cancelled' and st['message'] == 'cancelled while running'
+    assert not list((root / 'work' / 'jobs' / j3['id']).glob('big_*'))
+    assert client.get(f'/api/jobs/{j3["id"]}/download/labels').status_code == 409
+
 
 @pytest.mark.parametrize('case', ['not_raster', 'oversized', 'dotdot_upload', 'dotdot_pick',
                                   'outside_link', 'empty_classes', 'bad_option', 'weights'])
