@@ -139,12 +139,15 @@ def test_interrupted_run_resumes_without_touching_finished_outputs(tmp_path, sce
                             'scene1_labels.tif.aux.xml', 'scene1_summary.json']
     assert not (out / 'region_manifest.json').exists()
     assert len(list((out / '.region' / 'blocks').glob('*.labels.npy'))) == 3
+    # what a process killed while writing leaves behind: temporary files, never final names
+    (out / '.scene2_labels.tif.partial-99999.tif').write_bytes(b'half')
     result = run_single(out, scenes)
     assert result['scenes'] == 5
     after = state(out)
     assert {k: after[k] for k in done} == done        # finished outputs not rewritten
     assert result['stats'][0]['units'] == 3           # finished units not recomputed
     assert labels_of(out) == labels_of(single)
+    assert not list(out.glob('.*partial*'))
 
 
 def test_truncated_output_is_detected_and_redone(tmp_path, scenes, single):
@@ -229,3 +232,16 @@ def test_cli_region_mode_with_fixture_model_and_dry_run(tmp_path, scenes, capsys
     assert R.main(argv[:-1] + ['--target-crs', 'nonsense:1', '--no-mosaic', '--region',
                                '--classes-file', 'x']) == 2
     assert 'not both' in capsys.readouterr().err
+
+
+def test_split_scene_probabilities_equal_predict_file(tmp_path, scenes):
+    """--save-probs: blocks keep float probabilities; the assembled file is predict_file's."""
+    model = W.stub(32)
+    R.run_region(model, W.job(tmp_path / 'region', scenes[:1], save_probs=True))
+    P.predict_file(scenes[0], model, tmp_path / 'ref', options=P.SceneOptions(tile=64, overlap=16),
+                   save_probs=True, overlay=False, progress=False)
+    for name in ('scene0_labels.tif', 'scene0_probs.tif'):
+        with rasterio.open(tmp_path / 'region' / name) as a, rasterio.open(tmp_path / 'ref' / name) as b:
+            assert a.count == b.count and np.array_equal(a.read(), b.read())
+    manifest = json.loads((tmp_path / 'region' / 'region_manifest.json').read_text())
+    assert 'scene0_probs.tif' in manifest['scenes']['scene0']['outputs']
