@@ -4,7 +4,9 @@ tests/region: started by torchrun (2 ranks, gloo) or plainly (one process).
     python region_worker.py OUT SLIDE_CROP MAX_UNITS INPUT...   (MAX_UNITS -1: all)
 """
 import importlib.util
+import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -22,6 +24,8 @@ def stub(slide_crop: int):
         cover a pixel, so a block missing an overlapping tile would differ."""
 
         def image_logits(self, img):
+            if os.environ.get('REGION_TEST_TILE_SECONDS'):   # a slow model, to kill mid-run
+                time.sleep(float(os.environ['REGION_TEST_TILE_SECONDS']))
             return super().image_logits(img) + 2 * super().image_logits(
                 img.mean(dim=(2, 3), keepdim=True))
 

@@ -150,6 +150,36 @@ def test_interrupted_run_resumes_without_touching_finished_outputs(tmp_path, sce
     assert not list(out.glob('.*partial*'))
 
 
+def test_killed_run_resumes(tmp_path, scenes, single):
+    """SIGKILL in the middle of a run (a slow model): the rerun finishes, keeps what was
+    finished and leaves no temporary file."""
+    import signal
+    import time
+    out = tmp_path / 'killed'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT),
+               REGION_TEST_TILE_SECONDS='0.1')
+    proc = subprocess.Popen([sys.executable, str(HERE / 'region_worker.py'), str(out), '32',
+                             '-1', *map(str, scenes)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    records = out / '.region' / 'units'
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and \
+            len(list(records.glob('*.json'))) < 4:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = sorted(p.stem for p in records.glob('*.json'))
+    assert 4 <= len(finished) < 7, finished      # killed after some units, before the end
+    assert not (out / 'region_manifest.json').exists()
+    done = {k: v for k, v in state(out).items() if k.split('_')[0] in finished}
+    result = run_single(out, scenes)
+    after = state(out)
+    assert {k: after[k] for k in done} == done
+    assert result['stats'][0]['units'] == 7 - len(finished)
+    assert labels_of(out) == labels_of(single)
+    assert not list(out.glob('.*partial*')) and not list(out.glob('.region/blocks/.*partial*'))
+
+
 def test_truncated_output_is_detected_and_redone(tmp_path, scenes, single):
     out = tmp_path / 'corrupt'
     run_single(out, scenes)
