@@ -81,8 +81,9 @@ def _hidden(text) -> list[int]:
 
 
 def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: Path,
-               max_upload_mb: float = 1024, threads: int | None = None):
-    """The FastAPI app: model `settings` as tools/predict.py takes them, fixed for its life."""
+               max_upload_mb: float = 1024, threads: int | None = None, classes: str = ''):
+    """The FastAPI app: model `settings` as tools/predict.py takes them, fixed for its life;
+    `classes` fills the page's class box at first."""
     from fastapi import FastAPI
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
@@ -120,7 +121,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     def info():
         return dict(model={k: str(v) for k, v in settings.items()}, choices=CHOICES,
                     presets=class_presets(), data_dir=data_dir is not None,
-                    max_upload_mb=max_upload_mb, leaflet=lf is not None)
+                    max_upload_mb=max_upload_mb, leaflet=lf is not None, classes=classes)
 
     @app.get('/api/files')
     def files():

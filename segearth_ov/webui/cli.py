@@ -41,9 +41,14 @@ def main(argv=None, prog=None) -> int:
     from ..apis.predict_cli import model_settings, scene_options
     from .app import create_app, leaflet_dir
     try:
+        classes = ''
+        if args.classes or args.classes_file:      # the class box's first content
+            from ..apis.predict import parse_classes
+            names = parse_classes(args.classes_file or args.classes)
+            classes = ';'.join(','.join(syn) for syn in names.classes)
         settings = model_settings(args)
         app = create_app(settings, scene_options(args), args.data_dir, Path(args.work_dir),
-                         args.max_upload_mb, args.threads)
+                         args.max_upload_mb, args.threads, classes)
     except ValueError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

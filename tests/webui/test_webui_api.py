@@ -209,3 +209,14 @@ def test_rejections(env, case):
         assert r.status_code == 400 and 'cannot be set from the page' in r.json()['error']
     assert client.get('/api/info').status_code == 200          # still up
     assert client.get('/api/jobs/nope').status_code == 404
+
+
+def test_cli_options_are_the_predictors_and_bind_locally():
+    from segearth_ov.apis.predict_cli import model_settings
+    from segearth_ov.webui.cli import build_parser
+    args = build_parser().parse_args(['--prob-thd', '0.2', '--upsampler', 'none',
+                                      '--data-dir', 'scenes', '--classes', 'road;water'])
+    assert args.host == '127.0.0.1' and args.port == 7860 and args.data_dir == 'scenes'
+    assert model_settings(args) == {'prob_thd': 0.2, 'upsampler': None}
+    with pytest.raises(SystemExit):          # no inputs and no output options here
+        build_parser().parse_args(['scene.tif'])

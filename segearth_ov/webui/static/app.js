@@ -147,6 +147,7 @@ async function pixelQuery(e) {
 async function start() {
   if (typeof L === 'undefined') { showError('Leaflet is missing: run tools/install.sh (it installs Leaflet from npm)'); return; }
   const info = await api('/api/info');
+  if (info.classes && !$('classes').value) $('classes').value = info.classes;
   for (const [k, values] of Object.entries(info.choices))
     for (const v of values) $(k).add(new Option(v, v));
   for (const [name, text] of Object.entries(info.presets)) $('preset').add(new Option(name, text));
