@@ -52,6 +52,7 @@ class Job:
     result: dict | None = None
     created: float = field(default_factory=time.time)
     cancel_requested: bool = False
+    lines: list = field(default_factory=list)     # the classes, one line per class
 
     def status(self, position: int | None = None) -> dict:
         return dict(id=self.id, scene=self.scene.info(), classes=self.classes,
@@ -127,15 +128,19 @@ class JobQueue:
     def submit(self, scene: Scene, classes: str, model_options: dict | None, bands,
                percentiles) -> Job:
         from ..apis.predict import parse_classes
-        try:
-            parse_classes(classes)
-        except ValueError as err:
-            raise RequestError(str(err)) from None
         if not isinstance(classes, str):
             raise RequestError('classes must be text, e.g. "building,roof;road;water"')
+        # a list of lines, never the text itself: parse_classes would read a text naming a
+        # file as a class-name file, and the page must not read the server's files
+        lines = [c.strip() for c in classes.split(';') if c.strip()]
+        try:
+            parse_classes(lines or '')
+        except ValueError as err:
+            raise RequestError(str(err)) from None
         opts = check_model_options(model_options)
         jid = secrets.token_hex(6)
         job = Job(jid, scene, classes, opts, bands, percentiles, self.work_dir / 'jobs' / jid)
+        job.lines = lines
         with self._lock:
             self.jobs[jid] = job
         self._queue.put(job)
@@ -176,7 +181,7 @@ class JobQueue:
         model = self._models.pop(key, None)
         if model is None:
             job.message = 'building the model'
-            model = build_model(job.classes, **settings)
+            model = build_model(job.lines, **settings)
             model.webui_default_thd = model.prob_thd
         self._models[key] = model                       # most recent last
         while len(self._models) > MAX_MODELS:
@@ -207,7 +212,7 @@ class JobQueue:
 
         from ..apis.predict import _ensure_classes, parse_classes, predict_file
         model = self._model(job)
-        _ensure_classes(model, parse_classes(job.classes))
+        _ensure_classes(model, parse_classes(job.lines))
         options = replace(self.scene_options, bands=job.bands or self.scene_options.bands,
                           percentiles=job.percentiles)
 

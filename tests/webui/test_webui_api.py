@@ -141,6 +141,12 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
     assert not list((root / 'work' / 'jobs' / j2['id']).glob('*_labels.tif'))
     done = wait(client, j1['id'])
     assert done['state'] == 'done' and done['result']['crs'] is None
+    # a class text naming a server file is a class name, never a file that is read
+    (root / 'secret_classes.txt').write_text('topsecret\n')
+    named = str(root / 'secret_classes.txt')
+    j4 = client.post('/api/jobs', json=dict(scene=plain['id'], classes=named)).json()
+    names = [c['name'] for c in wait(client, j4['id'])['result']['classes']]
+    assert names == [named] and 'topsecret' not in json.dumps(client.get(f'/api/jobs/{j4["id"]}').json())
     r = client.get(f'/api/jobs/{j1["id"]}/image.png', params={'hide': '1'})
     assert r.status_code == 200
     px = client.get(f'/api/jobs/{j1["id"]}/pixel', params=dict(lat=-10.5, lng=20.5)).json()
