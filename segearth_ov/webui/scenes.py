@@ -50,8 +50,30 @@ class Scene:
             return self._stretch[key]
 
 
+# formats an upload may be in: self-contained rasters (GDAL picks a driver by content, and a
+# VRT or similar named "x.tif" could make the server read other files)
+UPLOAD_DRIVERS = ('GTiff', 'PNG', 'JPEG', 'JP2OpenJPEG', 'BMP')
+
+
+def check_upload_format(path: Path, name: str) -> None:
+    import rasterio
+
+    from ..apis.raster_io import quiet_georeference
+    with gdal_env(), quiet_georeference(), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN='EMPTY_DIR'):
+        for driver in UPLOAD_DRIVERS:          # GDAL is asked to try only this driver
+            try:
+                with rasterio.open(path, driver=driver):
+                    return
+            except Exception:       # noqa: BLE001, S112  (not this format)
+                continue
+    raise RequestError(f'{name!r} does not open as a raster: upload a GeoTIFF/TIFF, PNG, '
+                       'JPEG, JPEG 2000 or BMP image')
+
+
 def open_scene(path: Path, name: str, source: str) -> Scene:
     """A Scene for `path`, or RequestError when it does not open as a raster."""
+    if source == 'upload':
+        check_upload_format(path, name)
     try:
         with gdal_env(), open_raster(path, name) as src:
             georef = is_georeferenced(src)

@@ -168,12 +168,18 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
     assert client.get(f'/api/jobs/{j3["id"]}/download/labels').status_code == 409
 
 
-@pytest.mark.parametrize('case', ['not_raster', 'oversized', 'dotdot_upload', 'dotdot_pick',
+@pytest.mark.parametrize('case', ['not_raster', 'vrt_in_disguise', 'oversized', 'dotdot_upload', 'dotdot_pick',
                                   'outside_link', 'empty_classes', 'bad_option', 'weights'])
 def test_rejections(env, case):
     client, root, data = env
     if case == 'not_raster':
         r = client.post('/api/scenes', params={'name': 'x.tif'}, content=b'hello, not a raster')
+        assert r.status_code == 400 and 'does not open as a raster' in r.json()['error']
+    elif case == 'vrt_in_disguise':      # a VRT named .tif would read the server's files
+        vrt = (f'<VRTDataset rasterXSize="256" rasterYSize="256"><VRTRasterBand dataType="Byte" '
+               f'band="1"><SimpleSource><SourceFilename>{root / "secret.tif"}</SourceFilename>'
+               '<SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>')
+        r = client.post('/api/scenes', params={'name': 'x.tif'}, content=vrt.encode())
         assert r.status_code == 400 and 'does not open as a raster' in r.json()['error']
     elif case == 'oversized':
         r = client.post('/api/scenes', params={'name': 'huge.tif'}, content=b'0' * (2 * 2 ** 20))
