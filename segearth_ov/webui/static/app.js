@@ -31,12 +31,12 @@ function showScene(scene) {
     + (scene.crs ? `CRS ${scene.crs}` : 'no CRS (image view)');
   makeMap(!scene.georeferenced);
   if (scene.georeferenced) {
-    state.base = L.tileLayer(`/api/scenes/${scene.id}/tiles/{z}/{x}/{y}.png${query()}`, { maxZoom: 22, tileSize: 256 });
+    state.base = L.tileLayer(baseUrl(scene), { maxZoom: 22, tileSize: 256 });
     state.base.addTo(state.map);
     state.map.fitBounds(scene.bounds);
   } else {
     const b = [[-scene.height, 0], [0, scene.width]];
-    state.base = L.imageOverlay(`/api/scenes/${scene.id}/image.png${query()}`, b).addTo(state.map);
+    state.base = L.imageOverlay(baseUrl(scene), b).addTo(state.map);
     state.map.fitBounds(b);
   }
   $('run').disabled = false;
@@ -97,8 +97,12 @@ function overlayUrl() {
   const q = hide ? `?hide=${hide}` : '';
   return state.scene.georeferenced ? `/api/jobs/${state.job.id}/tiles/{z}/{x}/{y}.png${q}` : `/api/jobs/${state.job.id}/image.png${q}`;
 }
+function baseUrl(scene) {
+  return scene.georeferenced ? `/api/scenes/${scene.id}/tiles/{z}/{x}/{y}.png${query()}` : `/api/scenes/${scene.id}/image.png${query()}`;
+}
 function showResult(job) {
   const res = job.result, opacity = parseFloat($('opacity').value);
+  if (state.base) state.base.setUrl(baseUrl(state.scene));   // the bands and stretch of the run
   if (state.overlay) state.map.removeLayer(state.overlay);
   document.body.dataset.overlay = 'loading';
   state.overlay = state.scene.georeferenced
@@ -162,6 +166,8 @@ async function start() {
     try {
       const job = await api(`/api/jobs/${jid}`);
       $('classes').value = job.classes;
+      if (job.bands) $('bands').value = job.bands.join(',');
+      $('stretch').value = job.percentiles.join(',');
       showScene(job.scene);
       follow(job);
     } catch (err) { showError(err); }
