@@ -33,6 +33,7 @@ import numpy as np
 from . import predict as P
 from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, gdal_env,
                         is_georeferenced, select_bands, write_text_atomic)
+from ..utils.images import ImageReadError
 from .tiling import LogitBlender, RowResampler, chunk_rows_for
 
 logger = logging.getLogger('segearth_ov')
@@ -384,19 +385,26 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
         todo = todo[:job.max_units]
     from tqdm import tqdm
     bar = tqdm(total=len(units), desc='region', unit='unit', disable=not (job.progress and rank == 0))
-    stats = dict(rank=rank, units=0, pixels=0, seconds=0.0)
+    stats = dict(rank=rank, units=0, pixels=0, seconds=0.0, failed=[])
     for u in todo:
         remove_partials(out, records, u.stem if u.block is None else u.id, u.block is not None)
         t0 = time.perf_counter()
-        if u.block is None:
-            result = P.predict_file(u.path, model, out, options=job.options, fmt=job.fmt,
-                                    save_probs=job.save_probs, probs_dtype=job.probs_dtype,
-                                    overlay=job.overlay, progress=False)
-            records.write(u.id, scene_files(result, out), rank=rank,
-                          seconds=time.perf_counter() - t0)
-        else:
-            files = run_block(model, u, records, job.options, job.save_probs)
-            records.write(u.id, files, rank=rank, seconds=time.perf_counter() - t0)
+        try:
+            if u.block is None:
+                result = P.predict_file(u.path, model, out, options=job.options, fmt=job.fmt,
+                                        save_probs=job.save_probs, probs_dtype=job.probs_dtype,
+                                        overlay=job.overlay, progress=False)
+                records.write(u.id, scene_files(result, out), rank=rank,
+                              seconds=time.perf_counter() - t0)
+            else:
+                files = run_block(model, u, records, job.options, job.save_probs)
+                records.write(u.id, files, rank=rank, seconds=time.perf_counter() - t0)
+        except (ImageReadError, ValueError, OSError) as err:
+            # one bad scene must not stop the region: it is reported, the rest goes on
+            stats['failed'].append(f'{u.id}: {err}')
+            log.error('%s failed: %s', u.id, err)
+            logger.error('error: %s: %s', u.id, err)
+            continue
         dt = time.perf_counter() - t0
         stats['units'] += 1
         stats['pixels'] += u.pixels
@@ -413,6 +421,8 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
         blocks = [u for u in units if u.stem == stem]
         if assembler(units, stem) != rank or records.valid(stem) is not None:
             continue
+        if any(records.valid(b.id) is None for b in blocks):
+            continue                 # a block failed: reported with it, rerun to finish
         remove_partials(out, records, stem, False)
         t0 = time.perf_counter()
         secs = sum(json.loads(records.path(b.id).read_text()).get('seconds', 0) for b in blocks)
@@ -439,11 +449,12 @@ def finish_region(model, units, records: Records, job: RegionJob, stats) -> dict
     out = Path(job.out)
     scenes = sorted({u.stem: u.path for u in units}.items())
     manifest = dict(key=job.key, scenes={}, units=[asdict(u) for u in units], ranks=stats)
-    labels = []
+    labels, failed = [], []
     for stem, path in scenes:
         rec = records.valid(stem)
         if rec is None:
-            raise RuntimeError(f'{stem}: no valid output after the run; rerun the same command')
+            failed.append(stem)
+            continue
         summary = json.loads((out / f'{stem}_summary.json').read_text())
         manifest['scenes'][stem] = dict(input=path, outputs=rec['outputs'])
         labels.append((stem, out / Path(summary['outputs'][0]).name, summary))
@@ -464,9 +475,12 @@ def finish_region(model, units, records: Records, job: RegionJob, stats) -> dict
                      f'{s["seconds"]:.1f}s, {rate:,.0f} px/s')
     if vrt:
         lines.append(f'mosaic {vrt}, catalogue {out / "stac" / "catalog.json"}')
+    if failed:
+        lines.append(f'{len(failed)} scene(s) failed (errors above and in .region/logs): '
+                     f'{", ".join(failed)}; fix them and rerun the same command')
     print('\n'.join(lines), flush=True)
-    return dict(scenes=len(scenes), units=len(units), pixels=total_px, stats=stats,
-                vrt=str(vrt) if vrt else None)
+    return dict(scenes=len(scenes) - len(failed), units=len(units), pixels=total_px,
+                stats=stats, failed=failed, vrt=str(vrt) if vrt else None)
 
 
 def remove_partials(out: Path, records: Records, name: str, block: bool) -> None:
@@ -480,9 +494,15 @@ def remove_partials(out: Path, records: Records, name: str, block: bool) -> None
 def rank_logger(out: Path, rank: int) -> logging.Logger:
     """A per-rank log file in <out>/.region/logs (appended to across reruns)."""
     log = logging.getLogger(f'segearth_ov.region.rank{rank}')
-    if not log.handlers:
-        (out / STATE / 'logs').mkdir(parents=True, exist_ok=True)
-        h = logging.FileHandler(out / STATE / 'logs' / f'rank{rank}.log')
+    path = (out / STATE / 'logs' / f'rank{rank}.log').resolve()
+    files = [h for h in log.handlers if isinstance(h, logging.FileHandler)]
+    for h in files:                    # a run into another folder in the same process
+        if Path(h.baseFilename) != path:
+            log.removeHandler(h)
+            h.close()
+    if not any(isinstance(h, logging.FileHandler) for h in log.handlers):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        h = logging.FileHandler(path)
         h.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
         log.addHandler(h)
         log.setLevel(logging.INFO)
@@ -712,8 +732,8 @@ def main(argv=None, prog=None) -> int:
                     overlay=not args.no_overlay, split_pixels=int(args.split_pixels),
                     max_units=args.max_units, target_crs=args.target_crs,
                     mosaic=not args.no_mosaic, progress=not args.quiet)
-    run_region(model, job, ctx.rank, ctx.world_size)
+    result = run_region(model, job, ctx.rank, ctx.world_size)
     if ctx.distributed:
         import torch.distributed as dist
         dist.destroy_process_group()
-    return 0
+    return 1 if result.get('failed') or any(s['failed'] for s in result['stats']) else 0

@@ -275,3 +275,24 @@ def test_split_scene_probabilities_equal_predict_file(tmp_path, scenes):
             assert a.count == b.count and np.array_equal(a.read(), b.read())
     manifest = json.loads((tmp_path / 'region' / 'region_manifest.json').read_text())
     assert 'scene0_probs.tif' in manifest['scenes']['scene0']['outputs']
+
+
+def test_unreadable_scene_is_reported_and_the_rest_finishes(tmp_path, scenes, capsys):
+    """A scene whose header reads but whose pixels do not (cut short in a copy): the others
+    are finished, mosaicked and catalogued; the failure is named; a rerun after fixing it
+    does only that scene."""
+    bad = tmp_path / 'bad.tif'
+    data = scenes[0].read_bytes()
+    bad.write_bytes(data[:len(data) // 3])
+    out = tmp_path / 'out'
+    result = R.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
+    assert result['failed'] == ['bad'] and result['scenes'] == 2
+    assert 'bad' in capsys.readouterr().out
+    assert sorted(labels_of(out)) == ['scene1_labels.tif', 'scene2_labels.tif']
+    assert 'bad' in (out / '.region' / 'logs' / 'rank0.log').read_text()
+    with rasterio.open(out / 'region_labels.vrt') as vrt:
+        assert vrt.read(1).size
+    bad.write_bytes(data)
+    again = R.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
+    assert again['failed'] == [] and again['scenes'] == 3
+    assert again['stats'][0]['units'] == 3            # bad's three blocks only
