@@ -83,3 +83,20 @@ def test_missing_source_only_is_reported(tmp_path, capsys):
     assert build.main(['--data-root', str(tmp_path), '--out', str(tmp_path / 'o'),
                        '--sources', 'pie_sar', '--no-progress']) == 1
     assert 'skip pie_sar:' in capsys.readouterr().out
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    import pytest
+    build = load_builder()
+    write_sources(tmp_path / 'data')
+    lab = tmp_path / 'data/PIE-RGB-SAR/label/pie_3.tif'
+    tifffile.imwrite(lab, np.zeros((10, 10), np.uint8))          # wrong size
+    with pytest.raises(ValueError, match='re-run the converter for pie_sar'):
+        build.build(tmp_path / 'data', tmp_path / 'o', sources=['pie_sar'], log=lambda *a: None,
+                    progress=False)
+    with pytest.raises(SystemExit, match='unknown source'):
+        build.build(tmp_path / 'data', tmp_path / 'o', sources=['nope'], log=lambda *a: None)
+    with pytest.raises(SystemExit, match='must differ'):
+        build.build(tmp_path / 'data', tmp_path / 'data', log=lambda *a: None)
+    with pytest.raises(ValueError, match='outside 0..255'):
+        load_taxonomy().remap(np.array([[300]], np.int32), 'pie_sar', 2)
