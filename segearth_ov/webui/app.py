@@ -205,8 +205,10 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         if not isinstance(classes, str) or not classes.strip(' ;,'):
             raise RequestError('the class list is empty: type classes separated by ";" and '
                                'synonyms by ",", e.g. "building,roof;road;water,river"')
-        job = jobs.submit(scene, classes, body.get('model_options'), _bands(body.get('bands')),
-                          _percentiles(body.get('stretch')))
+        bands, percentiles = _bands(body.get('bands')), _percentiles(body.get('stretch'))
+        with gdal_env(), open_raster(scene.path, scene.name) as src:
+            scene.reading(src, bands, percentiles)          # bands the file lacks: refused now
+        job = jobs.submit(scene, classes, body.get('model_options'), bands, percentiles)
         return job.status(jobs.position(job))
 
     @app.get('/api/jobs/{jid}')

@@ -44,7 +44,10 @@ class Scene:
         key = (tuple(bands) if bands else None, tuple(percentiles), bool(sar))
         with self._lock:
             if key not in self._stretch:
-                chosen, alpha = select_bands(src, bands, sar, self.name)
+                try:
+                    chosen, alpha = select_bands(src, bands, sar, self.name)
+                except ValueError as err:       # ImageReadError too: bands the file lacks
+                    raise RequestError(str(err)) from None
                 reader = SceneReader(src, chosen, alpha, None, False, percentiles, self.name)
                 self._stretch[key] = (chosen, alpha, reader.nodata, reader.stretch)
             return self._stretch[key]

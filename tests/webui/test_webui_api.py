@@ -169,7 +169,7 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
 
 
 @pytest.mark.parametrize('case', ['not_raster', 'vrt_in_disguise', 'oversized', 'dotdot_upload', 'dotdot_pick',
-                                  'outside_link', 'empty_classes', 'bad_option', 'weights'])
+                                  'outside_link', 'empty_classes', 'bad_bands', 'bad_option', 'weights'])
 def test_rejections(env, case):
     client, root, data = env
     if case == 'not_raster':
@@ -210,6 +210,14 @@ def test_rejections(env, case):
         for classes in ('', ' ; ;', None):
             r = client.post('/api/jobs', json=dict(scene=sid, classes=classes))
             assert r.status_code == 400 and 'class list is empty' in r.json()['error']
+    elif case == 'bad_bands':
+        sid = client.post('/api/scenes/pick', json={'path': 'sub/scene.tif'}).json()['id']
+        r = client.post('/api/jobs', json=dict(scene=sid, classes='a', bands='5,2,1'))
+        assert r.status_code == 400 and '5' in r.json()['error']
+        r = client.get(f'/api/scenes/{sid}/tiles/1/1/0.png', params={'bands': '5,2,1'})
+        assert r.status_code == 400
+        r = client.post('/api/jobs', json=dict(scene=sid, classes='a', bands='1,2'))
+        assert r.status_code == 400 and '1 or 3 band numbers' in r.json()['error']
     elif case == 'bad_option':
         sid = client.post('/api/scenes/pick', json={'path': 'sub/scene.tif'}).json()['id']
         r = client.post('/api/jobs', json=dict(scene=sid, classes='a', model_options={'prob_thd': 3}))
