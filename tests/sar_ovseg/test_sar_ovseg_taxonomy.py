@@ -106,3 +106,12 @@ def test_docs_table_is_in_sync():
     doc = (ROOT / 'docs' / 'sar_ovseg.md').read_text(encoding='utf-8')
     assert markdown_table() in doc, 'regenerate the table: python -c "from segearth_ov.' \
         'datasets.sar_ovseg import markdown_table; print(markdown_table())"'
+
+
+def test_class_name_files_are_the_taxonomy_prompts():
+    tax = load_taxonomy()
+    for level in (1, 2):
+        path = ROOT / 'configs' / 'sar_ovseg' / f'cls_sar_ovseg_l{level}.txt'
+        assert path.read_text().splitlines() == list(tax.prompts[level])
+    for f in (ROOT / 'configs' / 'sar_ovseg' / 'prompts').glob('*.txt'):
+        assert len(f.read_text().splitlines()) == len(tax.level2), f.name
