@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from segearth_ov.models.backbones import build_clip
-from segearth_ov.models.backbones.clip_vit import resize_pos_embed
+from segearth_ov.models.backbones.clip_vit import embed_tokens
 from segearth_ov.training import save_training_state
 
 
@@ -23,14 +23,10 @@ def projected_tokens(visual: nn.Module, img: torch.Tensor) -> tuple[torch.Tensor
 
     The class token is exactly open_clip's image embedding; the patch tokens get the same
     final norm and projection. Positional embeddings are resized to the input's grid as the
-    segmentor resizes them (`resize_pos_embed`), so training and inference agree.
+    segmentor resizes them (`embed_tokens`), so training and inference agree.
     """
-    x = visual.conv1(img)
-    h, w = x.shape[-2:]
-    x = x.flatten(2).transpose(1, 2)
-    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-    x = torch.cat([cls, x], dim=1) + resize_pos_embed(visual.positional_embedding, h, w).to(x.dtype)
-    x = visual.transformer(visual.ln_pre(x))
+    x, (h, w) = embed_tokens(visual, img)
+    x = visual.transformer(x)
     tokens = visual.ln_post(x) @ visual.proj
     patches = tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
     return tokens[:, 0], patches

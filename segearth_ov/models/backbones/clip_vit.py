@@ -20,24 +20,51 @@ def check_model_type(model_type: str) -> None:
         raise ValueError(f"unknown model_type {model_type!r}; valid: {', '.join(MODEL_TYPES)}")
 
 
-def resize_pos_embed(pos: torch.Tensor, h: int, w: int, by_size: bool = False) -> torch.Tensor:
+POS_MODES = ('scale', 'size', 'size_antialias')
+
+
+def resize_pos_embed(pos: torch.Tensor, h: int, w: int, mode: str = 'scale') -> torch.Tensor:
     """Positional table (1+g², W) → (1+h·w, W), bicubic; the class position is kept.
 
-    The reference resizes by scale factors ((h+0.1)/g, (w+0.1)/g); GEM resizes to the
-    target size with antialiasing (`by_size=True`). Both are kept bit-for-bit.
+    Three resizings, each kept bit-for-bit with the code it reproduces:
+    'scale' — the reference SegEarth-OV: scale factors ((h+0.1)/g, (w+0.1)/g);
+    'size' — to the target size (HG-RSOVSSeg's PEA, its Algorithm 1);
+    'size_antialias' — to the target size with antialiasing (GEM).
+    At the native grid the table is returned unchanged.
     """
+    if mode not in POS_MODES:
+        raise ValueError(f'unknown positional resizing {mode!r}; valid: {", ".join(POS_MODES)}')
     g = int(round((pos.shape[0] - 1) ** 0.5))
+    if g * g != pos.shape[0] - 1:
+        raise ValueError(f'positional table of {pos.shape[0]} rows is not 1 + a square grid')
     if (h, w) == (g, g):
         return pos
     cls, patch = pos[:1], pos[1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
-    if by_size:
-        patch = F.interpolate(patch, size=(h, w), mode='bicubic', align_corners=False,
-                              antialias=True)
-    else:
+    if mode == 'scale':
         patch = F.interpolate(patch, scale_factor=((h + 0.1) / g, (w + 0.1) / g),
                               mode='bicubic', align_corners=False)
+    else:
+        patch = F.interpolate(patch.float(), size=(h, w), mode='bicubic', align_corners=False,
+                              antialias=mode == 'size_antialias').to(pos.dtype)
     assert patch.shape[-2:] == (h, w), (patch.shape, h, w)
     return torch.cat([cls, patch.permute(0, 2, 3, 1).reshape(h * w, -1)])
+
+
+def embed_tokens(visual: nn.Module, img: torch.Tensor, pos_mode: str = 'scale'):
+    """An open_clip ViT's input tokens for an image of any patch-multiple size.
+
+    Patch embedding, class token, positional table resized to the grid (`resize_pos_embed`),
+    patch dropout, `ln_pre`. Returns (B×(1+h·w)×W tokens, (h, w)). One place for it, so the
+    segmentor, the trained decoder and the training scripts see the same tokens.
+    """
+    x = visual.conv1(img)
+    h, w = x.shape[-2:]
+    x = x.flatten(2).transpose(1, 2)
+    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+    x = torch.cat([cls, x], dim=1)
+    x = x + resize_pos_embed(visual.positional_embedding, h, w, pos_mode).to(x.dtype)
+    x = visual.patch_dropout(x)
+    return visual.ln_pre(x), (h, w)
 
 
 class CLIPViTFeatures(nn.Module):
@@ -78,16 +105,8 @@ class CLIPViTFeatures(nn.Module):
         return x
 
     def embed(self, img: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        v = self.visual
-        x = v.conv1(img)
-        h, w = x.shape[-2:]
-        x = x.flatten(2).transpose(1, 2)
-        cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        x = torch.cat([cls, x], dim=1)
-        pos = resize_pos_embed(v.positional_embedding, h, w, by_size=self.model_type == 'GEM')
-        x = x + pos.to(x.dtype)
-        x = v.patch_dropout(x)
-        return v.ln_pre(x), (h, w)
+        return embed_tokens(self.visual, img,
+                            'size_antialias' if self.model_type == 'GEM' else 'scale')
 
     @staticmethod
     def _qkv(block: nn.Module, x: torch.Tensor):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from ..backbones.clip_vit import CLIPViTFeatures
+from ..backbones.clip_vit import CLIPViTFeatures, embed_tokens, resize_pos_embed
 
 PAPER_LAYERS, PAPER_DEPTH = (7, 15), 24   # ViT-L/14's guidance blocks (1-indexed), §4.2
 
@@ -22,14 +21,7 @@ def pea_positional_embedding(pos: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
     At the native grid the original table is returned unchanged.
     """
-    g = int(round(math.sqrt(pos.shape[0] - 1)))
-    if g * g != pos.shape[0] - 1:
-        raise ValueError(f'positional table of {pos.shape[0]} rows is not 1 + a square grid')
-    if (h, w) == (g, g):
-        return pos
-    cls, grid = pos[:1], pos[1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid.float(), size=(h, w), mode='bicubic', align_corners=False)
-    return torch.cat([cls, grid.to(pos.dtype).permute(0, 2, 3, 1).reshape(h * w, -1)])
+    return resize_pos_embed(pos, h, w, 'size')
 
 
 def scale_layers(depth: int, layers=None) -> tuple[int, ...]:
@@ -72,18 +64,12 @@ class PEAViTEncoder(CLIPViTFeatures):
 
     def embed(self, img: torch.Tensor):
         v = self.visual
-        x = v.conv1(img)
-        h, w = x.shape[-2:]
-        x = x.flatten(2).transpose(1, 2)
-        cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        x = torch.cat([cls, x], dim=1)
+        h, w = img.shape[-2] // v.conv1.stride[0], img.shape[-1] // v.conv1.stride[1]
         g = int(round(math.sqrt(v.positional_embedding.shape[0] - 1)))
         if not self.pea and (h, w) != (g, g):
             raise ValueError(f'with pea=False the image must be {self.native_size} '
                              f'(a {g}×{g} grid), got a {h}×{w} grid; resize it first')
-        x = x + pea_positional_embedding(v.positional_embedding, h, w).to(x.dtype)
-        x = v.patch_dropout(x)
-        return v.ln_pre(x), (h, w)
+        return embed_tokens(v, img, 'size')
 
     def forward(self, img: torch.Tensor):
         """Returns ([E_m^i: B×width×h×w for each guidance layer], E_I: B×C×h×w)."""
