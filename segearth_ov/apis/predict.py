@@ -113,6 +113,12 @@ def plan_scene(src, options: SceneOptions, slide: tuple[int, int]) -> TilePlan:
 
 
 # --------------------------------------------------------------------------- the core
+def logit_channels(model) -> int:
+    """Channels of `model.image_logits`: one per query (class name) for the training-free
+    segmentor, one per class for a trained decoder (`logit_channels`)."""
+    return getattr(model, 'logit_channels', None) or len(model.class_names.queries)
+
+
 @torch.no_grad()
 def tile_logits(model, rgb: np.ndarray) -> np.ndarray:
     """Q×h×w logits of one uint8 RGB tile: the segmentor's slide (or whole) inference."""
@@ -125,7 +131,7 @@ def tile_logits(model, rgb: np.ndarray) -> np.ndarray:
 def segment_scene(model, reader: SceneReader, plan: TilePlan, sink, progress=None) -> None:
     """Run the tiles of `plan` through `model`; call sink(r0, logits Q×n×W, valid) for
     every finished chunk of scene rows, top to bottom."""
-    q = len(model.class_names.queries)
+    q = logit_channels(model)
     blender = LogitBlender(plan, q)
     resampler = RowResampler(plan, chunk_rows_for(plan.width, q))
     for i, (y0, y1) in enumerate(plan.rows.spans):
@@ -199,12 +205,19 @@ def _progress(total: int, desc: str, enabled):
 DEFAULT_MODEL = dict(clip_type='CLIP', vit_type='ViT-B/16', model_type='SegEarth')
 
 
-def build_model(classes, config: str | None = None, **settings):
-    """A SegEarthSegmentation for `classes`: from an mmseg config's `model` (with `settings`
-    overriding it), or from `init_segmentor`'s released defaults (λ = -0.3, JBU_One)."""
+def build_model(classes, config: str | None = None, checkpoint: str | None = None,
+                **settings):
+    """A segmentor for `classes`: from an mmseg config's `model` (with `settings`
+    overriding it), or from `init_segmentor`'s released defaults (λ = -0.3, JBU_One).
+
+    `checkpoint`: the weights of a trained model (e.g. HG-RSOVSSeg from tools/train.py),
+    built from `config` and loaded under the safe unpickler.
+    """
     class_names = parse_classes(classes)
     lines = [','.join(syn) for syn in class_names.classes]
     if config is None:
+        if checkpoint is not None:
+            raise ValueError('--checkpoint needs the --config the model was trained with')
         from .inference import init_segmentor
         return init_segmentor(lines, **settings)
     import segearth_ov  # noqa: F401  (registers the segmentor)
@@ -212,6 +225,8 @@ def build_model(classes, config: str | None = None, **settings):
     from mmseg.registry import MODELS
     cfg = Config.fromfile(config).model.to_dict()
     cfg.pop('name_path', None)
+    if cfg.get('type') != 'SegEarthSegmentation':
+        return _trained_model(MODELS, cfg, lines, checkpoint, settings)
     up = dict(cfg.get('feature_up_cfg') or {})
     if 'upsampler' in settings:
         name = settings.pop('upsampler')
@@ -223,6 +238,31 @@ def build_model(classes, config: str | None = None, **settings):
     settings.pop('upsampler_ckpt', None)
     cfg.update(settings, classes=lines, feature_up_cfg=up)
     return MODELS.build(cfg)
+
+
+def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict):
+    """A trained segmentor (any registered type other than SegEarthSegmentation)."""
+    if checkpoint is None:
+        raise ValueError(f"the config's model is a trained {cfg.get('type')}: give its "
+                         'weights with --checkpoint (a tools/train.py checkpoint)')
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    if settings.get('slide_crop') is not None:     # the predictor's slide flags → test_cfg
+        crop = settings.pop('slide_crop')
+        stride = settings.pop('slide_stride', None) or max(crop * 2 // 3, 1)
+        cfg['test_cfg'] = dict(mode='slide', crop_size=crop, stride=stride) if crop else \
+            dict(mode='whole')
+    settings.pop('slide_stride', None)
+    for key in ('upsampler', 'upsampler_ckpt'):
+        settings.pop(key, None)
+    cfg.update(settings, classes=lines)
+    model = registry.build(cfg)
+    from mmengine.runner import load_checkpoint
+    from ..training.mmengine_checkpoints import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()
+    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    device = settings.get('device') or ('cuda' if torch.cuda.is_available() else 'cpu')
+    return model.to(device).eval()
 
 
 def _ensure_classes(model, class_names: ClassNames | None):

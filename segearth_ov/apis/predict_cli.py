@@ -62,6 +62,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group('model (defaults: CLIP ViT-B/16, SegEarth attention, JBU_One, λ=-0.3)')
     g.add_argument('--config', help='mmseg config whose `model` is used (flags override it)')
+    g.add_argument('--checkpoint', help='weights of a trained model (HG-RSOVSSeg, SAR-OVSeg: '
+                   'a tools/train.py checkpoint), built from --config')
     g.add_argument('--clip-type', help='backbone preset: CLIP, OpenCLIP, MetaCLIP, RemoteCLIP, '
                    'GeoRSCLIP, SkyCLIP, FarSLIP, LRSCLIP, AlignEarth')
     g.add_argument('--vit-type', help='ViT-B/16, ViT-B/32, ViT-L/14')
@@ -147,6 +149,8 @@ def model_settings(args) -> dict:
         settings[key.strip()] = _literal(value.strip())
     if args.config is not None:
         settings['config'] = args.config
+    if getattr(args, 'checkpoint', None) is not None:
+        settings['checkpoint'] = args.checkpoint
     return settings
 
 

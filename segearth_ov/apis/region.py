@@ -210,7 +210,7 @@ def run_key(classes, settings: dict, options: P.SceneOptions, save_probs, probs_
 def segment_block(model, reader, plan, unit: Unit, sink) -> None:
     """sink(r0, logits, valid) for the rows of a block, chunked exactly as `segment_scene`."""
     import torch
-    q = len(model.class_names.queries)
+    q = P.logit_channels(model)
     i0, i1 = unit.tile_rows
     j0 = first_overlapping_row(plan, i0)
     blender = LogitBlender(plan, q)
@@ -292,7 +292,7 @@ def assemble_scene(model, blocks: list[Unit], records: Records, out: Path,
                                 src.width, src.crs if georef else None,
                                 src.transform if georef else None,
                                 files['probs'] if save_probs else None, probs_dtype, fmt)
-        chunk = chunk_rows_for(src.width, len(model.class_names.queries))
+        chunk = chunk_rows_for(src.width, P.logit_channels(model))
         with writer:
             for u in sorted(blocks, key=lambda u: u.block):
                 lab = np.load(records.blocks / f'{u.id}.labels.npy', mmap_mode='r')

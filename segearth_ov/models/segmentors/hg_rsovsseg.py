@@ -283,6 +283,42 @@ class HGRSOVSeg(BaseSegmentor):
                         'pred_sem_seg': PixelData(data=torch.zeros_like(lg, dtype=torch.long))})
         return samples
 
+    # ------------------------------------------------------------------ predictor API
+    # What tools/predict.py, the web page and region prediction call on a segmentor: class
+    # logits of a normalised image, their probabilities and labels, and the slide geometry
+    # along which the predictor cuts a scene into tiles.
+    model_type = 'HG-RSOVSSeg'
+
+    @property
+    def device_(self) -> torch.device:
+        return self.query_features.device
+
+    @property
+    def slide_crop(self) -> int:
+        if self.test_cfg.get('mode', 'whole') != 'slide':
+            return 0
+        return _pair(self.test_cfg.get('crop_size', 512))[0]
+
+    @property
+    def slide_stride(self) -> int:
+        return _pair(self.test_cfg.get('stride', 341))[0]
+
+    @property
+    def logit_channels(self) -> int:
+        return self.num_classes
+
+    @torch.no_grad()
+    def image_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Class logits B×N×H×W (synonyms already reduced), whole or slide as `test_cfg`."""
+        return self.inference(inputs, None)
+
+    def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """N×H×W logits → probabilities (softmax over the classes)."""
+        return torch.softmax(logits, dim=0)
+
+    def labels(self, probs: torch.Tensor) -> torch.Tensor:
+        return probs.argmax(dim=0, keepdim=True)
+
     def _forward(self, inputs, data_samples=None):
         return self.encode_decode(inputs)
 
