@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .results import (ResultsFileError, _atomic_save, _folder_lock, _load, _new_workbook,
-                      _replace_sheet, beside_path, lock_files)
+from .results import _load, rewrite_sheet
 
 SHEET = 'hg-cross'
 # the paper's order of Table 6 (config names of configs/hg_rsovsseg/_base_/datasets/)
@@ -68,21 +67,10 @@ def update_table(path, results: dict[str, dict[str, float]]) -> Path:
     Written atomically; a workbook that cannot be read or is open in a spreadsheet program
     is left as it is and the table goes to a new file beside it (returned).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(path.parent):
-        try:
-            wb = _load(path) if path.exists() else _new_workbook()
-            if lock_files(path):
-                raise ResultsFileError('it is open in a spreadsheet program')
-            matrix = read_matrix(path) if path.exists() else {}
-            target = path
-        except (ResultsFileError, OSError) as err:
-            wb, matrix, target = _new_workbook(), {}, beside_path(path)
-            print(f'WARNING: could not update {path} ({err}); writing {target} instead')
+    def table(source):
+        matrix = read_matrix(source) if source is not None else {}
         for train, row in results.items():
             matrix.setdefault(train, {}).update(row)
-        header, rows = table_records(matrix)
-        _replace_sheet(wb, SHEET, header, rows)
-        _atomic_save(wb, target)
-        return target
+        return table_records(matrix)
+
+    return rewrite_sheet(path, SHEET, table)

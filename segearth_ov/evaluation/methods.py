@@ -48,7 +48,6 @@ def _baseline(model_type: str, doc: str) -> Part:
 
 
 def _b32(clip_type: str) -> Part:
-    slug = clip_type.lower()
     return Part(f'{clip_type} ViT-B/32, with a SimFeatUp trained on it (5 JBU steps)',
                 dict(clip_type=clip_type, vit_type='ViT-B/32',
                      feature_up_cfg=dict(model_name='jbu_one', model_path=(

@@ -413,23 +413,8 @@ def write_sheet(path, sheet: str, header, records) -> Path:
     """Replace the table's sheet in the workbook `path` (other sheets kept), atomically; a
     workbook that cannot be read or is open elsewhere is left as it is and the sheet goes to
     a new file beside it (returned), as `results.append_row` does."""
-    from .results import (ResultsFileError, _atomic_save, _folder_lock, _load, _new_workbook,
-                          _replace_sheet, beside_path, lock_files)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(path.parent):
-        try:
-            wb = _load(path) if path.exists() else _new_workbook()
-            if lock_files(path):
-                raise ResultsFileError('it is open in a spreadsheet program')
-            target = path
-        except (ResultsFileError, OSError) as err:
-            wb, target = _new_workbook(), beside_path(path)
-            print(f'WARNING: could not update {path} ({err}); writing {target} instead',
-                  file=sys.stderr)
-        _replace_sheet(wb, sheet, header, records)
-        _atomic_save(wb, target)
-        return target
+    from .results import rewrite_sheet
+    return rewrite_sheet(path, sheet, lambda source: (header, records))
 
 
 def bar_chart(path: Path, spec: TableSpec, columns, rows, ours) -> Path | None:

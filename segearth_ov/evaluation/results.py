@@ -237,6 +237,32 @@ def beside_path(path: Path) -> Path:
     return candidate
 
 
+def rewrite_sheet(path, sheet: str, table) -> Path:
+    """Replace one sheet of the workbook at `path` (other sheets kept); return the file written.
+
+    `table(source)` returns (header, records); `source` is the workbook to merge with
+    (`path`), or None when there is none or it cannot be updated (corrupt, or open in a
+    spreadsheet program): then `path` is left as it is and the sheet goes to a new workbook
+    beside it, with a warning, as `append_row` does. Written atomically, under the folder lock.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(path.parent):
+        try:
+            if lock_files(path):
+                raise ResultsFileError('it is open in a spreadsheet program')
+            wb = _load(path) if path.exists() else _new_workbook()
+            source, target = (path if path.exists() else None), path
+        except (ResultsFileError, OSError) as err:
+            wb, source, target = _new_workbook(), None, beside_path(path)
+            print(f'WARNING: could not update {path} ({err}); writing {target} instead',
+                  file=sys.stderr)
+        header, records = table(source)
+        _replace_sheet(wb, sheet, header, records)
+        _atomic_save(wb, target)
+        return target
+
+
 def append_row(path, row: dict) -> Path:
     """Append `row` to the workbook at `path`; return the file it was written to.
 

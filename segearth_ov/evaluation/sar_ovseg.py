@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 from ..datasets.sar_ovseg import load_taxonomy
-from .results import (ResultsFileError, _atomic_save, _fmt, _folder_lock, _load, _new_workbook,
-                      _replace_sheet, beside_path, lock_files, per_class_iou)
+from .results import _fmt, _load, per_class_iou, rewrite_sheet
 
 SHEETS = dict(zeroshot='sar-ovseg-zeroshot', lodo='sar-ovseg-lodo',
               openvocab='sar-ovseg-openvocab', prompts='sar-ovseg-prompts')
@@ -126,22 +125,14 @@ def update_sheet(path, protocol: str, rows: list[dict]) -> Path:
     other rows and sheets kept). Written atomically; a workbook that cannot be read or is
     open in a spreadsheet program is left as it is and the sheet goes to a new file beside it
     (returned)."""
-    path, sheet, key = Path(path), SHEETS[protocol], KEYS[protocol]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(path.parent):
-        try:
-            if lock_files(path):
-                raise ResultsFileError('it is open in a spreadsheet program')
-            wb = _load(path) if path.exists() else _new_workbook()
-            old = read_sheet(path, sheet)
-            target = path
-        except (ResultsFileError, OSError) as err:
-            wb, old, target = _new_workbook(), [], beside_path(path)
-            print(f'WARNING: could not update {path} ({err}); writing {target} instead')
+    sheet, key = SHEETS[protocol], KEYS[protocol]
+
+    def table(source):
+        old = read_sheet(source, sheet) if source is not None else []
         new_keys = {tuple(str(r.get(k)) for k in key) for r in rows}
         merged = [r for r in old if tuple(str(r.get(k)) for k in key) not in new_keys] + rows
         header = list(key) + sorted({h for r in merged for h in r} - set(key) - {'time'}) \
             + ['time']
-        _replace_sheet(wb, sheet, header, ([r.get(h) for h in header] for r in merged))
-        _atomic_save(wb, target)
-        return target
+        return header, ([r.get(h) for h in header] for r in merged)
+
+    return rewrite_sheet(path, sheet, table)
