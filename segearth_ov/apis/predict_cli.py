@@ -163,6 +163,16 @@ def scene_options(args):
                         tile=args.tile, overlap=args.overlap)
 
 
+def parsed_inputs(args):
+    """(classes, model settings, scene options, input paths) of the command line; a
+    ValueError / FileNotFoundError names what is wrong. Shared with region mode."""
+    from . import predict as P
+    if args.classes and args.classes_file:
+        raise ValueError('give --classes or --classes-file, not both')
+    classes = P.parse_classes(args.classes_file or args.classes)
+    return classes, model_settings(args), scene_options(args), P.expand_inputs(args.inputs)
+
+
 def main(argv=None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
@@ -172,12 +182,7 @@ def main(argv=None, prog: str | None = None) -> int:
     from . import predict as P
 
     try:
-        if args.classes and args.classes_file:
-            raise ValueError('give --classes or --classes-file, not both')
-        classes = P.parse_classes(args.classes_file or args.classes)
-        settings = model_settings(args)
-        options = scene_options(args)
-        paths = P.expand_inputs(args.inputs)
+        classes, settings, options, paths = parsed_inputs(args)
     except (ValueError, FileNotFoundError, ImageReadError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -683,7 +683,7 @@ def build_parser(prog=None):
 def main(argv=None, prog=None) -> int:
     """tools/predict.py in region mode (one process or one torchrun rank)."""
     import sys
-    from .predict_cli import model_settings, scene_options
+    from .predict_cli import parsed_inputs
     from ..models.backbones import WeightsNotFoundError
     from ..utils.images import ImageReadError
     args = build_parser(prog).parse_args(argv)
@@ -692,12 +692,7 @@ def main(argv=None, prog=None) -> int:
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
     try:
-        if args.classes and args.classes_file:
-            raise ValueError('give --classes or --classes-file, not both')
-        classes = P.parse_classes(args.classes_file or args.classes)
-        settings = model_settings(args)
-        options = scene_options(args)
-        paths = P.expand_inputs(args.inputs)
+        classes, settings, options, paths = parsed_inputs(args)
         slide = P.slide_settings(settings=settings)
         if args.dry_run and args.ranks:
             world = args.ranks
