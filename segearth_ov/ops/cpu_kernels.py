@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from ..utils.parallel import parallel_map, workers
+
 logger = logging.getLogger('segearth_ov')
 SOURCE = Path(__file__).with_name('jbu_cpu.c')
 FLAGS = ['-O3', '-march=native', '-shared', '-fPIC']
@@ -111,26 +113,16 @@ def _ptr(t: torch.Tensor):
     return ctypes.c_void_p(t.data_ptr())
 
 
-_pool = None
-
-
 def _run_rows(fn, args, rows: int, multiple: int = 1) -> None:
-    """Call fn(*args, row0, row1) on bands of rows, one band per torch thread, band
-    boundaries on multiples of `multiple` rows.
+    """Call fn(*args, row0, row1) on bands of rows, one band per worker (`parallel_map`),
+    band boundaries on multiples of `multiple` rows.
 
     ctypes releases the GIL during the call, so the bands run in parallel.
     """
-    global _pool
     units = -(-rows // multiple)
-    n = max(1, min(torch.get_num_threads(), units))
-    if n == 1:
-        fn(*args, 0, rows)
-        return
-    if _pool is None or _pool._max_workers < n:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix='segearth-kernels')
+    n = max(1, min(workers(), units))
     bounds = [min(rows, multiple * (units * t // n)) for t in range(n + 1)]
-    list(_pool.map(lambda t: fn(*args, bounds[t], bounds[t + 1]), range(n)))
+    parallel_map(lambda t: fn(*args, bounds[t], bounds[t + 1]), range(n))
 
 
 def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:

@@ -104,14 +104,31 @@ void bicubic_up2_reflect_blocked(const float *x, float *out, int64_t h, int64_t 
             for (int64_t cb = 0; cb < NB; ++cb) {
                 const int64_t c0 = cb * CB, n = C - c0 < CB ? C - c0 : CB;
                 float *o = out + (((b * NB + cb) * Hp + yp) * Wp + xp) * CB;
+                const float *rows[4];
+                for (int s = 0; s < 4; ++s)
+                    rows[s] = x + ((b * h + clampi(y0 + s, 0, h - 1)) * w) * C + c0;
+                const int64_t cx[4] = {clampi(x0, 0, w - 1) * C, clampi(x0 + 1, 0, w - 1) * C,
+                                       clampi(x0 + 2, 0, w - 1) * C, clampi(x0 + 3, 0, w - 1) * C};
+                if (n == CB) {
+                    v8 lo = {0}, hi = {0};
+                    for (int s = 0; s < 4; ++s) {
+                        const float *xr = rows[s];
+                        const v8 tlo = ld8(xr + cx[0]) * wx[0] + ld8(xr + cx[1]) * wx[1] +
+                                       ld8(xr + cx[2]) * wx[2] + ld8(xr + cx[3]) * wx[3];
+                        const v8 thi = ld8(xr + cx[0] + 8) * wx[0] + ld8(xr + cx[1] + 8) * wx[1] +
+                                       ld8(xr + cx[2] + 8) * wx[2] + ld8(xr + cx[3] + 8) * wx[3];
+                        lo += tlo * wy[s];
+                        hi += thi * wy[s];
+                    }
+                    st8(o, lo);
+                    st8(o + 8, hi);
+                    continue;
+                }
                 for (int s = 0; s < 4; ++s) {
-                    const float *xr = x + ((b * h + clampi(y0 + s, 0, h - 1)) * w) * C + c0;
-                    const float *a0 = xr + clampi(x0, 0, w - 1) * C;
-                    const float *a1 = xr + clampi(x0 + 1, 0, w - 1) * C;
-                    const float *a2 = xr + clampi(x0 + 2, 0, w - 1) * C;
-                    const float *a3 = xr + clampi(x0 + 3, 0, w - 1) * C;
+                    const float *xr = rows[s];
                     for (int64_t c = 0; c < n; ++c)
-                        tmp[s][c] = a0[c] * wx[0] + a1[c] * wx[1] + a2[c] * wx[2] + a3[c] * wx[3];
+                        tmp[s][c] = xr[cx[0] + c] * wx[0] + xr[cx[1] + c] * wx[1] +
+                                    xr[cx[2] + c] * wx[2] + xr[cx[3] + c] * wx[3];
                 }
                 for (int64_t c = 0; c < n; ++c)
                     o[c] = tmp[0][c] * wy[0] + tmp[1][c] * wy[1] + tmp[2][c] * wy[2] +
@@ -126,10 +143,48 @@ void bicubic_up2_reflect_blocked(const float *x, float *out, int64_t h, int64_t 
  * xb: B×NB×Hp×Wp×CB (zero-padded channels), k: B×H×W×d², out: B×H×W×C.
  * PB pixels at a time, their running sums in registers; the sum runs over (a, c) in the
  * same order as the PyTorch twin (jbu.adaptive_conv). */
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* Sliding register block: 6 output pixels × 16 channels in 12 accumulators. Along a kernel
+ * row, each input pixel is loaded once and used by all of the 6 outputs whose window covers
+ * it (m: input column from pixel j; p: output pixel). Per pixel, the taps are summed in the
+ * same (row, column) order as the PyTorch twin. */
+#define TAP(D, p, m) if ((m) - (p) >= 0 && (m) - (p) < (D)) {                             \
+        const __m256 w = _mm256_broadcast_ss(kr + (p) * d2 + (m) - (p));                   \
+        s##p##0 = _mm256_fmadd_ps(w, x0, s##p##0); s##p##1 = _mm256_fmadd_ps(w, x1, s##p##1); }
+#define COL(D, m) {                                                                       \
+        const __m256 x0 = _mm256_load_ps(r + (m) * CB), x1 = _mm256_load_ps(r + (m) * CB + 8); \
+        TAP(D, 0, m) TAP(D, 1, m) TAP(D, 2, m) TAP(D, 3, m) TAP(D, 4, m) TAP(D, 5, m) }
+#define STORE(p) if (n == CB) { _mm256_storeu_ps(orow + (j + p) * C + c0, s##p##0);        \
+                                _mm256_storeu_ps(orow + (j + p) * C + c0 + 8, s##p##1); }  \
+    else { float acc[CB]; _mm256_storeu_ps(acc, s##p##0); _mm256_storeu_ps(acc + 8, s##p##1); \
+           for (int64_t c = 0; c < n; ++c) orow[(j + p) * C + c0 + c] = acc[c]; }
+#define SLIDE6(D, COLS)                                                                   \
+    for (; j + 6 <= W; j += 6) {                                                          \
+        __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00,      \
+               s21 = s00, s30 = s00, s31 = s00, s40 = s00, s41 = s00, s50 = s00, s51 = s00; \
+        for (int64_t a = 0; a < (D); ++a) {                                               \
+            const float *r = xplane + (a * Wp + j) * CB;                                  \
+            const float *kr = krow + j * d2 + a * (D);                                    \
+            COLS                                                                          \
+        }                                                                                 \
+        STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)                             \
+    }
+#define COLS11 COL(11, 0) COL(11, 1) COL(11, 2) COL(11, 3) COL(11, 4) COL(11, 5) COL(11, 6)  \
+    COL(11, 7) COL(11, 8) COL(11, 9) COL(11, 10) COL(11, 11) COL(11, 12) COL(11, 13)       \
+    COL(11, 14) COL(11, 15)
+#define COLS7 COL(7, 0) COL(7, 1) COL(7, 2) COL(7, 3) COL(7, 4) COL(7, 5) COL(7, 6)          \
+    COL(7, 7) COL(7, 8) COL(7, 9) COL(7, 10) COL(7, 11)
+#define SLIDE_ROWS if (d == 11) { SLIDE6(11, COLS11) } else if (d == 7) { SLIDE6(7, COLS7) }
+#else
+#define SLIDE_ROWS
+#endif
 static void blocked_row(const float *xplane, const float *krow, float *orow, int64_t W, int64_t Wp,
                       int64_t C, int64_t d, int64_t c0, int64_t n) {
     const int64_t d2 = d * d;
     int64_t j = 0;
+    SLIDE_ROWS
     for (; j + PB <= W; j += PB) {
         v8 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
         const float *k0 = krow + j * d2, *k1 = k0 + d2, *k2 = k1 + d2, *k3 = k2 + d2;

@@ -20,6 +20,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ...ops import cpu_kernels
+from ...utils.parallel import parallel_map
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
 from ..backbones.weights import RANDOM, cache_dir
@@ -198,8 +199,8 @@ class SegEarthSegmentation(BaseSegmentor):
         if cls is not None:
             cls = cls.float()
             bias = self.cls_token_lambda * (cls / cls.norm(dim=-1, keepdim=True)) @ text.T
-        out = []
-        for i in range(crops.shape[0]):
+
+        def one(i):
             f, basis = feats[i:i + 1], None
             if self.upsampler is not None:
                 src, guide = f.float(), crops[i:i + 1]
@@ -218,8 +219,13 @@ class SegEarthSegmentation(BaseSegmentor):
             logits = torch.einsum('brhw,qr->bqhw', f, t) / f.norm(dim=1, keepdim=True)
             if bias is not None:
                 logits = logits + bias[i].view(1, -1, 1, 1)
-            out.append(logits)
-        logits = torch.cat(out)
+            return logits
+
+        # windows side by side on CPU, one thread each (utils/parallel.py); one at a time on
+        # CUDA and on the straightforward path
+        serial = not self.fast or self.device_.type != 'cpu'
+        out = parallel_map(one, range(crops.shape[0]), max_workers=1 if serial else None)
+        logits = torch.cat(out) if len(out) > 1 else out[0]
         if logits.shape[-2:] != crops.shape[-2:]:
             logits = F.interpolate(logits, size=crops.shape[-2:], mode='bilinear',
                                    align_corners=False)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...ops import cpu_kernels
+from ...utils.parallel import parallel_map
 
 
 def _needs_grad(*tensors: torch.Tensor) -> bool:
@@ -226,19 +227,20 @@ class JBULearnedRange(nn.Module):
         """
         b, _, h, w = guidance.shape
         rows = max(1, KERNEL_BAND_PIXELS // max(b * w, 1))
-        out = None
-        for y0 in range(0, h, rows):
+        channels_last = guidance.is_contiguous(memory_format=torch.channels_last)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        out = torch.empty(b, self.diameter ** 2, h, w, dtype=guidance.dtype,
+                          device=guidance.device, memory_format=fmt)
+
+        def band(y0):
             y1 = min(h, y0 + rows)
             c0, c1 = max(y0 - self.radius, 0), min(y1 + self.radius, h)
-            cut = guidance[:, :, c0:c1]
-            cut = cut.contiguous(memory_format=torch.channels_last) \
-                if guidance.is_contiguous(memory_format=torch.channels_last) else cut.contiguous()
-            band = self.kernel(cut, (y0 - c0, y1 - c0, 0, w))
-            if out is None:
-                out = band.new_empty(b, band.shape[1], h, w).contiguous(
-                    memory_format=torch.channels_last if band.is_contiguous(
-                        memory_format=torch.channels_last) else torch.contiguous_format)
-            out[:, :, y0:y1] = band
+            cut = guidance[:, :, c0:c1].contiguous(memory_format=fmt)
+            out[:, :, y0:y1] = self.kernel(cut, (y0 - c0, y1 - c0, 0, w))
+
+        # bands side by side on CPU (disjoint rows of `out`); in order on other devices
+        parallel_map(band, range(0, h, rows),
+                     max_workers=None if guidance.device.type == 'cpu' else 1)
         return out
 
     def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -329,8 +331,8 @@ class _JBUChain(nn.Module):
             if cpu_kernels.available(coef):   # the compiled kernels read channels-last
                 coef = coef.contiguous(memory_format=torch.channels_last)
             g = self.upsample_linear(coef, guidance[i:i + 1], kernels)
-            gs.append(g + bias.reshape(1, -1, 1, 1))
-        return torch.cat(gs), (torch.stack(qs) if qs else None)
+            gs.append(g.add_(bias.reshape(1, -1, 1, 1)))    # g is the chain's own new map
+        return (torch.cat(gs) if b > 1 else gs[0]), (torch.stack(qs) if qs else None)
 
     def forward_naive(self, source: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
         """The straightforward path: the chain on all C channels, then the fixup (debugging,
