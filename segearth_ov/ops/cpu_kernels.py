@@ -126,7 +126,7 @@ def _run_rows(fn, args, rows: int, multiple: int = 1) -> None:
 
 
 def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
-    """out[b, a·d+c, i, j] = ⟨query[b,:,i,j], padded[b,:,i+a,j+c]⟩, returned channels-last.
+    """out[b, a·d+c, i, j] = ⟨query[b,:,i,j], padded[b,:,i+a,j+c]⟩ (planar, B×d²×H×W).
 
     The kernel works on planar (NCHW) maps, 8 neighbouring pixels per vector.
     """
@@ -135,7 +135,7 @@ def local_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor
     x = padded.contiguous()
     out = torch.empty(b, d * d, h, w, dtype=torch.float32)
     _run_rows(library().local_dot, (_ptr(q), _ptr(x), _ptr(out), h, w, c, d), b * h)
-    return out.contiguous(memory_format=torch.channels_last)
+    return out
 
 
 BLOCK = 16   # channels per block of the blocked layout (CB in jbu_cpu.c)
@@ -144,7 +144,8 @@ BLOCK = 16   # channels per block of the blocked layout (CB in jbu_cpu.c)
 def upsample_and_weighted_sum(source: torch.Tensor, kernel: torch.Tensor, pad: int) -> torch.Tensor:
     """adaptive_conv(F.pad(bicubic ×2 of source, pad, reflect), kernel) in two kernels that
     pass the upsampled map in a channel-blocked layout (no NCHW/NHWC copies in between).
-    NCHW in; the result is NCHW-shaped and channels-last in memory."""
+    NCHW-shaped in (best channels-last, as the kernels read them: other layouts are copied);
+    the result is NCHW-shaped and channels-last in memory."""
     b, c, h, w = source.shape
     x = source.permute(0, 2, 3, 1).contiguous()
     nb = -(-c // BLOCK)

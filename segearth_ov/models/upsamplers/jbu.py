@@ -112,35 +112,28 @@ def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 def pointwise(seq: nn.Sequential, *parts: torch.Tensor) -> torch.Tensor:
     """`seq(torch.cat(parts, 1))` for a stack of 1×1 convs / activations, as GEMMs over pixels.
 
-    On channels-last memory a 1×1 conv is one matrix product (pixels × channels), much faster
-    on CPU than the generic convolution, and the first conv takes the parts one weight slice
-    at a time, so the concatenation is never built.
+    A 1×1 conv on a planar (NCHW) map is one matrix product, W (out×in) @ X (in×pixels), much
+    faster on CPU than the generic convolution, and the first conv takes the parts one weight
+    slice at a time, so the concatenation is never built. The result stays planar.
     """
-    cl = all(x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-             for x in parts)
-    if seq.training or not cl or not isinstance(seq[0], nn.Conv2d):
+    if seq.training or not isinstance(seq[0], nn.Conv2d) or any(
+            not x.is_contiguous() for x in parts):
         return seq(torch.cat(parts, 1) if len(parts) > 1 else parts[0])
-    ys = [x.permute(0, 2, 3, 1) for x in parts]
+    b, _, h, w = parts[0].shape
     first, start = seq[0], 0
-    w = first.weight.flatten(1)
-    y = None
-    for x in ys:
-        n = x.shape[-1]
-        t = F.linear(x, w[:, start:start + n])
-        y = t if y is None else y.add_(t)
+    weight = first.weight.flatten(1)
+    y = first.bias.view(-1, 1).expand(-1, h * w)
+    for x in parts:
+        n = x.shape[1]
+        y = torch.matmul(weight[:, start:start + n], x.view(b, n, h * w)) + y
         start += n
-    y = y + first.bias
     for m in list(seq)[1:]:
         if isinstance(m, nn.Conv2d):
-            y = F.linear(y, m.weight.flatten(1), m.bias)
-        elif isinstance(m, nn.Dropout2d):
-            if m.training and m.p > 0:   # drop whole channels: the last dim in this layout
-                keep = torch.full((y.shape[0], 1, 1, y.shape[-1]), 1 - m.p, device=y.device,
-                                  dtype=y.dtype)
-                y = y * torch.bernoulli(keep) / (1 - m.p)
-        else:
+            y = torch.baddbmm(m.bias.view(1, -1, 1).expand(b, -1, h * w),
+                              m.weight.flatten(1).expand(b, -1, -1), y)
+        elif not isinstance(m, nn.Dropout2d):   # eval: dropout is the identity
             y = m(y)      # GELU
-    return y.permute(0, 3, 1, 2)
+    return y.view(b, -1, h, w)
 
 
 def neighbour_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
@@ -186,8 +179,6 @@ class JBULearnedRange(nn.Module):
             padded = padded[:, :, y0:y1 + 2 * self.radius, x0:x1 + 2 * self.radius]
         logits = neighbour_dot(proj, padded, self.diameter)
         temp = self.range_temp.exp().clamp(1e-4, 1e4)
-        if logits.is_contiguous(memory_format=torch.channels_last):   # keep the layout
-            return F.softmax(temp * logits.permute(0, 2, 3, 1), dim=-1).permute(0, 3, 1, 2)
         return F.softmax(temp * logits, dim=1)
 
     def spatial_kernel(self, device, dtype) -> torch.Tensor:
@@ -212,9 +203,7 @@ class JBULearnedRange(nn.Module):
         k = k / k.sum(1, keepdim=True).clamp(min=1e-7)
         if region is not None:
             y0, y1, x0, x1 = region
-            guidance = guidance[:, :, y0:y1, x0:x1]
-            if k.is_contiguous(memory_format=torch.channels_last):
-                guidance = guidance.contiguous(memory_format=torch.channels_last)
+            guidance = guidance[:, :, y0:y1, x0:x1].contiguous()
         return torch.add(k, pointwise(self.fixup_proj, k, guidance), alpha=0.1)
 
     def kernel_in_bands(self, guidance: torch.Tensor) -> torch.Tensor:
@@ -227,15 +216,16 @@ class JBULearnedRange(nn.Module):
         """
         b, _, h, w = guidance.shape
         rows = max(1, KERNEL_BAND_PIXELS // max(b * w, 1))
-        channels_last = guidance.is_contiguous(memory_format=torch.channels_last)
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        # channels-last when the compiled weighted sum will read it: the bands' copies into
+        # `out` do the transposition
+        fmt = torch.channels_last if cpu_kernels.available(guidance) else torch.contiguous_format
         out = torch.empty(b, self.diameter ** 2, h, w, dtype=guidance.dtype,
                           device=guidance.device, memory_format=fmt)
 
         def band(y0):
             y1 = min(h, y0 + rows)
             c0, c1 = max(y0 - self.radius, 0), min(y1 + self.radius, h)
-            cut = guidance[:, :, c0:c1].contiguous(memory_format=fmt)
+            cut = guidance[:, :, c0:c1].contiguous()
             out[:, :, y0:y1] = self.kernel(cut, (y0 - c0, y1 - c0, 0, w))
 
         # bands side by side on CPU (disjoint rows of `out`); in order on other devices
@@ -286,10 +276,7 @@ class _JBUChain(nn.Module):
                 source = up(source, None, kernels[i])
                 continue
             h, w = source.shape[-2:]
-            small_guidance = F.adaptive_avg_pool2d(guidance, (2 * h, 2 * w))
-            if source.is_contiguous(memory_format=torch.channels_last):
-                small_guidance = small_guidance.contiguous(memory_format=torch.channels_last)
-            source = up(source, small_guidance)
+            source = up(source, F.adaptive_avg_pool2d(guidance, (2 * h, 2 * w)).contiguous())
         return source
 
     def check_grid(self, source: torch.Tensor) -> None:

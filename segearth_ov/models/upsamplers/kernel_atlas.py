@@ -14,7 +14,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ...ops import cpu_kernels
 
 # Above this many image pixels the whole-image kernels (≈ 650 bytes a pixel for D = 11, plus
 # the cuts: +1.3 GB peak measured at 1008²) cost more memory than they save time; windows
@@ -31,14 +30,11 @@ class KernelAtlas:
         self.window_hw = window_hw
         wh, ww = window_hw
         gh, gw = wh // patch_size, ww // patch_size
-        channels_last = cpu_kernels.available(img)
         self.factors, self.grids, self.guides, self.kernels = [], [], [], []
         for up in self.steps:
             gh, gw = 2 * gh, 2 * gw
             fy, fx = wh // gh, ww // gw
-            guide = F.avg_pool2d(img, (fy, fx)) if (fy, fx) != (1, 1) else img
-            if channels_last:
-                guide = guide.contiguous(memory_format=torch.channels_last)
+            guide = (F.avg_pool2d(img, (fy, fx)) if (fy, fx) != (1, 1) else img).contiguous()
             self.factors.append((fy, fx))
             self.grids.append((gh, gw))
             self.guides.append(guide)
@@ -73,10 +69,9 @@ class KernelAtlas:
                 bands.append((0, gh, 0, min(r, gw)))
             if inner['right']:
                 bands.append((0, gh, max(gw - r, 0), gw))
-            fmt = torch.channels_last if kernel.is_contiguous(
-                memory_format=torch.channels_last) else torch.contiguous_format
-            k = torch.empty(k.shape, dtype=k.dtype, device=k.device,
-                            memory_format=fmt).copy_(k)    # one copy, in the kernels' layout
+            k = torch.empty(k.shape, dtype=k.dtype, device=k.device, memory_format=(
+                torch.channels_last if kernel.is_contiguous(memory_format=torch.channels_last)
+                else torch.contiguous_format)).copy_(k)   # the window's own, in the atlas layout
             local_guide = guide[..., oy:oy + gh, ox:ox + gw]
             for band in bands:
                 y0, y1b, x0, x1b = band
@@ -96,7 +91,5 @@ def _band_kernel(up, guide: torch.Tensor, band) -> torch.Tensor:
     r = up.radius
     gh, gw = guide.shape[-2:]
     cy0, cy1, cx0, cx1 = max(y0 - r, 0), min(y1 + r, gh), max(x0 - r, 0), min(x1 + r, gw)
-    cut = guide[..., cy0:cy1, cx0:cx1]
-    cut = cut.contiguous(memory_format=torch.channels_last) \
-        if guide.is_contiguous(memory_format=torch.channels_last) else cut.contiguous()
+    cut = guide[..., cy0:cy1, cx0:cx1].contiguous()
     return up.kernel(cut, (y0 - cy0, y1 - cy0, x0 - cx0, x1 - cx0))
