@@ -17,13 +17,18 @@ def test_shared_kernels_equal_per_window_kernels(hw):
     torch.testing.assert_close(seg.image_logits(img), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_window_kernels_are_the_windows_own_and_unaligned_windows_are_left_alone():
+@pytest.mark.parametrize('batched', [False, True])
+def test_window_kernels_are_the_windows_own_and_unaligned_windows_are_left_alone(batched):
     seg = tiny_segmentor(['road', 'water'])
     up = seg.upsampler
     img = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(3))
-    atlas = KernelAtlas(up, img, (112, 112), 16)
+    corners = [(0, 0), (56, 112), (112, 56), (56, 56)]
+    # batched: the windows' border bands computed up front, one batch per step and side
+    windows = [(y, y + 112, x, x + 112) for y, x in corners + [(60, 0)]] if batched else ()
+    atlas = KernelAtlas(up, img, (112, 112), 16, windows)
+    assert len(atlas._bands) == (48 if batched else 0)   # 2 + 3 + 3 + 4 inner sides × 4 steps
     assert atlas.window(60, 0) is None        # not a multiple of the first step's 8 px
-    for y, x in [(0, 0), (56, 112), (112, 56), (56, 56)]:
+    for y, x in corners:
         cut = atlas.window(y, x)
         crop = img[..., y:y + 112, x:x + 112]
         for step, kernel, n in zip(up.steps(), cut, (14, 28, 56, 112)):

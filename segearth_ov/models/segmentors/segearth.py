@@ -267,7 +267,8 @@ class SegEarthSegmentation(BaseSegmentor):
                 and KernelAtlas.applies(windows, img.shape[-2:], self.patch_size)):
             return None
         y1, y2, x1, x2 = windows[0]
-        return KernelAtlas(self.upsampler, img.float(), (y2 - y1, x2 - x1), self.patch_size)
+        return KernelAtlas(self.upsampler, img.float(), (y2 - y1, x2 - x1), self.patch_size,
+                           windows)
 
     def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """softmax(logit_scale · logits) over queries, then the max over each class's synonyms."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ...utils.parallel import parallel_map
+
 
 # Above this many image pixels the whole-image kernels (≈ 650 bytes a pixel for D = 11, plus
 # the cuts: +1.3 GB peak measured at 1008²) cost more memory than they save time; windows
@@ -22,9 +24,12 @@ MAX_ATLAS_PIXELS = 512 * 512
 
 
 class KernelAtlas:
-    def __init__(self, chain, img: torch.Tensor, window_hw: tuple[int, int], patch_size: int):
+    def __init__(self, chain, img: torch.Tensor, window_hw: tuple[int, int], patch_size: int,
+                 windows=()):
         """chain: a JBU chain (`steps()`); img: 1×3×H×W normalised image (the guidance);
-        window_hw: the slide windows' size, a multiple of `patch_size`."""
+        window_hw: the slide windows' size, a multiple of `patch_size`; windows: their
+        (y1, y2, x1, x2), whose border bands are then computed up front, in one batched call
+        per step and side (others are computed when asked for)."""
         self.steps = chain.steps()
         self.image_hw = tuple(img.shape[-2:])
         self.window_hw = window_hw
@@ -39,6 +44,15 @@ class KernelAtlas:
             self.grids.append((gh, gw))
             self.guides.append(guide)
             self.kernels.append(up.kernel(guide))
+        self._bands = {}
+        corners = [(y1, x1) for y1, _, x1, _ in windows if self._aligned(y1, x1)]
+        jobs = [(s, side, [c for c in corners if side in self._inner_sides(*c)])
+                for s in range(len(self.steps)) for side in SIDES]
+        done = parallel_map(self._side_bands, jobs,
+                            max_workers=None if img.device.type == 'cpu' else 1)
+        for (s, side, group), bands in zip(jobs, done):
+            for corner, band in zip(group, bands):
+                self._bands[corner, s, side] = band
 
     @staticmethod
     def applies(windows: list, img_hw: tuple[int, int], patch_size: int) -> bool:
@@ -48,36 +62,59 @@ class KernelAtlas:
         sizes = {(y2 - y1, x2 - x1) for y1, y2, x1, x2 in windows}
         return len(sizes) == 1 and all(n % patch_size == 0 for n in next(iter(sizes)))
 
-    def window(self, y1: int, x1: int) -> list[torch.Tensor] | None:
-        """The steps' kernels (1×D²×h×w each) of the window at (y1, x1), or None if unaligned."""
-        if any(y1 % fy or x1 % fx for fy, fx in self.factors):
-            return None
+    def _aligned(self, y1: int, x1: int) -> bool:
+        return not any(y1 % fy or x1 % fx for fy, fx in self.factors)
+
+    def _inner_sides(self, y1: int, x1: int) -> list[str]:
+        """The window's edges that lie inside the image, where its own reflection differs."""
         (H, W), (wh, ww) = self.image_hw, self.window_hw
         inner = dict(top=y1 > 0, bottom=y1 + wh < H, left=x1 > 0, right=x1 + ww < W)
+        return [side for side in SIDES if inner[side]]
+
+    def _band_region(self, s: int, side: str) -> tuple[int, int, int, int]:
+        (gh, gw), r = self.grids[s], self.steps[s].radius
+        return dict(top=(0, min(r, gh), 0, gw), bottom=(max(gh - r, 0), gh, 0, gw),
+                    left=(0, gh, 0, min(r, gw)), right=(0, gh, max(gw - r, 0), gw))[side]
+
+    def _local_guide(self, s: int, y1: int, x1: int) -> torch.Tensor:
+        (fy, fx), (gh, gw) = self.factors[s], self.grids[s]
+        oy, ox = y1 // fy, x1 // fx
+        return self.guides[s][..., oy:oy + gh, ox:ox + gw]
+
+    def _side_bands(self, job) -> list[torch.Tensor]:
+        """One side's band kernels of step s for a group of windows, as one batch."""
+        s, side, group = job
+        if not group:
+            return []
+        band = self._band_region(s, side)
+        guides = torch.cat([self._local_guide(s, y1, x1) for y1, x1 in group])
+        return list(_band_kernel(self.steps[s], guides, band).split(1))
+
+    def window(self, y1: int, x1: int) -> list[torch.Tensor] | None:
+        """The steps' kernels (1×D²×h×w each) of the window at (y1, x1), or None if unaligned."""
+        if not self._aligned(y1, x1):
+            return None
+        sides = self._inner_sides(y1, x1)
         out = []
-        for up, (fy, fx), (gh, gw), guide, kernel in zip(self.steps, self.factors, self.grids,
-                                                         self.guides, self.kernels):
+        for s, ((fy, fx), (gh, gw), kernel) in enumerate(zip(self.factors, self.grids,
+                                                             self.kernels)):
             oy, ox = y1 // fy, x1 // fx
             k = kernel[..., oy:oy + gh, ox:ox + gw]
-            r = up.radius
-            bands = []
-            if inner['top']:
-                bands.append((0, min(r, gh), 0, gw))
-            if inner['bottom']:
-                bands.append((max(gh - r, 0), gh, 0, gw))
-            if inner['left']:
-                bands.append((0, gh, 0, min(r, gw)))
-            if inner['right']:
-                bands.append((0, gh, max(gw - r, 0), gw))
             k = torch.empty(k.shape, dtype=k.dtype, device=k.device, memory_format=(
                 torch.channels_last if kernel.is_contiguous(memory_format=torch.channels_last)
                 else torch.contiguous_format)).copy_(k)   # the window's own, in the atlas layout
-            local_guide = guide[..., oy:oy + gh, ox:ox + gw]
-            for band in bands:
-                y0, y1b, x0, x1b = band
-                k[..., y0:y1b, x0:x1b] = _band_kernel(up, local_guide, band)
+            for side in sides:
+                by0, by1, bx0, bx1 = self._band_region(s, side)
+                band = self._bands.get(((y1, x1), s, side))
+                if band is None:
+                    band = _band_kernel(self.steps[s], self._local_guide(s, y1, x1),
+                                        (by0, by1, bx0, bx1))
+                k[..., by0:by1, bx0:bx1] = band
             out.append(k)
         return out
+
+
+SIDES = ('top', 'bottom', 'left', 'right')
 
 
 def _band_kernel(up, guide: torch.Tensor, band) -> torch.Tensor:
