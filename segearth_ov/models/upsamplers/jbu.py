@@ -15,6 +15,7 @@ basis of rank ≤ min(C, h·w + 1) and the features are that basis times the res
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -212,12 +213,22 @@ class JBULearnedRange(nn.Module):
         Why: the kernel's dozen elementwise passes (softmax, GELU, normalisation) over a
         D²-channel map are bound by memory traffic; a band of ~4k pixels (≈ 2 MB at D = 11)
         stays in cache between passes, the whole map does not. Each band reads the guidance
-        rows it needs (± radius), so the result is the same as in one piece.
+        rows it needs (± radius), so the result is the same as in one piece. On CPU the bands
+        run side by side (`parallel_map`).
+        """
+        out, jobs = self.kernel_band_jobs(guidance)
+        parallel_map(lambda job: job(), jobs,
+                     max_workers=None if guidance.device.type == 'cpu' else 1)
+        return out
+
+    def kernel_band_jobs(self, guidance: torch.Tensor):
+        """(out, jobs): the empty kernel map and one job per band of rows that fills it.
+
+        `out` is channels-last when the compiled weighted sum will read it (the bands' copies
+        into it do the transposition). Jobs write disjoint rows: they may run in any order.
         """
         b, _, h, w = guidance.shape
         rows = max(1, KERNEL_BAND_PIXELS // max(b * w, 1))
-        # channels-last when the compiled weighted sum will read it: the bands' copies into
-        # `out` do the transposition
         fmt = torch.channels_last if cpu_kernels.available(guidance) else torch.contiguous_format
         out = torch.empty(b, self.diameter ** 2, h, w, dtype=guidance.dtype,
                           device=guidance.device, memory_format=fmt)
@@ -228,10 +239,7 @@ class JBULearnedRange(nn.Module):
             cut = guidance[:, :, c0:c1].contiguous()
             out[:, :, y0:y1] = self.kernel(cut, (y0 - c0, y1 - c0, 0, w))
 
-        # bands side by side on CPU (disjoint rows of `out`); in order on other devices
-        parallel_map(band, range(0, h, rows),
-                     max_workers=None if guidance.device.type == 'cpu' else 1)
-        return out
+        return out, [partial(band, y0) for y0 in range(0, h, rows)]
 
     def apply_kernel(self, source: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""

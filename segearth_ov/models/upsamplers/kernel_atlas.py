@@ -11,6 +11,8 @@ The result equals per-window computation up to float summation order.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 
@@ -36,6 +38,7 @@ class KernelAtlas:
         wh, ww = window_hw
         gh, gw = wh // patch_size, ww // patch_size
         self.factors, self.grids, self.guides, self.kernels = [], [], [], []
+        jobs = []        # every step's bands of rows, then the windows' border bands
         for up in self.steps:
             gh, gw = 2 * gh, 2 * gw
             fy, fx = wh // gh, ww // gw
@@ -43,14 +46,17 @@ class KernelAtlas:
             self.factors.append((fy, fx))
             self.grids.append((gh, gw))
             self.guides.append(guide)
-            self.kernels.append(up.kernel(guide))
-        self._bands = {}
+            kernel, fill = up.kernel_band_jobs(guide)
+            self.kernels.append(kernel)
+            jobs += fill
         corners = [(y1, x1) for y1, _, x1, _ in windows if self._aligned(y1, x1)]
-        jobs = [(s, side, [c for c in corners if side in self._inner_sides(*c)])
-                for s in range(len(self.steps)) for side in SIDES]
-        done = parallel_map(self._side_bands, jobs,
+        sides = [(s, side, [c for c in corners if side in self._inner_sides(*c)])
+                 for s in range(len(self.steps)) for side in SIDES]
+        jobs += [partial(self._side_bands, job) for job in sides]
+        done = parallel_map(lambda job: job(), jobs,
                             max_workers=None if img.device.type == 'cpu' else 1)
-        for (s, side, group), bands in zip(jobs, done):
+        self._bands = {}
+        for (s, side, group), bands in zip(sides, done[len(done) - len(sides):]):
             for corner, band in zip(group, bands):
                 self._bands[corner, s, side] = band
 
@@ -72,9 +78,13 @@ class KernelAtlas:
         return [side for side in SIDES if inner[side]]
 
     def _band_region(self, s: int, side: str) -> tuple[int, int, int, int]:
+        """The pixels of step s recomputed for one inner side: the `radius` rows or columns
+        next to it, left/right bands widened to `MIN_COLUMNS` (past the radius the window's
+        kernels equal the atlas's, so recomputing more changes nothing)."""
         (gh, gw), r = self.grids[s], self.steps[s].radius
+        c = max(r, MIN_COLUMNS)
         return dict(top=(0, min(r, gh), 0, gw), bottom=(max(gh - r, 0), gh, 0, gw),
-                    left=(0, gh, 0, min(r, gw)), right=(0, gh, max(gw - r, 0), gw))[side]
+                    left=(0, gh, 0, min(c, gw)), right=(0, gh, max(gw - c, 0), gw))[side]
 
     def _local_guide(self, s: int, y1: int, x1: int) -> torch.Tensor:
         (fy, fx), (gh, gw) = self.factors[s], self.grids[s]
@@ -115,6 +125,9 @@ class KernelAtlas:
 
 
 SIDES = ('top', 'bottom', 'left', 'right')
+# The compiled neighbour dot products take 8 pixels of a row per vector: narrower column bands
+# would take its scalar path, several times slower per pixel.
+MIN_COLUMNS = 8
 
 
 def _band_kernel(up, guide: torch.Tensor, band) -> torch.Tensor:
