@@ -209,7 +209,9 @@ def test_upsampling_on_the_token_basis_equals_the_plain_chain():
         objective.zero_grad()
     (y0, g0), (y1, g1) = results
     assert y1.shape == (2, 64, 48, 64) and torch.allclose(y0, y1, atol=1e-5)
-    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-5) for a, b in zip(g0, g1))
+    # relative to each gradient's largest entry: entries that nearly cancel out carry the
+    # float noise of the two summation orders (elementwise rtol fails on them by chance)
+    assert all((a - b).abs().max() <= 1e-5 * b.abs().max() for a, b in zip(g0, g1))
 
 
 def test_image_list_samples_and_never_overwrites(tmp_path, images):
