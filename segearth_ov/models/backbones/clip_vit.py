@@ -67,6 +67,39 @@ def embed_tokens(visual: nn.Module, img: torch.Tensor, pos_mode: str = 'scale'):
     return visual.ln_pre(x), (h, w)
 
 
+# QuickGELU's constant: x·σ(1.702x) = silu(1.702x) / 1.702
+QUICK_GELU = 1.702
+
+
+def _plain_block(blk: nn.Module) -> bool:
+    """An open_clip ResidualAttentionBlock as the visual tower builds it (self-attention,
+    Linear–activation–Linear MLP), which `_block_inference` computes exactly."""
+    mlp = getattr(blk, 'mlp', None)
+    return (type(blk).__name__ == 'ResidualAttentionBlock' and not hasattr(blk, 'ln_1_kv')
+            and isinstance(blk.attn, nn.MultiheadAttention) and blk.attn.batch_first
+            and isinstance(mlp, nn.Sequential) and list(dict(mlp.named_children())) ==
+            ['c_fc', 'gelu', 'c_proj'] and type(mlp.gelu).__name__ in ('QuickGELU', 'GELU'))
+
+
+def _block_inference(blk: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The block's forward without autograd, in fewer passes over memory (same values up to
+    float rounding): fused attention (`scaled_dot_product_attention`), and QuickGELU as one
+    SiLU pass, its 1.702 folded into the two GEMMs (addmm's alpha).
+    Why: outside its GEMMs the ViT spent ~8 % of its time (measured) on separate softmax,
+    sigmoid and multiply passes over the N×N attention and the 4·W-wide MLP activations."""
+    q, k, v, _ = CLIPViTFeatures._qkv(blk, blk.ln_1(x))
+    x = x + blk.ls_1(CLIPViTFeatures._merge_heads(blk, F.scaled_dot_product_attention(q, k, v)))
+    h = blk.ln_2(x).flatten(0, 1)
+    fc, proj = blk.mlp.c_fc, blk.mlp.c_proj
+    if type(blk.mlp.gelu).__name__ == 'QuickGELU':
+        h = torch.addmm(fc.bias * QUICK_GELU, h, fc.weight.t(), alpha=QUICK_GELU)
+        h = torch.addmm(proj.bias, F.silu(h, inplace=True), proj.weight.t(),
+                        alpha=1 / QUICK_GELU)
+    else:
+        h = proj(blk.mlp.gelu(fc(h)))
+    return x + blk.ls_2(h.view_as(x))
+
+
 class CLIPViTFeatures(nn.Module):
     """Dense CLIP features: (cls B×C or None, patches B×C×h×w) for one batch of crops."""
 
@@ -101,7 +134,10 @@ class CLIPViTFeatures(nn.Module):
     def _blocks(self, x: torch.Tensor, blocks) -> torch.Tensor:
         batch_first = getattr(self.visual.transformer, 'batch_first', True)
         for blk in blocks:
-            x = blk(x) if batch_first else blk(x.transpose(0, 1)).transpose(0, 1)
+            if not torch.is_grad_enabled() and _plain_block(blk):
+                x = _block_inference(blk, x)
+            else:
+                x = blk(x) if batch_first else blk(x.transpose(0, 1)).transpose(0, 1)
         return x
 
     def embed(self, img: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
