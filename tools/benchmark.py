@@ -10,6 +10,7 @@ segments random images. Prints one `key value` per line:
     image_gflop X              arithmetic of one --size image (ViT + SimFeatUp + logits)
     image_floor_seconds X      image_gflop / matmul_gflops
     image_seconds X            median over --runs, slide 224/112
+    image_floor_ratio X        image_seconds / image_floor_seconds
     peak_rss_mb X              peak resident memory of the process up to here
     text_init_cached_seconds X text embeddings from the disk cache
   with --sweep:    image_seconds_<slide|whole>_<size> for 224, 448, 896; batch_images_per_second
@@ -133,6 +134,7 @@ def main(argv=None):
     model.predict(img)   # warm-up: kernel build, allocator
     fast = time_predict(model, img, args.runs)
     print(f'image_seconds {fast:.2f}')
+    print(f'image_floor_ratio {fast / (flop / 1e9 / gflops):.2f}')
     print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}', flush=True)
     if dev.type == 'cuda':
         print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')
