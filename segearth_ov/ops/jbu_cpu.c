@@ -139,11 +139,6 @@ void bicubic_up2_reflect_blocked(const float *x, float *out, int64_t h, int64_t 
     }
 }
 
-/* out[b,i,j,:] = sum_{a,c} k[b,i,j,a*d+c] * x[b,i+a,j+c,:], with x stored channel-blocked:
- * xb: B×NB×Hp×Wp×CB (zero-padded channels), k: B×H×W×d², out: B×H×W×C.
- * PB pixels at a time, their running sums in registers; the sum runs over (a, c) in the
- * same order as the PyTorch twin (jbu.adaptive_conv). */
-
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 /* Sliding register block: 6 output pixels × 16 channels in 12 accumulators. Along a kernel
@@ -180,6 +175,10 @@ void bicubic_up2_reflect_blocked(const float *x, float *out, int64_t h, int64_t 
 #else
 #define SLIDE_ROWS
 #endif
+/* out[b,i,j,:] = sum_{a,c} k[b,i,j,a*d+c] * x[b,i+a,j+c,:], with x stored channel-blocked:
+ * xb: B×NB×Hp×Wp×CB (zero-padded channels), k: B×H×W×d², out: B×H×W×C.
+ * SLIDE_ROWS (AVX2) or PB pixels at a time, their running sums in registers; the sum runs
+ * over (a, c) in the same order as the PyTorch twin (jbu.adaptive_conv). */
 static void blocked_row(const float *xplane, const float *krow, float *orow, int64_t W, int64_t Wp,
                       int64_t C, int64_t d, int64_t c0, int64_t n) {
     const int64_t d2 = d * d;

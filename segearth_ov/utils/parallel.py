@@ -42,13 +42,15 @@ def _executor(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def parallel_map(fn, items, max_workers: int | None = None) -> list:
+def parallel_map(fn, items, device=None, max_workers: int | None = None) -> list:
     """[fn(x) for x in items], up to `workers()` at a time, results in order.
 
-    Runs inline when there is one item or one worker, and on CUDA work (pass
-    max_workers=1), where the device already runs ops in parallel.
+    Runs inline when there is one item or one worker, and when `device` (the device the
+    work runs on) is not the CPU: a GPU already runs each op in parallel.
     """
     items = list(items)
+    if device is not None and torch.device(device).type != 'cpu':
+        max_workers = 1
     n = min(workers() if max_workers is None else max_workers, len(items))
     if n <= 1:
         return [fn(x) for x in items]

@@ -31,7 +31,10 @@ def test_workers_see_the_callers_grad_mode_and_do_not_nest(monkeypatch):
     assert parallel_map(lambda _: torch.is_grad_enabled(), range(2)) == [True, True]
 
 
-def test_one_worker_runs_inline():
+def test_one_worker_or_a_gpu_runs_inline(monkeypatch):
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 2)
     caller = threading.current_thread()
     assert parallel_map(lambda _: threading.current_thread() is caller, range(3),
                         max_workers=1) == [True] * 3
+    assert parallel_map(lambda _: threading.current_thread() is caller, range(3),
+                        'cuda') == [True] * 3

@@ -223,8 +223,8 @@ class SegEarthSegmentation(BaseSegmentor):
 
         # windows side by side on CPU, one thread each (utils/parallel.py); one at a time on
         # CUDA and on the straightforward path
-        serial = not self.fast or self.device_.type != 'cpu'
-        out = parallel_map(one, range(crops.shape[0]), max_workers=1 if serial else None)
+        out = parallel_map(one, range(crops.shape[0]), self.device_,
+                           max_workers=None if self.fast else 1)
         logits = torch.cat(out) if len(out) > 1 else out[0]
         if logits.shape[-2:] != crops.shape[-2:]:
             logits = F.interpolate(logits, size=crops.shape[-2:], mode='bilinear',

@@ -217,8 +217,7 @@ class JBULearnedRange(nn.Module):
         run side by side (`parallel_map`).
         """
         out, jobs = self.kernel_band_jobs(guidance)
-        parallel_map(lambda job: job(), jobs,
-                     max_workers=None if guidance.device.type == 'cpu' else 1)
+        parallel_map(lambda job: job(), jobs, guidance.device)
         return out
 
     def kernel_band_jobs(self, guidance: torch.Tensor):

@@ -53,8 +53,7 @@ class KernelAtlas:
         sides = [(s, side, [c for c in corners if side in self._inner_sides(*c)])
                  for s in range(len(self.steps)) for side in SIDES]
         jobs += [partial(self._side_bands, job) for job in sides]
-        done = parallel_map(lambda job: job(), jobs,
-                            max_workers=None if img.device.type == 'cpu' else 1)
+        done = parallel_map(lambda job: job(), jobs, img.device)
         self._bands = {}
         for (s, side, group), bands in zip(sides, done[len(done) - len(sides):]):
             for corner, band in zip(group, bands):
