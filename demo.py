@@ -29,7 +29,8 @@ def parse_args(argv=None):
     p.add_argument('--pretrained', default=None, help='CLIP weights that replace the preset\'s')
     p.add_argument('--model-cfg', default=None, help='open_clip model-config JSON (custom architectures)')
     p.add_argument('--upsampler', default='jbu_one', help='jbu_one, jbu_stack, bilinear or none')
-    p.add_argument('--upsampler-ckpt', default='checkpoints/xclip_jbu_one_million_aid.ckpt')
+    p.add_argument('--upsampler-ckpt', help='SimFeatUp checkpoint (default: the released '
+                   'weights of --upsampler, downloaded and verified on first use)')
     p.add_argument('--cls-lambda', type=float, default=-0.3, help='global bias alleviation λ')
     p.add_argument('--prob-thd', type=float, default=0.0)
     p.add_argument('--size', type=int, default=448, help='long side the model sees (0: as is)')
@@ -43,10 +44,10 @@ def predictor_argv(args) -> list[str]:
     argv = [args.image, '--classes', args.classes, '--out', args.out, '--format', 'png',
             '--clip-type', args.clip_type, '--vit-type', args.vit_type,
             '--model-type', args.model_type, '--upsampler', args.upsampler,
-            '--upsampler-ckpt', args.upsampler_ckpt, '--cls-lambda', str(args.cls_lambda),
+            '--cls-lambda', str(args.cls_lambda),
             '--prob-thd', str(args.prob_thd), '--quiet']
     for flag, value in (('--pretrained', args.pretrained), ('--model-cfg', args.model_cfg),
-                        ('--device', args.device)):
+                        ('--upsampler-ckpt', args.upsampler_ckpt), ('--device', args.device)):
         if value is not None:
             argv += [flag, value]
     if args.size:

@@ -25,8 +25,8 @@ def init_segmentor(classes, clip_type='CLIP', vit_type='ViT-B/16', model_type='S
     else:
         cfg['name_path'] = str(classes)
     if upsampler:
-        cfg['feature_up_cfg'] = dict(model_name=upsampler, model_path=upsampler_ckpt or
-                                     'checkpoints/xclip_jbu_one_million_aid.ckpt')
+        # no checkpoint: the upsampler's released weights (downloaded on first use)
+        cfg['feature_up_cfg'] = dict(model_name=upsampler, model_path=upsampler_ckpt)
     else:
         cfg['feature_up'] = False
     cfg.update(settings)

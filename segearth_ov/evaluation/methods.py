@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-SIMFEATUP_DEFAULT = 'checkpoints/xclip_jbu_one_million_aid.ckpt'
 SIMFEATUP_TRAIN = ('torchrun --nproc_per_node 2 simfeatup_train/train.py --config '
                    'simfeatup_train/configs/simfeatup_remoteclip_vit_b32.py --cfg-options '
                    'clip_type={clip} work_dir=work_dirs/simfeatup_{slug}_vit_b32, then copy '
@@ -160,20 +158,22 @@ def apply(cfg, method: Method) -> None:
 def missing_weights(cfg) -> list[str]:
     """Local weight files the config's model needs and this machine lacks, each with how to
     get it ([] = nothing known missing; hub weights are fetched by the resolver)."""
-    from ..models.backbones.weights import resolve_upsampler_path
+    from ..models.upsamplers.weights import (default_upsampler_file, is_released,
+                                             local_upsampler_weights)
+    from ..utils.download import offline
     model = cfg.model
     missing = []
-    if model.get('feature_up', False):
-        path = (model.get('feature_up_cfg') or {}).get('model_path') or SIMFEATUP_DEFAULT
-        try:
-            resolve_upsampler_path(path)
-        except FileNotFoundError:
-            if Path(path).name == Path(SIMFEATUP_DEFAULT).name:
-                how = 'the released SimFeatUp weights (README "Backbone presets and weights")'
-            else:
-                clip = model.get('clip_type', 'CLIP')
-                how = 'train it: ' + SIMFEATUP_TRAIN.format(clip=clip, slug=clip.lower())
-            missing.append(f'SimFeatUp checkpoint {path} ({how})')
+    up = model.get('feature_up_cfg') or {}
+    name, path = up.get('model_name', 'jbu_one'), up.get('model_path')
+    if model.get('feature_up', False) and name != 'bilinear' and path != 'random' \
+            and not local_upsampler_weights(name, path):
+        if not is_released(name, path):
+            clip = model.get('clip_type', 'CLIP')
+            missing.append(f'SimFeatUp checkpoint {path} (train it: '
+                           f'{SIMFEATUP_TRAIN.format(clip=clip, slug=clip.lower())})')
+        elif offline():       # a released file is downloaded on first use, unless offline
+            missing.append(f'SimFeatUp checkpoint {path or default_upsampler_file(name)} '
+                           '(the released weights: README "Backbone presets and weights")')
     pretrained = model.get('pretrained')
     if pretrained and pretrained != 'random' and not str(pretrained).startswith('hf-hub:') \
             and not os.path.isfile(pretrained):

@@ -50,30 +50,49 @@ LONGCLIP_KEPT_POSITIONS = 20   # LongCLIP keeps CLIP's first 20 text positions a
 
 
 def _read_checkpoint(path: str) -> dict:
-    """The checkpoint's state dict (open_clip's reader: `state_dict` nesting, `module.` prefix)."""
-    from open_clip.factory import load_state_dict
+    """The checkpoint's state dict, in any container users hold (utils.checkpoints), with
+    LongCLIP's position tables folded into the one open_clip reads."""
+    from ...utils.checkpoints import CheckpointError, read_state_dict
+    state = read_state_dict(path)
     try:
-        state = load_state_dict(path)
-    except Exception as err:  # pickle errors, truncated files, …
-        raise ValueError(f'could not read checkpoint {path}: {type(err).__name__}: {err}') from None
-    return _merge_longclip_positions(state)
+        return _merge_longclip_positions(state)
+    except ValueError as err:
+        raise CheckpointError(f'{path}: {err}') from None
 
 
 def _merge_longclip_positions(state: dict) -> dict:
     """Fold LongCLIP's two text position tables into one, exactly.
 
-    LongCLIP (248-token text, used by FarSLIP2 and LRSCLIP) adds `positional_embedding` on
+    LongCLIP (248-token text, used by FarSLIP and LRSCLIP) adds `positional_embedding` on
     positions < 20 and `positional_embedding_res` on the others (its mask1/mask2); one table
     holding the first 20 rows of the one and the rest of the other is the same sum, and is
-    what open_clip's text tower reads.
+    what open_clip's text tower reads. FarSLIP saves mask1/mask2 as buffers: they must be
+    that fixed split, and are dropped.
     """
     for prefix in ('', 'text.'):
+        masks = [state.pop(prefix + m, None) for m in ('mask1', 'mask2')]
         res = state.pop(prefix + 'positional_embedding_res', None)
         if res is not None:
             table = state[prefix + 'positional_embedding'].clone()
             table[LONGCLIP_KEPT_POSITIONS:] = res[LONGCLIP_KEPT_POSITIONS:]
             state[prefix + 'positional_embedding'] = table
+        if any(m is not None for m in masks):
+            _check_longclip_masks(masks, len(res) if res is not None else None)
     return state
+
+
+def _check_longclip_masks(masks, rows) -> None:
+    """mask1 selects the first 20 positions, mask2 the rest: anything else would need
+    another merge than the one above."""
+    if rows is None or any(m is None for m in masks):
+        raise ValueError('checkpoint holds LongCLIP masks (mask1/mask2) without both masks '
+                         'and positional_embedding_res: it is not a LongCLIP checkpoint')
+    keep = torch.zeros(rows, 1)
+    keep[:LONGCLIP_KEPT_POSITIONS] = 1
+    mask1, mask2 = (m.reshape(-1, 1).float() for m in masks)
+    if not (torch.equal(mask1, keep) and torch.equal(mask2, 1 - keep)):
+        raise ValueError('checkpoint\'s LongCLIP masks (mask1/mask2) are not the split at '
+                         f'position {LONGCLIP_KEPT_POSITIONS} that LongCLIP uses')
 
 
 def _text_context_length(state: dict | None) -> int | None:

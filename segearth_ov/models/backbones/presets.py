@@ -16,8 +16,9 @@ class BackbonePreset:
     tag: str | None = None     # open_clip pretrained tag
     hf_repo: str | None = None
     hf_file: str | None = None
-    file: str | None = None    # file name looked for under checkpoints/
+    file: str | None = None    # file name looked for under checkpoints/ (before any download)
     url: str | None = None     # where a user gets `file` by hand
+    container: str = 'state dict'   # how the file is packed (README's weights table)
     modality: str = 'optical'
 
     @property
@@ -25,9 +26,9 @@ class BackbonePreset:
         """The file name the resolver looks for locally (checkpoints/ or the cache)."""
         if self.hf_file:
             return self.hf_file.split('/')[-1]
-        if self.file:
-            return self.file
-        return f'{self.arch}-{self.tag}.pt'
+        if self.tag:
+            return f'{self.arch}-{self.tag}.pt'
+        return self.file
 
 
 def _vit(b16=None, b32=None, l14=None):
@@ -35,19 +36,25 @@ def _vit(b16=None, b32=None, l14=None):
 
 
 P = BackbonePreset
+OPENAI = "OpenAI's TorchScript file (fp16), else open_clip's state dict"
+LONG_TRAINING = 'open_clip training checkpoint, LongCLIP text (248 tokens)'
+METACLIP = 'the original training checkpoint (numpy scalars), else open_clip\'s state dict'
 PRESETS: dict[str, dict[str, BackbonePreset]] = {
+    # OpenAI's own TorchScript files (`clip.load`, ~/.cache/clip) are used when present;
+    # otherwise open_clip downloads the same weights as a state dict.
     'CLIP': _vit(
-        P('ViT-B-16', True, tag='openai'),
-        P('ViT-B-32', True, tag='openai'),
-        P('ViT-L-14', True, tag='openai')),
+        P('ViT-B-16', True, tag='openai', file='ViT-B-16.pt', container=OPENAI),
+        P('ViT-B-32', True, tag='openai', file='ViT-B-32.pt', container=OPENAI),
+        P('ViT-L-14', True, tag='openai', file='ViT-L-14.pt', container=OPENAI)),
     'OpenCLIP': _vit(
         P('ViT-B-16', False, tag='laion2b_s34b_b88k'),
         P('ViT-B-32', False, tag='laion2b_s34b_b79k'),
         P('ViT-L-14', False, tag='laion2b_s32b_b82k')),
+    # MetaCLIP's original release files (what the reference loads) when in checkpoints/.
     'MetaCLIP': _vit(
-        P('ViT-B-16', True, tag='metaclip_fullcc'),
-        P('ViT-B-32', True, tag='metaclip_fullcc'),
-        P('ViT-L-14', True, tag='metaclip_fullcc')),
+        P('ViT-B-16', True, tag='metaclip_fullcc', file='b16_fullcc2.5b.pt', container=METACLIP),
+        P('ViT-B-32', True, tag='metaclip_fullcc', file='b32_fullcc2.5b.pt', container=METACLIP),
+        P('ViT-L-14', True, tag='metaclip_fullcc', file='l14_fullcc2.5b.pt', container=METACLIP)),
     'RemoteCLIP': _vit(
         b32=P('ViT-B-32', False, hf_repo='chendelong/RemoteCLIP', hf_file='RemoteCLIP-ViT-B-32.pt'),
         l14=P('ViT-L-14', False, hf_repo='chendelong/RemoteCLIP', hf_file='RemoteCLIP-ViT-L-14.pt')),
@@ -56,30 +63,39 @@ PRESETS: dict[str, dict[str, BackbonePreset]] = {
         l14=P('ViT-L-14', True, hf_repo='Zilun/GeoRSCLIP', hf_file='ckpt/RS5M_ViT-L-14.pt')),
     'SkyCLIP': _vit(
         b32=P('ViT-B-32', False, file='SkyCLIP_ViT_B32_top50pct/epoch_20.pt',
-              url='SkyScript release: SkyCLIP_ViT_B32_top50pct.zip (unzip into checkpoints/)'),
+              url='SkyScript release: SkyCLIP_ViT_B32_top50pct.zip (unzip into checkpoints/)',
+              container='open_clip training checkpoint'),
         l14=P('ViT-L-14', True, file='SkyCLIP_ViT_L14_top30pct_filtered_by_CLIP_laion_RS/epoch_20.pt',
-              url='SkyScript release: SkyCLIP_ViT_L14_top30pct_filtered_by_CLIP_laion_RS.zip')),
+              url='SkyScript release: SkyCLIP_ViT_L14_top30pct_filtered_by_CLIP_laion_RS.zip',
+              container='open_clip training checkpoint')),
     # GELU: the reference (earth-insights/SegEarth-OV-2, segearth_segmentor.py) builds the
     # released file as open_clip 'ViT-B/16' from a path, i.e. without QuickGELU. Students
     # trained here from OpenAI CLIP keep QuickGELU: load them with quick_gelu=True.
     'AlignEarth': _vit(
         P('ViT-B-16', False, hf_repo='likyoo/AlignEarth-SAR-ViT-B-16',
           hf_file='AlignEarth-SAR-ViT-B-16.pt', modality='sar')),
+    # FarSLIP1 and FarSLIP2 ViT-B/16 and LRSCLIP carry LongCLIP's 248-token text tower (the
+    # FarSLIP README's model table): the builder reads the context length from the checkpoint
+    # and folds LongCLIP's two position tables into one.
     'FarSLIP': _vit(
-        P('ViT-B-16', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP1_ViT-B-16.pt'),
-        P('ViT-B-32', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP1_ViT-B-32.pt')),
-    # FarSLIP2 ViT-B/16 and LRSCLIP carry LongCLIP's 248-token text tower: the builder reads
-    # the context length from the checkpoint and folds LongCLIP's two position tables into one.
+        P('ViT-B-16', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP1_ViT-B-16.pt',
+          container=LONG_TRAINING),
+        P('ViT-B-32', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP1_ViT-B-32.pt',
+          container='open_clip training checkpoint')),
     'FarSLIP2': _vit(
-        P('ViT-B-16', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP2_ViT-B-16.pt'),
-        P('ViT-B-32', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP2_ViT-B-32.pt')),
+        P('ViT-B-16', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP2_ViT-B-16.pt',
+          container=LONG_TRAINING),
+        P('ViT-B-32', True, hf_repo='ZhenShiL/FarSLIP', hf_file='FarSLIP2_ViT-B-32.pt',
+          container='open_clip training checkpoint')),
+    # github MitsuiChen14/LRSCLIP's README: the checkpoint is hosted on Hugging Face.
     'LRSCLIP': _vit(
-        P('ViT-B-16', True, file='LRSCLIP_ViT-B-16.pt',
-          url='the LRSCLIP release (github MitsuiChen14/LRSCLIP); place the file in checkpoints/')),
+        P('ViT-B-16', True, hf_repo='cwz14/LRSCLIP_ViT-B-16', hf_file='LRSCLIP_ViT-B-16.pt',
+          container='LongCLIP state dict (248-token text)')),
 }
 
 # ViT-L/14 at 336 px (HG-RSOVSSeg's Table 5; GeoRSCLIP's is its best backbone)
-PRESETS['CLIP']['ViT-L/14@336'] = P('ViT-L-14-336', True, tag='openai')
+PRESETS['CLIP']['ViT-L/14@336'] = P('ViT-L-14-336', True, tag='openai', file='ViT-L-14-336px.pt',
+                                    container=OPENAI)
 PRESETS['GeoRSCLIP']['ViT-L/14@336'] = P('ViT-L-14-336', True, hf_repo='Zilun/GeoRSCLIP',
                                          hf_file='ckpt/RS5M_ViT-L-14-336.pt')
 

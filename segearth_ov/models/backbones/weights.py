@@ -6,37 +6,23 @@ Every preset goes through `resolve_weights`, so a user always gets the same answ
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from ...utils.download import offline, unreachable
+from ...utils.paths import cache_dir, checkpoints_dir, openai_clip_cache  # noqa: F401
 from .presets import BackbonePreset
 
 RANDOM = 'random'   # `pretrained='random'`: random initialisation (benchmarks, training from scratch)
+HF_ENDPOINT = 'https://huggingface.co'
 
 
 class WeightsNotFoundError(FileNotFoundError):
     """The weights of a preset are not on this machine and could not be downloaded."""
 
 
-def checkpoints_dir() -> Path:
-    """`$SEGEARTH_CHECKPOINTS`, else `checkpoints/` in the current directory."""
-    return Path(os.environ.get('SEGEARTH_CHECKPOINTS', 'checkpoints'))
-
-
-def cache_dir() -> Path:
-    """`$SEGEARTH_CACHE`, else ~/.cache/segearth_ov (text embeddings, downloaded weights)."""
-    return Path(os.environ.get('SEGEARTH_CACHE', Path.home() / '.cache' / 'segearth_ov'))
-
-
 def _hf_download(repo: str, filename: str, local_only: bool) -> str:
     from huggingface_hub import hf_hub_download
     return hf_hub_download(repo, filename, cache_dir=str(cache_dir() / 'hub'),
                            local_files_only=local_only)
-
-
-def offline() -> bool:
-    """True when the user asked for no downloads (HF_HUB_OFFLINE / SEGEARTH_OFFLINE)."""
-    return any(os.environ.get(v, '').upper() in ('1', 'ON', 'YES', 'TRUE')
-               for v in ('HF_HUB_OFFLINE', 'SEGEARTH_OFFLINE'))
 
 
 def _openclip_download(preset: BackbonePreset, local_only: bool) -> str:
@@ -84,9 +70,7 @@ def resolve_weights(preset: BackbonePreset, pretrained: str | None = None,
             "(.pt/.pth/.bin/.safetensors), 'hf-hub:<repo>/<file>', or leave it unset to use the "
             f'preset {name or preset.arch}.')
 
-    local = [checkpoints_dir() / preset.filename]
-    if preset.file:
-        local.insert(0, checkpoints_dir() / preset.file)
+    local = _local_candidates(preset)
     for p in local:
         if p.is_file():
             return str(p)
@@ -99,6 +83,16 @@ def resolve_weights(preset: BackbonePreset, pretrained: str | None = None,
     raise WeightsNotFoundError(_missing_message(name, preset.file, local, preset.url))
 
 
+def _local_candidates(preset: BackbonePreset) -> list:
+    """checkpoints/ under the preset's own file name (e.g. MetaCLIP's b16_fullcc2.5b.pt) and
+    the hub file's name; for OpenAI's weights also OpenAI's own cache (~/.cache/clip)."""
+    names = list(dict.fromkeys(n for n in (preset.file, preset.filename) if n))
+    local = [checkpoints_dir() / n for n in names]
+    if preset.tag == 'openai' and preset.file:
+        local.append(openai_clip_cache() / preset.file)
+    return local
+
+
 def _fetch(name, what, local, download):
     """Try the local hub cache, then the hub; turn every failure into one clear error."""
     try:
@@ -108,6 +102,10 @@ def _fetch(name, what, local, download):
     if offline():
         raise WeightsNotFoundError(_missing_message(
             name, what, local, reason='offline (HF_HUB_OFFLINE or SEGEARTH_OFFLINE is set)'))
+    why = unreachable(os.environ.get('HF_ENDPOINT', HF_ENDPOINT))
+    if why:   # the hub clients would retry for a minute before failing
+        raise WeightsNotFoundError(_missing_message(
+            name, what, local, reason=f'no network: {HF_ENDPOINT} unreachable, {why}'))
     try:
         return download(False)
     except Exception as err:  # offline, no such repo/file, no permission, …
@@ -127,20 +125,3 @@ def _missing_message(name, what, local, url=None, reason=None) -> str:
     msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or pass '
             "pretrained='/path/to/weights.pt' (demo.py: --pretrained PATH).")
     return msg
-
-
-SIMFEATUP_SOURCE = ('the SimFeatUp weights released with SegEarth-OV '
-                    '(xclip_jbu_one_million_aid.ckpt, in its simfeatup_dev/weights/), '
-                    'or train your own with simfeatup_train/')
-
-
-def resolve_upsampler_path(path: str) -> str:
-    """A SimFeatUp checkpoint: the path as given, else the same file name in checkpoints/."""
-    candidates = [Path(path), checkpoints_dir() / Path(path).name]
-    for p in candidates:
-        if p.is_file():
-            return str(p)
-    raise FileNotFoundError(
-        f'SimFeatUp checkpoint not found: looked for {", ".join(map(str, candidates))}. '
-        f'Get {SIMFEATUP_SOURCE}, and pass it as feature_up_cfg["model_path"] '
-        '(demo.py: --upsampler-ckpt PATH), or use feature_up=False.')

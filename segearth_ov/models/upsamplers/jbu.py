@@ -380,7 +380,8 @@ UPSAMPLERS = {'jbu_one': JBUOne, 'jbu_stack': JBUStack, 'bilinear': BilinearUp}
 
 def build_upsampler(model_name: str, feat_dim: int, patch_size: int = 16,
                     model_path: str | None = None, allow_random: bool = False) -> nn.Module:
-    """Build a SimFeatUp upsampler and load its released checkpoint (`upsampler.`-prefixed keys).
+    """Build a SimFeatUp upsampler and load its checkpoint (`upsampler.`-prefixed keys):
+    `model_path`, else the released weights of `model_name` (see upsamplers/weights.py).
 
     Raises a ValueError naming both widths when the checkpoint was trained for another C.
     `allow_random=True` keeps a random initialisation (benchmarks, training from scratch).
@@ -391,22 +392,18 @@ def build_upsampler(model_name: str, feat_dim: int, patch_size: int = 16,
     if 2 ** num_steps != patch_size:
         raise ValueError(f'SimFeatUp needs a power-of-two patch size, got {patch_size}')
     up = UPSAMPLERS[model_name](feat_dim, num_steps=num_steps)
-    if model_path:
-        load_upsampler_checkpoint(up, model_path)
-    elif model_name != 'bilinear' and not allow_random:
-        raise ValueError(
-            f"upsampler {model_name!r} needs its trained weights: pass "
-            "feature_up_cfg=dict(model_name=..., model_path='path/to/*.ckpt'), "
-            "or model_name='bilinear' for a parameter-free resize")
+    if model_path or (model_name != 'bilinear' and not allow_random):
+        load_upsampler_checkpoint(up, model_path, model_name)   # no path: the released file
     return up.eval()
 
 
-def load_upsampler_checkpoint(module: nn.Module, path: str) -> None:
-    """Load a SimFeatUp `*.ckpt` ({'state_dict': {'upsampler.<key>': ...}}) into `module`."""
-    from ..backbones.weights import resolve_upsampler_path
-    path = resolve_upsampler_path(path)
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+def load_upsampler_checkpoint(module: nn.Module, path: str | None, model_name: str = 'jbu_one') -> None:
+    """Load a SimFeatUp `*.ckpt` ({'state_dict': {'upsampler.<key>': ...}}) into `module`;
+    `path=None` means `model_name`'s released file (downloaded and verified on first use)."""
+    from ...utils.checkpoints import read_state_dict
+    from .weights import resolve_upsampler_weights
+    path = resolve_upsampler_weights(model_name, path)
+    state = read_state_dict(path)
     prefix = 'upsampler.'
     state = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
     # Keys that exist in both but have a different width: name both widths.
