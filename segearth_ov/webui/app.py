@@ -102,6 +102,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     from fastapi.staticfiles import StaticFiles
 
     from ..apis.raster_io import gdal_env, open_raster
+    from ..utils.images import ImageReadError
     from ..visualization import palette
 
     work_dir = Path(work_dir).resolve()
@@ -124,6 +125,10 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     @app.exception_handler(RequestError)
     async def _refused(request, err: RequestError):
         return JSONResponse({'error': str(err)}, status_code=err.status)
+
+    @app.exception_handler(ImageReadError)
+    async def _unreadable(request, err: ImageReadError):     # e.g. removed by retention meanwhile
+        return JSONResponse({'error': str(err)}, status_code=404)
 
     png = dict(media_type='image/png', headers={'Cache-Control': 'no-store'})
     empty_tile = T.png_bytes(np.zeros((T.TILE, T.TILE, 4), np.uint8))
@@ -240,7 +245,9 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         with gdal_env(), open_raster(scene.path, scene.name, scene.driver) as src:
             scene.reading(src, bands, percentiles)          # bands the file lacks: refused now
         keeper.prune()
-        job = jobs.submit(scene, classes, body.get('model_options'), bands, percentiles)
+        with keeper.lock:       # no removal between the scene's lookup and its job's arrival
+            scene = scenes.get(scene.id)
+            job = jobs.submit(scene, classes, body.get('model_options'), bands, percentiles)
         return job.status(jobs.position(job))
 
     @app.get('/api/jobs/{jid}')

@@ -80,7 +80,11 @@ class Job:
                      overlay=f'{stem}_overlay.png', summary=f'{stem}_summary.json')
         if kind not in names:
             raise RequestError(f'unknown download {kind!r}: use labels, overlay or summary', 404)
-        return self.out_dir / names[kind]
+        path = self.out_dir / names[kind]
+        if not path.is_file():
+            raise RequestError(f'the outputs of job {self.id} were removed (see --keep-hours, '
+                               '--max-jobs, --max-work-gb): run it again', 404)
+        return path
 
 
 def check_model_options(options: dict | None) -> dict:

@@ -64,7 +64,7 @@ class Housekeeper:
     def __init__(self, work_dir: Path, scenes, jobs, limits: Limits):
         self.uploads, self.outputs = Path(work_dir) / 'uploads', Path(work_dir) / 'jobs'
         self.scenes, self.jobs, self.limits = scenes, jobs, limits
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()       # held by a removal; callers may hold it too
         self._inflight: dict[Path, int] = {}     # upload folder → bytes reserved for it
 
     def _items(self) -> list[_Item]:
@@ -99,7 +99,7 @@ class Housekeeper:
         """Remove what is over the limits (and room for `reserve` more bytes); returns the
         bytes still free under --max-work-gb."""
         lim = self.limits
-        with self._lock:
+        with self.lock:
             items = self._items()
             old = time.time() - lim.keep_hours * 3600
             keep = []
@@ -126,7 +126,7 @@ class Housekeeper:
 
     def begin_upload(self, folder: Path, max_upload: int, length: int | None) -> int:
         """Room for an upload into `folder`: its byte limit, reserved until `end_upload`."""
-        with self._lock:
+        with self.lock:
             free = self.prune(reserve=length or 0)
             if free <= 0 or (length is not None and length > free):
                 raise RequestError('the work folder is full (--max-work-gb '
@@ -138,5 +138,5 @@ class Housekeeper:
             return limit
 
     def end_upload(self, folder: Path) -> None:
-        with self._lock:
+        with self.lock:
             self._inflight.pop(folder, None)
