@@ -344,13 +344,15 @@ def output_paths(image: Path, out_dir: Path, fmt: str) -> dict:
 
 def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                  fmt: str = 'auto', save_probs: bool = False, probs_dtype: str = 'uint8',
-                 overlay: bool = True, progress: bool = True, title: str | None = None) -> dict:
+                 overlay: bool = True, progress: bool = True, title: str | None = None,
+                 driver: str | None = None) -> dict:
     """Segment one image file and write its outputs into `out_dir`; returns the summary.
 
     Outputs: `<stem>_labels.tif` (georeferenced uint8 class map, nodata 255, colour table,
     class names; `.png` for plain images or fmt='png'), `<stem>_probs.tif` (save_probs),
     `<stem>_overlay.png` (image | colour overlay with legend), `<stem>_summary.json`
-    (class areas in pixels and m²) and `<stem>_classes.txt` (value → class).
+    (class areas in pixels and m²) and `<stem>_classes.txt` (value → class). `driver`: the
+    only GDAL driver that may open `path` (the web page's, for files that came from a user).
     """
     from ..visualization import palette
     options = _sar_default(options or SceneOptions(), model)
@@ -358,7 +360,7 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
     names = model.class_names.names
     colours = palette(len(names))
     t0 = time.perf_counter()
-    with gdal_env(), open_raster(path, str(path)) as src:
+    with gdal_env(), open_raster(path, str(path), driver) as src:
         georef = is_georeferenced(src)      # no CRS: outputs without georeference
         fmt = ('tif' if georef else 'png') if fmt == 'auto' else fmt
         files = output_paths(path, out_dir, fmt)

@@ -38,10 +38,12 @@ GDAL_CACHE_MB = 256         # GDAL's block cache (default: 5 % of RAM) — part 
 
 
 def gdal_env():
-    """rasterio environment of every read and write: a bounded block cache, internal masks."""
+    """rasterio environment of every read and write: a bounded block cache, internal masks,
+    and no Python code from VRT files (a VRT's pixel function could otherwise run it)."""
     import rasterio
     # rasterio hands GDAL_CACHEMAX to GDALSetCacheMax64, which takes bytes
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2 ** 20, GDAL_TIFF_INTERNAL_MASK=True)
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2 ** 20, GDAL_TIFF_INTERNAL_MASK=True,
+                        GDAL_VRT_ENABLE_PYTHON='NO')
 
 
 @contextlib.contextmanager
@@ -55,8 +57,12 @@ def quiet_georeference():
 
 # ------------------------------------------------------------------------------ reading
 @contextlib.contextmanager
-def open_raster(image, name: str = 'image'):
-    """A rasterio dataset for a file path or an H×W / H×W×B numpy array (bands last)."""
+def open_raster(image, name: str = 'image', driver: str | None = None):
+    """A rasterio dataset for a file path or an H×W / H×W×B numpy array (bands last).
+
+    `driver`: the only GDAL driver allowed to open the file (e.g. the one a web upload was
+    checked with); without it GDAL picks one by content, and a file can look like a VRT.
+    """
     import rasterio
     from rasterio.errors import RasterioIOError
     from rasterio.io import MemoryFile
@@ -80,7 +86,7 @@ def open_raster(image, name: str = 'image'):
         raise ImageReadError(f'image not found: {path}')
     try:
         with quiet_georeference():
-            src = rasterio.open(path)
+            src = rasterio.open(path, driver=driver)
     except RasterioIOError as err:
         raise ImageReadError(f'{path} cannot be read as an image or raster ({err}). '
                              'Give a GeoTIFF/TIFF, PNG or JPEG file.') from None

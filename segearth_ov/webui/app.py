@@ -1,7 +1,12 @@
 """The web UI's HTTP API and page (FastAPI). `create_app` is what tests and uvicorn run.
 
+Every /api/ call needs the per-launch token and every request an allowed Host (`guard`);
+every raster a user gave is opened only by the driver `formats` accepted; `retention` keeps
+uploads, job outputs and the registries within their limits.
+
 Endpoints (JSON unless said): GET / (the page), GET /api/info, GET /api/files (the
---data-dir picker), POST /api/scenes?name=F (raw upload body), POST /api/scenes/pick,
+--data-dir picker), POST /api/scenes?name=F (the file as an
+application/octet-stream body), POST /api/scenes/pick,
 GET /api/scenes/{id}, GET /api/scenes/{id}/tiles/{z}/{x}/{y}.png, GET
 /api/scenes/{id}/image.png, POST /api/jobs, GET /api/jobs/{id}, POST
 /api/jobs/{id}/cancel, GET /api/jobs/{id}/tiles/{z}/{x}/{y}.png, GET
@@ -12,20 +17,24 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
+from .guard import Guard, allowed_hosts
 from .jobs import CHOICES, JobQueue
+from .retention import Housekeeper, Limits
 from .safety import RequestError, inside, safe_file_name, save_stream
 from .scenes import SceneRegistry, open_scene
 from . import tiles as T
 
 STATIC = Path(__file__).resolve().parent / 'static'
 ROOT = Path(__file__).resolve().parents[2]
-RASTER_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.img', '.vrt', '.bmp')
+RASTER_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.vrt', '.bmp')
 
 
 def leaflet_dir() -> Path | None:
@@ -61,16 +70,17 @@ def _bands(text):
 
 
 def _percentiles(value):
+    """(low, high) percentiles, in steps of 0.1 (a stretch per value is computed and kept)."""
     if value in (None, ''):
         return (2.0, 98.0)
     try:
         lo, hi = (float(v) for v in (value.split(',') if isinstance(value, str) else value))
     except (TypeError, ValueError):
         lo = hi = -1
-    if not 0 <= lo < hi <= 100:
-        raise RequestError(f'stretch {value!r}: give two percentiles 0 ≤ low < high ≤ 100, '
-                           'e.g. 2,98')
-    return (lo, hi)
+    if not (0 <= lo < hi <= 100 and all(abs(v * 10 - round(v * 10)) < 1e-6 for v in (lo, hi))):
+        raise RequestError(f'stretch {value!r}: give two percentiles 0 ≤ low < high ≤ 100 '
+                           'with at most one decimal, e.g. 2,98 or 0.5,99.5')
+    return (round(lo, 1), round(hi, 1))
 
 
 def _hidden(text) -> list[int]:
@@ -81,29 +91,44 @@ def _hidden(text) -> list[int]:
 
 
 def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: Path,
-               max_upload_mb: float = 1024, threads: int | None = None, classes: str = ''):
+               max_upload_mb: float = 1024, threads: int | None = None, classes: str = '',
+               host: str = '127.0.0.1', allow_hosts=(), token: str | None = None,
+               limits: Limits | None = None):
     """The FastAPI app: model `settings` as tools/predict.py takes them, fixed for its life;
-    `classes` fills the page's class box at first."""
+    `classes` fills the page's class box at first. `host` is the bound address (with
+    `allow_hosts`, the Host names answered); `token` (random if None) is app.state.token."""
     from fastapi import FastAPI
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
 
     from ..apis.raster_io import gdal_env, open_raster
+    from ..utils.images import ImageReadError
     from ..visualization import palette
 
-    work_dir = Path(work_dir)
+    work_dir = Path(work_dir).resolve()
     data_dir = Path(data_dir).resolve() if data_dir else None
     if data_dir is not None and not data_dir.is_dir():
         raise ValueError(f'--data-dir {data_dir} is not a folder')
     max_bytes = int(max_upload_mb * 2 ** 20)
+    limits = limits or Limits()
     scenes = SceneRegistry()
-    jobs = JobQueue(work_dir, settings, scene_options, threads)
+    keeper = None
+    jobs = JobQueue(work_dir, settings, scene_options, threads, limits.max_queued,
+                    on_finish=lambda job: keeper.prune())
+    keeper = Housekeeper(work_dir, scenes, jobs, limits)
+    keeper.prune()                          # folders of earlier runs
     app = FastAPI(title='SegEarth-OV map', docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.jobs, app.state.scenes = jobs, scenes
+    app.state.jobs, app.state.scenes, app.state.housekeeper = jobs, scenes, keeper
+    app.state.token = token or secrets.token_urlsafe(24)
+    app.add_middleware(Guard, token=app.state.token, hosts=allowed_hosts(host, allow_hosts))
 
     @app.exception_handler(RequestError)
     async def _refused(request, err: RequestError):
         return JSONResponse({'error': str(err)}, status_code=err.status)
+
+    @app.exception_handler(ImageReadError)
+    async def _unreadable(request, err: ImageReadError):     # e.g. removed by retention meanwhile
+        return JSONResponse({'error': str(err)}, status_code=404)
 
     png = dict(media_type='image/png', headers={'Cache-Control': 'no-store'})
     empty_tile = T.png_bytes(np.zeros((T.TILE, T.TILE, 4), np.uint8))
@@ -119,6 +144,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
 
     @app.get('/api/info')
     def info():
+        keeper.prune()                      # the page loads: a moment to apply --keep-hours
         return dict(model={k: str(v) for k, v in settings.items()}, choices=CHOICES,
                     presets=class_presets(), data_dir=data_dir is not None,
                     max_upload_mb=max_upload_mb, leaflet=lf is not None, classes=classes)
@@ -144,18 +170,26 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         if name.lower().endswith(('.vrt', '.xml')):    # a VRT could point at any file
             raise RequestError(f'{name!r}: VRT files cannot be uploaded; upload the raster')
         length = request.headers.get('content-length')
-        if length and length.isdigit() and int(length) > max_bytes:
-            raise RequestError(f'the upload ({int(length) / 2 ** 20:.1f} MB) is larger than '
+        length = int(length) if length and length.isdigit() else None
+        if length is not None and length > max_bytes:
+            raise RequestError(f'the upload ({length / 2 ** 20:.1f} MB) is larger than '
                                f'the limit of {max_upload_mb:g} MB: choose a smaller file, or '
                                'start the server with a larger --max-upload-mb', 413)
-        target = work_dir / 'uploads' / secrets.token_hex(6) / name
-        await save_stream(request.stream(), target, max_bytes)
+        folder = work_dir / 'uploads' / secrets.token_hex(6)
+        limit = keeper.begin_upload(folder, max_bytes, length)
         try:
-            scene = open_scene(target, name, 'upload')
-        except RequestError:
-            target.unlink(missing_ok=True)
+            fix = 'start the server with a larger --max-upload-mb' if limit == max_bytes else \
+                'wait for queued jobs to finish, or start the server with a larger --max-work-gb'
+            await save_stream(request.stream(), folder / name, limit, fix)
+            scene = await run_in_threadpool(open_scene, folder / name, name, 'upload')
+            scenes.add(scene)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)       # a refused upload leaves nothing
             raise
-        return scenes.add(scene).info()
+        finally:
+            keeper.end_upload(folder)
+        keeper.prune()
+        return scene.info()
 
     @app.post('/api/scenes/pick')
     def pick(body: dict):
@@ -163,7 +197,9 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
             raise RequestError('the server was started without --data-dir: upload the file '
                                'instead')
         path = inside(data_dir, body.get('path'))
-        return scenes.add(open_scene(path, path.name, 'data-dir')).info()
+        scene = scenes.add(open_scene(path, path.name, 'data-dir', data_dir))
+        keeper.prune()
+        return scene.info()
 
     @app.get('/api/scenes/{sid}')
     def scene_info(sid: str):
@@ -181,7 +217,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         if scene.crs is None:
             raise RequestError('this image has no CRS: use /image.png (the image view)', 404)
         b, p = _bands(bands), _percentiles(stretch)
-        with gdal_env(), open_raster(scene.path, scene.name) as src:
+        with gdal_env(), open_raster(scene.path, scene.name, scene.driver) as src:
             chosen, alpha, nodata, _ = scene.reading(src, b, p)
             warped = T.warp_tile(src, chosen + ([alpha] if alpha else []), z, x, y)
             if warped is None:
@@ -193,7 +229,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     def scene_image(sid: str, bands: str = '', stretch: str = ''):
         scene = scenes.get(sid)
         b, p = _bands(bands), _percentiles(stretch)
-        with gdal_env(), open_raster(scene.path, scene.name) as src:
+        with gdal_env(), open_raster(scene.path, scene.name, scene.driver) as src:
             chosen, alpha, _, _ = scene.reading(src, b, p)
             data = T.decimated(src, chosen + ([alpha] if alpha else []))
             return Response(T.png_bytes(_scene_rgba(scene, data, None, b, p, src)), **png)
@@ -206,9 +242,12 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
             raise RequestError('the class list is empty: type classes separated by ";" and '
                                'synonyms by ",", e.g. "building,roof;road;water,river"')
         bands, percentiles = _bands(body.get('bands')), _percentiles(body.get('stretch'))
-        with gdal_env(), open_raster(scene.path, scene.name) as src:
+        with gdal_env(), open_raster(scene.path, scene.name, scene.driver) as src:
             scene.reading(src, bands, percentiles)          # bands the file lacks: refused now
-        job = jobs.submit(scene, classes, body.get('model_options'), bands, percentiles)
+        keeper.prune()
+        with keeper.lock:       # no removal between the scene's lookup and its job's arrival
+            scene = scenes.get(scene.id)
+            job = jobs.submit(scene, classes, body.get('model_options'), bands, percentiles)
         return job.status(jobs.position(job))
 
     @app.get('/api/jobs/{jid}')
@@ -221,6 +260,10 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         job = jobs.cancel(jid)
         return job.status(jobs.position(job))
 
+    def _driver(output: Path) -> str:
+        """The driver of a job's own output (written by ClassMapWriter): GTiff or PNG."""
+        return 'PNG' if output.suffix == '.png' else 'GTiff'
+
     def _colours(job):
         return palette(len(job.result['classes']))
 
@@ -230,7 +273,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         path = job.file('labels')
         if job.scene.crs is None:
             raise RequestError('this image has no CRS: use /image.png (the image view)', 404)
-        with gdal_env(), open_raster(path, 'class map') as src:
+        with gdal_env(), open_raster(path, 'class map', _driver(path)) as src:
             warped = T.warp_tile(src, [1], z, x, y, src_nodata=255)
         if warped is None:
             return Response(empty_tile, **png)
@@ -240,7 +283,8 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     @app.get('/api/jobs/{jid}/image.png')
     def job_image(jid: str, hide: str = ''):
         job = jobs.get(jid)
-        with gdal_env(), open_raster(job.file('labels'), 'class map') as src:
+        path = job.file('labels')
+        with gdal_env(), open_raster(path, 'class map', _driver(path)) as src:
             labels = T.decimated(src, [1])[0]
         return Response(T.png_bytes(T.labels_rgba(labels, _colours(job), _hidden(hide))), **png)
 
@@ -252,7 +296,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         scene = job.scene
         if scene.crs is not None:
             from rasterio.warp import transform
-            with gdal_env(), open_raster(labels_path, 'class map') as src:
+            with gdal_env(), open_raster(labels_path, 'class map', _driver(labels_path)) as src:
                 xs, ys = transform('EPSG:4326', src.crs, [lng], [lat])
                 col, row = ~src.transform @ (xs[0], ys[0])
         else:
@@ -262,9 +306,9 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
             return dict(inside=False, row=row, col=col)
         from rasterio.windows import Window
         w = Window(col, row, 1, 1)
-        with gdal_env(), open_raster(labels_path, 'class map') as src:
+        with gdal_env(), open_raster(labels_path, 'class map', _driver(labels_path)) as src:
             label = int(src.read(1, window=w)[0, 0])
-        with gdal_env(), open_raster(probs_path, 'probabilities') as src:
+        with gdal_env(), open_raster(probs_path, 'probabilities', 'GTiff') as src:
             p = src.read(window=w)[:, 0, 0].astype(float) / 255
         names = [c['name'] for c in job.result['classes']]
         return dict(inside=True, row=row, col=col,

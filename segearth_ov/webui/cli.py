@@ -13,8 +13,11 @@ examples:
       --model-cfg ../shared/fixtures/tiny_clip/tiny-clip-vit-b16.json \\
       --upsampler-ckpt ../shared/fixtures/simfeatup/tiny_jbu_one.ckpt
 
-The page binds to 127.0.0.1 (this machine only) unless --host says otherwise; model weights
-are only those of these options, never an upload's.
+The page binds to 127.0.0.1 (this machine only) unless --host says otherwise, answers only
+to the Host names 127.0.0.1, localhost, the bound address and --allow-host, and its API needs
+the token in the address printed at start; model weights are only those of these options,
+never an upload's. Uploads, job outputs and scenes are removed by --keep-hours, --max-scenes,
+--max-jobs and --max-work-gb (oldest first, never those of queued or running jobs).
 """
 
 
@@ -30,6 +33,18 @@ def build_parser(prog=None):
     g.add_argument('--port', type=int, default=7860)
     g.add_argument('--work-dir', default='work_dirs/webui', help='uploads and job outputs')
     g.add_argument('--max-upload-mb', type=float, default=1024, help='upload size limit')
+    g.add_argument('--allow-host', action='append', default=[], metavar='NAME',
+                   help='another Host name the page may be opened through (e.g. this '
+                   "machine's name with --host 0.0.0.0; repeatable; '*' allows any)")
+    r = p.add_argument_group('retention (oldest first, never what a queued or running job uses)')
+    r.add_argument('--keep-hours', type=float, default=24,
+                   help='remove scenes and jobs older than this (default 24)')
+    r.add_argument('--max-scenes', type=int, default=50, help='scenes kept (default 50)')
+    r.add_argument('--max-jobs', type=int, default=100, help='jobs and outputs kept (default 100)')
+    r.add_argument('--max-work-gb', type=float, default=20,
+                   help='uploads + job outputs in --work-dir (default 20)')
+    r.add_argument('--max-queued', type=int, default=20,
+                   help='jobs waiting at once; more are refused until some end (default 20)')
     return p
 
 
@@ -40,6 +55,7 @@ def main(argv=None, prog=None) -> int:
     logging.getLogger('segearth_ov').setLevel(logging.INFO)
     from ..apis.predict_cli import model_settings, scene_options
     from .app import create_app, leaflet_dir
+    from .retention import Limits
     try:
         classes = ''
         if args.classes or args.classes_file:      # the class box's first content
@@ -47,8 +63,11 @@ def main(argv=None, prog=None) -> int:
             names = parse_classes(args.classes_file or args.classes)
             classes = ';'.join(','.join(syn) for syn in names.classes)
         settings = model_settings(args)
+        limits = Limits(args.keep_hours, args.max_scenes, args.max_jobs, args.max_work_gb,
+                        args.max_queued)
         app = create_app(settings, scene_options(args), args.data_dir, Path(args.work_dir),
-                         args.max_upload_mb, args.threads, classes)
+                         args.max_upload_mb, args.threads, classes, host=args.host,
+                         allow_hosts=args.allow_host, limits=limits)
     except ValueError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -56,9 +75,18 @@ def main(argv=None, prog=None) -> int:
         print('warning: Leaflet is not installed (run tools/install.sh, which installs it from '
               'npm); the map cannot be shown', file=sys.stderr)
     if args.host not in ('127.0.0.1', 'localhost', '::1'):
-        print(f'warning: --host {args.host}: the page is reachable from the network',
+        print(f'warning: --host {args.host}: the page is reachable from the network (with '
+              'the token); other machines open it by a name given with --allow-host',
               file=sys.stderr)
     import uvicorn
-    print(f'SegEarth-OV map: http://{args.host}:{args.port}/')
+    print(f'SegEarth-OV map: {page_url(args.host, args.port, app.state.token)}', flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level='warning')
     return 0
+
+
+def page_url(host: str, port: int, token: str) -> str:
+    """The address to open: the page, with the token in the fragment (never sent in requests
+    or logs; the page reads it)."""
+    host = '127.0.0.1' if host in ('0.0.0.0', '', '::') else host
+    host = f'[{host}]' if ':' in host else host
+    return f'http://{host}:{port}/#token={token}'

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import secrets
 import threading
 import time
@@ -36,7 +35,7 @@ class JobCancelled(Exception):
     pass
 
 
-@dataclass
+@dataclass(eq=False)         # jobs are compared by identity
 class Job:
     id: str
     scene: Scene
@@ -81,7 +80,11 @@ class Job:
                      overlay=f'{stem}_overlay.png', summary=f'{stem}_summary.json')
         if kind not in names:
             raise RequestError(f'unknown download {kind!r}: use labels, overlay or summary', 404)
-        return self.out_dir / names[kind]
+        path = self.out_dir / names[kind]
+        if not path.is_file():
+            raise RequestError(f'the outputs of job {self.id} were removed (see --keep-hours, '
+                               '--max-jobs, --max-work-gb): run it again', 404)
+        return path
 
 
 def check_model_options(options: dict | None) -> dict:
@@ -112,15 +115,18 @@ def check_model_options(options: dict | None) -> dict:
 
 
 class JobQueue:
-    """Jobs in arrival order, run by one worker thread with cached models."""
+    """Jobs in arrival order, run by one worker thread with cached models. At most
+    `max_queued` wait; `on_finish(job)` runs after each (the retention limits)."""
 
-    def __init__(self, work_dir: Path, settings: dict, scene_options, threads: int | None = None):
+    def __init__(self, work_dir: Path, settings: dict, scene_options, threads: int | None = None,
+                 max_queued: int = 20, on_finish=None):
         self.work_dir, self.settings, self.scene_options = work_dir, dict(settings), scene_options
-        self.threads = threads
+        self.threads, self.max_queued, self.on_finish = threads, max_queued, on_finish
         self.jobs: dict[str, Job] = {}
-        self._queue: queue.Queue = queue.Queue()
+        self._waiting: list[Job] = []
         self._models: dict = {}
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._worker = threading.Thread(target=self._run, name='segearth-webui-jobs', daemon=True)
         self._worker.start()
 
@@ -141,31 +147,51 @@ class JobQueue:
         jid = secrets.token_hex(6)
         job = Job(jid, scene, classes, opts, bands, percentiles, self.work_dir / 'jobs' / jid)
         job.lines = lines
-        with self._lock:
+        with self._wake:
+            if len(self._waiting) >= self.max_queued:
+                raise RequestError(f'{len(self._waiting)} jobs are already waiting: wait for '
+                                   'them to finish, cancel one, or start the server with a '
+                                   'larger --max-queued', 429)
             self.jobs[jid] = job
-        self._queue.put(job)
+            self._waiting.append(job)
+            self._wake.notify()
         return job
 
     def get(self, jid: str) -> Job:
         job = self.jobs.get(jid)
         if job is None:
-            raise RequestError(f'no job {jid!r} (jobs last as long as the server runs)', 404)
+            raise RequestError(f'no job {jid!r} (jobs last as long as the server runs, and '
+                               'are removed after a while, see --keep-hours)', 404)
         return job
+
+    def all(self) -> list[Job]:
+        with self._lock:
+            return list(self.jobs.values())
+
+    def remove(self, jid: str) -> None:
+        """Forget a finished job (its folder is the caller's to delete)."""
+        with self._lock:
+            job = self.jobs.get(jid)
+            if job is not None and job.state not in ('queued', 'running'):
+                del self.jobs[jid]
 
     def position(self, job: Job) -> int | None:
         if job.state != 'queued':
             return None
         with self._lock:
-            waiting = [j for j in self.jobs.values() if j.state in ('queued', 'running')]
-        waiting.sort(key=lambda j: j.created)
-        return waiting.index(job)
+            if job not in self._waiting:
+                return None
+            running = sum(j.state == 'running' for j in self.jobs.values())
+            return running + self._waiting.index(job)      # jobs ahead of it
 
     def cancel(self, jid: str) -> Job:
         job = self.get(jid)
-        if job.state in ('queued', 'running'):
-            job.cancel_requested = True
-            if job.state == 'queued':
-                job.state, job.message = 'cancelled', 'cancelled before it started'
+        with self._lock:
+            if job.state in ('queued', 'running'):
+                job.cancel_requested = True
+                if job.state == 'queued':
+                    job.state, job.message = 'cancelled', 'cancelled before it started'
+                    self._waiting.remove(job)
         return job
 
     # ------------------------------------------------------------------ worker
@@ -194,10 +220,11 @@ class JobQueue:
             import torch
             torch.set_num_threads(self.threads)
         while True:
-            job = self._queue.get()
-            if job.state != 'queued':
-                continue
-            job.state = 'running'
+            with self._wake:
+                while not self._waiting:
+                    self._wake.wait()
+                job = self._waiting.pop(0)
+                job.state = 'running'
             try:
                 self._execute(job)
                 job.state, job.message = 'done', f'done in {job.result["seconds"]:.1f}s'
@@ -206,6 +233,11 @@ class JobQueue:
             except Exception as err:       # noqa: BLE001  (reported on the page)
                 logger.error('job %s failed:\n%s', job.id, traceback.format_exc())
                 job.state, job.message = 'failed', f'{type(err).__name__}: {err}'
+            if self.on_finish is not None:
+                try:
+                    self.on_finish(job)
+                except Exception:       # noqa: BLE001  (housekeeping must not stop the worker)
+                    logger.error('after job %s:\n%s', job.id, traceback.format_exc())
 
     def _execute(self, job: Job) -> None:
         from dataclasses import replace
@@ -225,4 +257,4 @@ class JobQueue:
         job.out_dir.mkdir(parents=True, exist_ok=True)
         job.result = predict_file(job.scene.path, model, job.out_dir, options=options,
                                   save_probs=True, probs_dtype='uint8', overlay=True,
-                                  progress=progress)
+                                  progress=progress, driver=job.scene.driver)

@@ -33,7 +33,12 @@ def inside(folder: Path, relative: str) -> Path:
     """`folder/relative` resolved, refused unless it stays inside `folder` (symlinks too)."""
     if relative is None or not str(relative).strip():
         raise RequestError('no file chosen: give a path relative to the data folder')
-    rel = Path(str(relative))
+    if not isinstance(relative, str):
+        raise RequestError(f'path {relative!r} is refused: give the path as text')
+    if '\0' in relative:
+        raise RequestError(f'path {relative!r} is refused: it contains a NUL byte, which no '
+                           'file name has; pick the file from the list')
+    rel = Path(relative)
     if rel.is_absolute() or '..' in rel.parts:
         raise RequestError(f'path {relative!r} is refused: give a path inside the data folder, '
                            'relative to it, without ".."')
@@ -46,8 +51,10 @@ def inside(folder: Path, relative: str) -> Path:
     return path
 
 
-async def save_stream(chunks, target: Path, max_bytes: int) -> int:
-    """Write an async byte stream to `target`, stopping (and deleting it) past `max_bytes`."""
+async def save_stream(chunks, target: Path, max_bytes: int,
+                      fix: str = 'start the server with a larger --max-upload-mb') -> int:
+    """Write an async byte stream to `target`, stopping (and deleting it) past `max_bytes`;
+    `fix` says how to raise the limit."""
     size = 0
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -56,8 +63,8 @@ async def save_stream(chunks, target: Path, max_bytes: int) -> int:
                 size += len(chunk)
                 if size > max_bytes:
                     raise RequestError(f'the upload is larger than the limit of '
-                                       f'{max_bytes / 2 ** 20:g} MB: choose a smaller file, or '
-                                       'start the server with a larger --max-upload-mb', 413)
+                                       f'{max_bytes / 2 ** 20:.4g} MB: choose a smaller file, '
+                                       f'or {fix}', 413)
                 f.write(chunk)
     except BaseException:
         target.unlink(missing_ok=True)

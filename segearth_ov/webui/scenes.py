@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +19,16 @@ from ..utils.images import ImageReadError
 from .safety import RequestError
 
 
+STRETCHES_KEPT = 8
+
+
 @dataclass
 class Scene:
     id: str
     name: str
     path: Path
     source: str                   # 'upload' or 'data-dir'
+    driver: str                   # the GDAL driver every open of `path` is restricted to
     width: int
     height: int
     count: int
@@ -30,7 +36,8 @@ class Scene:
     crs: str | None
     bounds: list | None           # [[south, west], [north, east]] when georeferenced
     pixel_size_m: list | None
-    _stretch: dict = field(default_factory=dict, repr=False)
+    created: float = field(default_factory=time.time)
+    _stretch: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def info(self) -> dict:
@@ -40,60 +47,50 @@ class Scene:
                     pixel_size_m=self.pixel_size_m)
 
     def reading(self, src, bands=None, percentiles=(2, 98), sar=False):
-        """(bands, alpha, nodata, stretch) as the predictor would read this scene."""
+        """(bands, alpha, nodata, stretch) as the predictor would read this scene; the last
+        STRETCHES_KEPT of them are kept (each costs a decimated read of the whole scene)."""
         key = (tuple(bands) if bands else None, tuple(percentiles), bool(sar))
         with self._lock:
-            if key not in self._stretch:
-                try:
-                    chosen, alpha = select_bands(src, bands, sar, self.name)
-                except ValueError as err:       # ImageReadError too: bands the file lacks
-                    raise RequestError(str(err)) from None
-                reader = SceneReader(src, chosen, alpha, None, False, percentiles, self.name)
-                self._stretch[key] = (chosen, alpha, reader.nodata, reader.stretch)
+            if key in self._stretch:
+                self._stretch.move_to_end(key)
+                return self._stretch[key]
+            try:
+                chosen, alpha = select_bands(src, bands, sar, self.name)
+            except ValueError as err:       # ImageReadError too: bands the file lacks
+                raise RequestError(str(err)) from None
+            reader = SceneReader(src, chosen, alpha, None, False, percentiles, self.name)
+            self._stretch[key] = (chosen, alpha, reader.nodata, reader.stretch)
+            while len(self._stretch) > STRETCHES_KEPT:
+                self._stretch.popitem(last=False)
             return self._stretch[key]
 
 
-# formats an upload may be in: self-contained rasters (GDAL picks a driver by content, and a
-# VRT or similar named "x.tif" could make the server read other files)
-UPLOAD_DRIVERS = ('GTiff', 'PNG', 'JPEG', 'JP2OpenJPEG', 'BMP')
-
-
-def check_upload_format(path: Path, name: str) -> None:
-    import rasterio
-
-    from ..apis.raster_io import quiet_georeference
-    with gdal_env(), quiet_georeference(), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN='EMPTY_DIR'):
-        for driver in UPLOAD_DRIVERS:          # GDAL is asked to try only this driver
-            try:
-                with rasterio.open(path, driver=driver):
-                    return
-            except Exception:       # noqa: BLE001, S112  (not this format)
-                continue
-    raise RequestError(f'{name!r} does not open as a raster: upload a GeoTIFF/TIFF, PNG, '
-                       'JPEG, JPEG 2000 or BMP image')
-
-
-def open_scene(path: Path, name: str, source: str) -> Scene:
-    """A Scene for `path`, or RequestError when it does not open as a raster."""
-    if source == 'upload':
-        check_upload_format(path, name)
+def open_scene(path: Path, name: str, source: str, data_dir: Path | None = None) -> Scene:
+    """A Scene for `path`, or RequestError when it does not open as a raster. The driver
+    `formats` accepts is the one every later open of the scene uses."""
+    from .formats import FORMATS_TEXT, data_dir_driver, upload_driver
+    driver = upload_driver(path, name) if source == 'upload' else \
+        data_dir_driver(path, data_dir, name)
     try:
-        with gdal_env(), open_raster(path, name) as src:
+        with gdal_env(), open_raster(path, name, driver) as src:
             georef = is_georeferenced(src)
             bounds = None
             if georef:
                 from .tiles import geographic_bounds
                 bounds = geographic_bounds(src)
             size = pixel_size_m(src.crs, src.transform) if georef else None
-            return Scene(secrets.token_hex(6), name, path, source, src.width, src.height,
-                         src.count, src.dtypes[0], crs_name(src.crs) if georef else None,
-                         bounds, list(size) if size else None)
+            return Scene(secrets.token_hex(6), name, path, source, driver, src.width,
+                         src.height, src.count, src.dtypes[0],
+                         crs_name(src.crs) if georef else None, bounds,
+                         list(size) if size else None)
     except ImageReadError:
-        raise RequestError(f'{name!r} does not open as a raster: upload a GeoTIFF/TIFF, PNG '
-                           'or JPEG image') from None
+        raise RequestError(f'{name!r} does not open as a raster: upload a {FORMATS_TEXT} '
+                           'image') from None
 
 
 class SceneRegistry:
+    """Scenes by id, oldest first; `retention` removes them (and their uploads)."""
+
     def __init__(self):
         self._scenes: dict[str, Scene] = {}
         self._lock = threading.Lock()
@@ -106,5 +103,14 @@ class SceneRegistry:
     def get(self, sid: str) -> Scene:
         scene = self._scenes.get(sid)
         if scene is None:
-            raise RequestError(f'no scene {sid!r}: upload a file or pick one again', 404)
+            raise RequestError(f'no scene {sid!r}: upload a file or pick one again (scenes are '
+                               'removed after a while, see --keep-hours)', 404)
         return scene
+
+    def all(self) -> list[Scene]:
+        with self._lock:
+            return list(self._scenes.values())
+
+    def remove(self, sid: str) -> None:
+        with self._lock:
+            self._scenes.pop(sid, None)

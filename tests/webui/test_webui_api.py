@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip('fastapi')
-from fastapi.testclient import TestClient  # noqa: E402
+from webui_helpers import CRS, make_app, make_client, synthetic_geotiff  # noqa: E402
 
-from webui_helpers import CRS, make_app, synthetic_geotiff  # noqa: E402
+RAW = {'Content-Type': 'application/octet-stream'}       # the page's upload body type
 
 
 @pytest.fixture(scope='module')
@@ -22,7 +22,7 @@ def env(tmp_path_factory):
     synthetic_geotiff(data / 'sub' / 'scene.tif')
     (root / 'secret.tif').write_bytes((data / 'sub' / 'scene.tif').read_bytes())
     (data / 'notes.txt').write_text('not a raster')
-    client = TestClient(make_app(root / 'work', data, max_upload_mb=1))
+    client = make_client(make_app(root / 'work', data, max_upload_mb=1))
     return client, root, data
 
 
@@ -38,7 +38,7 @@ def wait(client, jid, states=('done', 'failed', 'cancelled'), timeout=120):
 
 def upload(client, path, name=None):
     return client.post('/api/scenes', params={'name': name or path.name},
-                       content=path.read_bytes())
+                       content=path.read_bytes(), headers=RAW)
 
 
 def test_page_info_files(env):
@@ -131,7 +131,7 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
 
     # a long job queued behind a plain-image job: cancel it while queued or running
     big = synthetic_geotiff(tmp_path / 'big.tif', 512)
-    bscene = client.post('/api/scenes', params={'name': 'big.tif'}, content=big.read_bytes()).json()
+    bscene = upload(client, big).json()
     j1 = client.post('/api/jobs', json=dict(scene=plain['id'], classes='a;b')).json()
     j2 = client.post('/api/jobs', json=dict(scene=bscene['id'], classes='road;water')).json()
     assert j2['state'] == 'queued'
@@ -173,24 +173,24 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
 def test_rejections(env, case):
     client, root, data = env
     if case == 'not_raster':
-        r = client.post('/api/scenes', params={'name': 'x.tif'}, content=b'hello, not a raster')
+        r = client.post('/api/scenes', params={'name': 'x.tif'}, content=b'hello, not a raster', headers=RAW)
         assert r.status_code == 400 and 'does not open as a raster' in r.json()['error']
     elif case == 'vrt_in_disguise':      # a VRT named .tif would read the server's files
         vrt = (f'<VRTDataset rasterXSize="256" rasterYSize="256"><VRTRasterBand dataType="Byte" '
                f'band="1"><SimpleSource><SourceFilename>{root / "secret.tif"}</SourceFilename>'
                '<SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>')
-        r = client.post('/api/scenes', params={'name': 'x.tif'}, content=vrt.encode())
+        r = client.post('/api/scenes', params={'name': 'x.tif'}, content=vrt.encode(), headers=RAW)
         assert r.status_code == 400 and 'does not open as a raster' in r.json()['error']
     elif case == 'oversized':
-        r = client.post('/api/scenes', params={'name': 'huge.tif'}, content=b'0' * (2 * 2 ** 20))
+        r = client.post('/api/scenes', params={'name': 'huge.tif'}, content=b'0' * (2 * 2 ** 20), headers=RAW)
         assert r.status_code == 413 and 'larger than the limit' in r.json()['error']
         # without a Content-Length (chunked), the stream is cut at the limit
         r = client.post('/api/scenes', params={'name': 'huge.tif'},
-                        content=iter([b'0' * 2 ** 19] * 4))
+                        content=iter([b'0' * 2 ** 19] * 4), headers=RAW)
         assert r.status_code == 413 and 'larger than the limit' in r.json()['error']
         assert not list((root / 'work' / 'uploads').rglob('huge.tif'))
     elif case == 'dotdot_upload':
-        r = client.post('/api/scenes', params={'name': '../evil.tif'}, content=b'x')
+        r = client.post('/api/scenes', params={'name': '../evil.tif'}, content=b'x', headers=RAW)
         assert r.status_code == 400 and 'plain file name' in r.json()['error']
         assert not (root / 'work' / 'evil.tif').exists()
     elif case == 'dotdot_pick':

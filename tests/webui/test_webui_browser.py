@@ -42,7 +42,8 @@ def server(tmp_path):
     while not srv.started:
         assert time.time() - t0 < 30, 'the server did not start'
         time.sleep(0.05)
-    yield f'http://127.0.0.1:{port}'
+    from segearth_ov.webui.cli import page_url
+    yield page_url('127.0.0.1', port, app.state.token)       # the address the CLI prints
     srv.should_exit = True
     thread.join(10)
 
@@ -75,7 +76,8 @@ def test_upload_run_overlay_legend_download(server, browser, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
     scene = synthetic_geotiff(tmp_path / 'synthetic_utm.tif')
     wait = WebDriverWait(browser, 90)
-    browser.get(server + '/')
+    assert '#token=' in server
+    browser.get(server)
     wait.until(lambda d: d.find_element(By.TAG_NAME, 'body').get_attribute('data-ready') == '1')
     browser.find_element(By.ID, 'upload').send_keys(str(scene))
     wait.until(EC.element_to_be_clickable((By.ID, 'run')))
@@ -88,6 +90,7 @@ def test_upload_run_overlay_legend_download(server, browser, tmp_path):
                or d.find_element(By.ID, 'error').text)
     assert browser.find_element(By.ID, 'error').text == ''
     assert '?job=' in browser.current_url                     # a reload finds the job again
+    assert '#token=' in browser.current_url                   # … with the token
 
     legend = [li.text for li in browser.find_elements(By.CSS_SELECTOR, '#legend li')]
     assert legend == ['water, river', 'building, roof', 'tree, forest']

@@ -29,8 +29,19 @@ def model_settings() -> dict:
                 upsampler_ckpt=str(JBU_CKPT['jbu_one']), device='cpu')
 
 
-def make_app(work_dir: Path, data_dir: Path | None = None, max_upload_mb: float = 1):
+def make_app(work_dir: Path, data_dir: Path | None = None, max_upload_mb: float = 1, **kw):
     from segearth_ov.apis.predict import SceneOptions
     from segearth_ov.webui.app import create_app
     return create_app(model_settings(), SceneOptions(), data_dir, work_dir, max_upload_mb,
-                      threads=1)
+                      threads=1, **kw)
+
+
+BASE_URL = 'http://127.0.0.1:7860'       # the Host the server answers to, as a browser sends it
+
+
+def make_client(app, token: bool = True):
+    """A TestClient as the page talks to the server: allowed Host, the token header."""
+    from fastapi.testclient import TestClient
+    from segearth_ov.webui.guard import TOKEN_HEADER
+    headers = {TOKEN_HEADER: app.state.token} if token else {}
+    return TestClient(app, base_url=BASE_URL, headers=headers)

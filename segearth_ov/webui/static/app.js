@@ -3,19 +3,27 @@
 const $ = (id) => document.getElementById(id);
 const state = { scene: null, job: null, map: null, base: null, overlay: null, hidden: new Set(), poll: null };
 
-async function api(url, options) {
-  const r = await fetch(url, options);
+// the per-launch token: from the address the server printed (#token=…), kept for this tab
+const TOKEN = (() => {
+  const given = new URLSearchParams(location.hash.slice(1)).get('token')
+    || new URLSearchParams(location.search).get('token');
+  if (given) sessionStorage.setItem('segearth-token', given);
+  return given || sessionStorage.getItem('segearth-token') || '';
+})();
+const withToken = (url) => url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(TOKEN);
+
+async function api(url, options = {}) {
+  const r = await fetch(url, { ...options, headers: { ...(options.headers || {}), 'X-SegEarth-Token': TOKEN } });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(body.error || (body.detail && JSON.stringify(body.detail)) || r.statusText);
   return body;
 }
 function showError(err) { $('error').textContent = err ? String(err.message || err) : ''; }
 function query() {
-  const q = new URLSearchParams();
+  const q = new URLSearchParams({ token: TOKEN });
   if ($('bands').value.trim()) q.set('bands', $('bands').value.trim());
   if ($('stretch').value.trim()) q.set('stretch', $('stretch').value.trim());
-  const s = q.toString();
-  return s ? '?' + s : '';
+  return '?' + q.toString();
 }
 
 // ------------------------------------------------------------------ map
@@ -48,7 +56,8 @@ $('upload').addEventListener('change', async () => {
   if (!f) return;
   showError(''); $('scene-info').textContent = `uploading ${f.name} …`;
   try {
-    showScene(await api(`/api/scenes?name=${encodeURIComponent(f.name)}`, { method: 'POST', body: f }));
+    showScene(await api(`/api/scenes?name=${encodeURIComponent(f.name)}`,
+      { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: f }));
   } catch (err) { $('scene-info').textContent = ''; showError(err); }
 });
 $('pick').addEventListener('change', async () => {
@@ -70,7 +79,7 @@ $('run').addEventListener('click', async () => {
     const job = await api('/api/jobs', { method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ scene: state.scene.id, classes: $('classes').value, model_options,
         bands: $('bands').value.trim() || null, stretch: $('stretch').value.trim() || null }) });
-    history.replaceState(null, '', `?job=${job.id}`);
+    history.replaceState(null, '', `?job=${job.id}${location.hash}`);
     follow(job);
   } catch (err) { showError(err); }
 });
@@ -94,7 +103,7 @@ function follow(job) {
 
 function overlayUrl() {
   const hide = [...state.hidden].join(',');
-  const q = hide ? `?hide=${hide}` : '';
+  const q = `?token=${encodeURIComponent(TOKEN)}` + (hide ? `&hide=${hide}` : '');
   return state.scene.georeferenced ? `/api/jobs/${state.job.id}/tiles/{z}/{x}/{y}.png${q}` : `/api/jobs/${state.job.id}/image.png${q}`;
 }
 function baseUrl(scene) {
@@ -131,7 +140,7 @@ function showResult(job) {
     }
     rows.appendChild(tr);
   });
-  for (const k of ['labels', 'overlay', 'summary']) $(`dl-${k}`).href = `/api/jobs/${job.id}/download/${k}`;
+  for (const k of ['labels', 'overlay', 'summary']) $(`dl-${k}`).href = withToken(`/api/jobs/${job.id}/download/${k}`);
 }
 $('opacity').addEventListener('input', () => { if (state.overlay) state.overlay.setOpacity(parseFloat($('opacity').value)); });
 
