@@ -89,7 +89,6 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     from fastapi.staticfiles import StaticFiles
 
     from ..apis.raster_io import gdal_env, open_raster
-    from ..visualization import palette
 
     work_dir = Path(work_dir)
     data_dir = Path(data_dir).resolve() if data_dir else None
@@ -222,7 +221,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         return job.status(jobs.position(job))
 
     def _colours(job):
-        return palette(len(job.result['classes']))
+        return np.asarray(job.colours(), np.uint8)
 
     @app.get('/api/jobs/{jid}/tiles/{z}/{x}/{y}.png')
     def job_tile(jid: str, z: int, x: int, y: int, hide: str = ''):

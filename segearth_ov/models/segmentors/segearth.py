@@ -23,7 +23,7 @@ from ...ops import cpu_kernels
 from ...utils.parallel import parallel_map
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
-from ..backbones.weights import RANDOM, cache_dir
+from ..backbones.weights import RANDOM, cache_dir, resolve_upsampler_path
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
 from ..upsamplers.kernel_atlas import KernelAtlas
@@ -109,12 +109,19 @@ class SegEarthSegmentation(BaseSegmentor):
 
         self.feature_up = feature_up
         self.upsampler = None
+        # the SimFeatUp file used (None: no SimFeatUp or a parameter-free one), recorded in
+        # every output with the CLIP weights (`weights_path`; utils/provenance.py)
+        self.upsampler_path = None
         if feature_up:
             cfg = dict(feature_up_cfg or {})
             path = cfg.get('model_path')
+            name = cfg.get('model_name', 'jbu_one')
+            if path and path != RANDOM:
+                path = resolve_upsampler_path(path)
             self.upsampler = build_upsampler(
-                cfg.get('model_name', 'jbu_one'), self.image_encoder.embed_dim, self.patch_size,
+                name, self.image_encoder.embed_dim, self.patch_size,
                 None if path == RANDOM else path, allow_random=path == RANDOM)
+            self.upsampler_path = path or None
 
         self.logit_scale = logit_scale
         self.prob_thd = prob_thd
