@@ -264,7 +264,7 @@ def plan(name: str, data_root: str | None = None, work_dir='work_dirs/paper_tabl
             done = _read_cell(cell.path)
             if done and done.get('settings') == settings_hash(cfg):
                 cell.status, cell.score = 'done', done.get('score')
-                cell.weights = done.get('weights', '')
+                cell.weights = done.get('weights_id', '')
                 continue
             cell.status, cell.images = 'run', _count_images(cfg)
     return spec, columns, rows, cells
@@ -313,7 +313,7 @@ def run_cells(cells: list[Cell], progress: bool = True) -> list[tuple[Cell, str]
                           mIoU=row['mIoU'], aAcc=row['aAcc'], images=row['images'],
                           seconds=round(time.perf_counter() - t0, 1),
                           settings=settings_hash(cell.cfg), time=row['time'],
-                          weights=cell.weights,
+                          weights_id=cell.weights,
                           **{k: row[k] for k in WEIGHTS_COLUMNS})
             _write_atomic(cell.path, json.dumps(record, indent=1))
         except Exception as err:   # one broken cell must not stop the others

@@ -195,5 +195,5 @@ def test_geotiff_colour_table_and_web_legend_use_the_class_colours(tiny, tmp_pat
 def test_scene_sizes_are_printed_width_by_height(capsys):
     from segearth_ov.apis.predict_cli import _report
     _report(dict(input='s.tif', height=300, width=500, plan=dict(tiles=2), seconds=1.0,
-                 crs='EPSG:32632', classes=[]))
+                 crs='EPSG:32632', classes=[], nodata_pixels=0, outputs=[]))
     assert 's.tif: 500 × 300 px' in capsys.readouterr().out
