@@ -134,8 +134,8 @@ def dry_run_lines(units: list[Unit], world_size: int, num_classes: int, num_quer
                      f'Mpx, {tiles} tiles, ~{tiles * tile_s / 3600:.2f} h on one CPU '
                      f'(ViT-B/16 CPU rate; far less on a GPU)')
         for u in mine:
-            lines.append(f'  {u.id}: {u.width} × {u.rows[1] - u.rows[0]} px (rows {u.rows[0]}-{u.rows[1]}), '
-                         f'{u.tiles} tiles')
+            lines.append(f'  {u.id}: {u.width} × {u.rows[1] - u.rows[0]} px '
+                         f'(rows {u.rows[0]}-{u.rows[1]}), {u.tiles} tiles')
     if units:
         big = max(units, key=lambda u: u.width)
         with P.opened(big.path) as src:
