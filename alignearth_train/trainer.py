@@ -39,6 +39,17 @@ SAME_ON_RESUME = ('batch_size', 'micro_batch_size', 'seed', 'epochs')
 
 
 # ---------------------------------------------------------------------------- set-up
+def batch_too_large(batch_size: int, micro: int | None, pairs: int, world: int) -> str:
+    """The error for a batch larger than the training pairs, with a batch that fits (the
+    largest power of two ≤ pairs that splits over the GPUs)."""
+    fit = 1 << max(pairs, 1).bit_length() - 1
+    while fit > world and fit % world:
+        fit //= 2
+    fix = f'batch_size={fit}' + (f' micro_batch_size={max(fit // world, 1)}' if micro else '')
+    return (f'batch_size {batch_size} is larger than the {pairs} training pairs (an epoch needs '
+            f'one full batch): add pairs, or lower it, e.g. --cfg-options {fix}')
+
+
 def batch_plan(batch_size: int, micro: int | None, world: int) -> tuple[int, int]:
     """(micro-batch per GPU, accumulation steps) with micro × steps × GPUs = batch_size."""
     micro = micro or batch_size // world
@@ -179,9 +190,8 @@ class AlignEarthTrainer:
                                             self.ctx.world_size)
         self.steps_per_epoch = len(train_pairs) // cfg['batch_size']
         if self.steps_per_epoch == 0:
-            raise ValueError(f"batch_size {cfg['batch_size']} is larger than the "
-                             f'{len(train_pairs)} training pairs: lower batch_size (and '
-                             'micro_batch_size) or add pairs')
+            raise ValueError(batch_too_large(cfg['batch_size'], cfg['micro_batch_size'],
+                                             len(train_pairs), self.ctx.world_size))
         self.total_steps = self.steps_per_epoch * cfg['epochs']
         self.sampler = ResumableSampler(len(train_pairs), cfg['seed'], self.ctx.rank,
                                         self.ctx.world_size)

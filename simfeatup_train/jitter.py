@@ -51,5 +51,5 @@ def apply_jitter(x: torch.Tensor, jitter: Jitter) -> torch.Tensor:
         out = F.interpolate(out, scale_factor=jitter.zoom, mode='bilinear', align_corners=False)
     out = out[:, :, jitter.top:jitter.top + h, jitter.left:jitter.left + w]
     if out.shape[-2:] != (h, w):
-        raise ValueError(f'jitter {jitter} does not fit a {h}×{w} input (crop out of range)')
+        raise ValueError(f'jitter {jitter} does not fit a {w}×{h} input (crop out of range)')
     return torch.flip(out, [3]) if jitter.flip else out

@@ -35,7 +35,9 @@ def init_segmentor(classes, clip_type='CLIP', vit_type='ViT-B/16', model_type='S
 
 @torch.no_grad()
 def inference_image(model, image, size: int = 448):
-    """(probs C×H×W float32, pred H×W uint8/int64) at the image's own resolution.
+    """(labels H×W uint8, probs C×H×W float32) at the image's own resolution: the order and
+    label type of `segearth_ov.predict(..., return_probs=True)` (uint16 labels for more than
+    255 classes).
 
     `image` is a path or an RGB uint8 H×W×3 array. Like the evaluation configs, the model
     sees the image rescaled so that its long side is `size` (0: as it is).
@@ -52,4 +54,6 @@ def inference_image(model, image, size: int = 448):
         dict(inputs=[torch.from_numpy(bgr.transpose(2, 0, 1).copy())], data_samples=[sample]),
         training=False)
     out = model.predict(data['inputs'], data['data_samples'])[0]
-    return out.seg_logits.data.cpu().numpy(), out.pred_sem_seg.data[0].cpu().numpy()
+    probs = out.seg_logits.data.float().cpu().numpy()
+    labels = out.pred_sem_seg.data[0].cpu().numpy()
+    return labels.astype(np.uint8 if len(probs) <= 255 else np.uint16), probs

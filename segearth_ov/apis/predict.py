@@ -26,6 +26,7 @@ import torch
 
 from ..models.text.embeddings import ClassNames, load_class_names, parse_class_lines
 from ..utils.images import ImageReadError
+from ..utils.provenance import model_weights, weights_line
 from . import raster_io
 from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, crs_name,
                         gdal_env, is_georeferenced, open_raster, pixel_area_m2, pixel_size_m,
@@ -261,6 +262,7 @@ def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict)
     from ..training.mmengine_checkpoints import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    model.checkpoint_path = str(checkpoint)      # recorded in the outputs (utils/provenance)
     device = settings.get('device') or ('cuda' if torch.cuda.is_available() else 'cpu')
     return model.to(device).eval()
 
@@ -354,11 +356,11 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
     (class areas in pixels and m²) and `<stem>_classes.txt` (value → class). `driver`: the
     only GDAL driver that may open `path` (the web page's, for files that came from a user).
     """
-    from ..visualization import palette
+    from ..visualization import class_colours
     options = _sar_default(options or SceneOptions(), model)
     path, out_dir = Path(path), Path(out_dir)
     names = model.class_names.names
-    colours = palette(len(names))
+    colours = class_colours(model.class_names.classes)
     t0 = time.perf_counter()
     with gdal_env(), open_raster(path, str(path), driver) as src:
         georef = is_georeferenced(src)      # no CRS: outputs without georeference
@@ -385,12 +387,18 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
         result = _summary(path, src, georef, model, options, plan, reader, summary, files,
                           save_probs, overlay, seconds)
     if overlay:
-        _write_overlay(files['overlay'], reader, summary, names,
-                       title or f'{model.clip_type} {model.vit_type} · {model.model_type}')
+        _write_overlay(files['overlay'], reader, summary, model.class_names.classes,
+                       title or overlay_title(model))
     write_text_atomic(files['classes'], ''.join(
         f'{i}\t{",".join(syn)}\n' for i, syn in enumerate(model.class_names.classes)))
     write_text_atomic(files['summary'], json.dumps(result, indent=2) + '\n')
     return result
+
+
+def overlay_title(model) -> str:
+    """'CLIP ViT-B/16 · SegEarth · weights <file>@<hash8> · SimFeatUp <file>@<hash8>'."""
+    return (f'{model.clip_type} {model.vit_type} · {model.model_type} · '
+            f'{weights_line(model_weights(model))}')
 
 
 def _summary(path, src, georef, model, options, plan, reader, summary, files, save_probs,
@@ -417,7 +425,8 @@ def _summary(path, src, georef, model, options, plan, reader, summary, files, sa
         classes=classes, stretch=reader.stretch.describe(),
         model=dict(clip_type=model.clip_type, vit_type=model.vit_type,
                    model_type=model.model_type, prob_thd=model.prob_thd,
-                   feature_up=bool(model.upsampler is not None)),
+                   feature_up=bool(model.upsampler is not None),
+                   **model_weights(model)),
         options={k: (list(v) if isinstance(v, tuple) else v)
                  for k, v in asdict(options).items()},
         plan=dict(model_height=plan.model_height, model_width=plan.model_width,
@@ -425,16 +434,19 @@ def _summary(path, src, georef, model, options, plan, reader, summary, files, sa
         seconds=round(seconds, 3), outputs=written)
 
 
-def _write_overlay(path: Path, reader: SceneReader, summary: SceneSummary, names, title):
-    """Image | overlay preview (decimated for large scenes); no-data shown as a class."""
-    from ..visualization import save_overlay
+def _write_overlay(path: Path, reader: SceneReader, summary: SceneSummary, classes, title):
+    """Image | overlay preview (decimated for large scenes); no-data shown as a class.
+    `classes`: the class lines (tuples of synonyms), coloured as in the class map."""
+    from ..visualization import NODATA_COLOUR, class_colours, save_overlay
     rgb = reader.stretch(reader.overview, 'preview')
-    pred, shown = summary.preview, list(names)
+    pred, shown = summary.preview, [list(syn) for syn in classes]
+    colours = class_colours(classes)
     if (pred == NODATA_LABEL).any():
-        pred = np.where(pred == NODATA_LABEL, len(names), pred)
-        shown.append('no data')
+        pred = np.where(pred == NODATA_LABEL, len(classes), pred)
+        shown.append(['no data'])
+        colours = np.vstack([colours, NODATA_COLOUR])
     with atomic_path(path) as tmp:
-        save_overlay(tmp, rgb, pred, shown, title=title)
+        save_overlay(tmp, rgb, pred, shown, title=title, colours=colours)
 
 
 def expand_inputs(inputs) -> list[Path]:

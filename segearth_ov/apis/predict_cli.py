@@ -224,7 +224,7 @@ def main(argv=None, prog: str | None = None) -> int:
 
 
 def _report(result: dict) -> None:
-    print(f'{result["input"]}: {result["height"]} × {result["width"]} px, '
+    print(f'{result["input"]}: {result["width"]} × {result["height"]} px, '
           f'{result["plan"]["tiles"]} tile(s), {result["seconds"]:.1f}s'
           + ('' if result['crs'] else ' (no CRS: outputs not georeferenced)'))
     for c in result['classes']:

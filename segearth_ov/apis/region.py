@@ -134,7 +134,8 @@ def dry_run_lines(units: list[Unit], world_size: int, num_classes: int, num_quer
                      f'Mpx, {tiles} tiles, ~{tiles * tile_s / 3600:.2f} h on one CPU '
                      f'(ViT-B/16 CPU rate; far less on a GPU)')
         for u in mine:
-            lines.append(f'  {u.id}: rows {u.rows[0]}-{u.rows[1]} × {u.width} px, {u.tiles} tiles')
+            lines.append(f'  {u.id}: {u.width} × {u.rows[1] - u.rows[0]} px '
+                         f'(rows {u.rows[0]}-{u.rows[1]}), {u.tiles} tiles')
     if units:
         big = max(units, key=lambda u: u.width)
         with P.opened(big.path) as src:
@@ -274,7 +275,7 @@ def assemble_scene(model, blocks: list[Unit], records: Records, out: Path,
                    options: P.SceneOptions, fmt: str, save_probs: bool, probs_dtype: str,
                    overlay: bool, seconds: float) -> dict:
     """Write a split scene's outputs from its block files, as `predict_file` writes them."""
-    from ..visualization import palette
+    from ..visualization import class_colours
     options = P._sar_default(options, model)
     path = Path(blocks[0].path)
     names = model.class_names.names
@@ -288,7 +289,8 @@ def assemble_scene(model, blocks: list[Unit], records: Records, out: Path,
                              options.sar and options.linear_sar, options.percentiles, str(path))
         plan = P.plan_scene(src, options, P.slide_settings(model))
         summary = P.SceneSummary(len(names), src.height, src.width, reader.overview_hw)
-        writer = ClassMapWriter(files['labels'], names, palette(len(names)), src.height,
+        writer = ClassMapWriter(files['labels'], names, class_colours(model.class_names.classes),
+                                src.height,
                                 src.width, src.crs if georef else None,
                                 src.transform if georef else None,
                                 files['probs'] if save_probs else None, probs_dtype, fmt)
@@ -307,8 +309,8 @@ def assemble_scene(model, blocks: list[Unit], records: Records, out: Path,
         result = P._summary(path, src, georef, model, options, plan, reader, summary, files,
                             save_probs, overlay, seconds + time.perf_counter() - t0)
     if overlay:
-        P._write_overlay(files['overlay'], reader, summary, names,
-                         f'{model.clip_type} {model.vit_type} · {model.model_type}')
+        P._write_overlay(files['overlay'], reader, summary, model.class_names.classes,
+                         P.overlay_title(model))
     write_text_atomic(files['classes'], ''.join(
         f'{i}\t{",".join(syn)}\n' for i, syn in enumerate(model.class_names.classes)))
     write_text_atomic(files['summary'], json.dumps(result, indent=2) + '\n')
@@ -466,7 +468,7 @@ def finish_region(model, units, records: Records, job: RegionJob, stats) -> dict
         if job.target_crs:
             files = [reproject_labels(f, job.target_crs) for f in files]
         vrt = write_vrt(out / 'region_labels.vrt', files, model.class_names.names)
-        write_stac(out / 'stac', geo, model.class_names.names, vrt)
+        write_stac(out / 'stac', geo, model.class_names.classes, vrt)
     total_px = sum(s['pixels'] for s in stats)
     lines = [f'region: {len(scenes)} scene(s), {len(units)} unit(s)']
     for s in stats:
@@ -592,9 +594,10 @@ def write_vrt(path: Path, files: list[Path], names: list[str]) -> Path:
     return path
 
 
-def write_stac(folder: Path, scenes, names: list[str], vrt: Path | None) -> Path:
+def write_stac(folder: Path, scenes, classes, vrt: Path | None) -> Path:
     """A self-contained STAC catalogue: one item per scene's class map, with its footprint,
-    CRS (projection extension) and classes with colours (classification extension)."""
+    CRS (projection extension) and classes with colours (classification extension).
+    `classes`: the class lines (tuples of synonyms), which decide the colours."""
     from datetime import datetime, timezone
 
     import pystac
@@ -603,8 +606,9 @@ def write_stac(folder: Path, scenes, names: list[str], vrt: Path | None) -> Path
     from pystac.extensions.projection import ProjectionExtension
     from rasterio.warp import transform_geom
 
-    from ..visualization import palette
-    colours = palette(len(names))
+    from ..visualization import class_colours
+    colours = class_colours(classes)
+    names = [syn[0] for syn in classes]
     classes = [Classification.create(value=i, description=n,
                                      name=re.sub(r'[^0-9A-Za-z_-]+', '_', n) or f'class_{i}',
                                      color_hint=f'{c[0]:02X}{c[1]:02X}{c[2]:02X}')

@@ -106,7 +106,7 @@ class TilePlan:
 
     def __post_init__(self):
         if self.model_height < 1 or self.model_width < 1:
-            raise ValueError(f'the model would see {self.model_height}×{self.model_width} '
+            raise ValueError(f'the model would see {self.model_width}×{self.model_height} '
                              'pixels: use a larger --resize-long-side or a smaller --gsd')
         if self.crop > 0:
             if self.tile < self.crop:
@@ -166,13 +166,13 @@ class TilePlan:
         }
 
     def describe(self) -> list[str]:
-        lines = [f'scene {self.height} × {self.width} px']
+        lines = [f'scene {self.width} × {self.height} px (width × height)']
         if self.resized:
-            lines.append(f'model grid {self.model_height} × {self.model_width} px '
+            lines.append(f'model grid {self.model_width} × {self.model_height} px '
                          f'(scale {self.model_height / self.height:.4g})')
         how = (f'whole slide windows ({self.crop}/{self.stride}): same result as untiled'
                if self.crop > 0 else 'whole-image inference per tile, overlaps averaged')
-        lines.append(f'tiles {len(self.rows.spans)} × {len(self.cols.spans)} = {self.n_tiles} '
+        lines.append(f'tiles {len(self.cols.spans)} × {len(self.rows.spans)} = {self.n_tiles} '
                      f'of up to {self.tile_size} px, overlap {self.effective_overlap} px ({how})')
         return lines
 

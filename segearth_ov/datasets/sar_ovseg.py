@@ -119,9 +119,9 @@ def markdown_table(taxonomy: Taxonomy | None = None) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def _palette(n: int) -> list[list[int]]:
-    rng = np.random.RandomState(10)
-    return rng.randint(0, 255, (n, 3)).tolist()
+def _palette(names) -> list[list[int]]:
+    from ..visualization import class_colours
+    return class_colours(names).tolist()
 
 
 class _SAROVSegDataset(BaseSegDataset):
@@ -137,10 +137,10 @@ class _SAROVSegDataset(BaseSegDataset):
 @DATASETS.register_module()
 class SAROVSegL1Dataset(_SAROVSegDataset):
     """SAR-OVSeg tiles scored at level 1 (coarse classes; labels in `ann_l1`)."""
-    METAINFO = dict(classes=load_taxonomy().level1, palette=_palette(len(load_taxonomy().level1)))
+    METAINFO = dict(classes=load_taxonomy().level1, palette=_palette(load_taxonomy().level1))
 
 
 @DATASETS.register_module()
 class SAROVSegL2Dataset(_SAROVSegDataset):
     """SAR-OVSeg tiles scored at level 2 (fine classes; labels in `ann_l2`)."""
-    METAINFO = dict(classes=load_taxonomy().level2, palette=_palette(len(load_taxonomy().level2)))
+    METAINFO = dict(classes=load_taxonomy().level2, palette=_palette(load_taxonomy().level2))

@@ -19,7 +19,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from ..models.text import load_class_names
-from ..visualization import palette
+from ..visualization import class_colours
 
 BLACK, WHITE = (0, 0, 0), (255, 255, 255)
 
@@ -174,8 +174,9 @@ class CustomSegDataset(BaseSegDataset):
         data_root = kwargs.get('data_root')
         if data_root and not os.path.isabs(classes_file):
             classes_file = os.path.join(data_root, classes_file)   # like ann_file
-        names = load_class_names(classes_file).names
-        metainfo = {'classes': tuple(names), 'palette': palette(len(names)).tolist(),
+        lines = load_class_names(classes_file)
+        metainfo = {'classes': tuple(lines.names),
+                    'palette': class_colours(lines.classes).tolist(),
                     **(metainfo or {})}
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
                          reduce_zero_label=reduce_zero_label, ignore_index=ignore_index,

@@ -57,8 +57,14 @@ class SaveOverlayHook(Hook):
 
     def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         from ..utils.images import read_image
+        from ..utils.provenance import model_weights, weights_line
         from ..visualization import save_overlay
         classes = list(runner.test_loop.dataloader.dataset.metainfo.get('classes', ()))
+        model = getattr(runner.model, 'module', runner.model)
+        lines = getattr(getattr(model, 'class_names', None), 'classes', None)
+        if lines is not None and len(lines) == len(classes):
+            classes = [list(syn) for syn in lines]    # colours from every synonym, as elsewhere
+        made_by = weights_line(model_weights(model))
         for sample in outputs or ():
             pred = sample.pred_sem_seg.data[0].cpu().numpy()
             names = classes if len(classes) > pred.max() else [str(i) for i in
@@ -70,5 +76,5 @@ class SaveOverlayHook(Hook):
             name = Path(sample.img_path).stem
             target = self.out_dir / f'{name}.png'
             tmp = self.out_dir / f'.{name}.{os.getpid()}.tmp.png'
-            save_overlay(tmp, image, pred, names, alpha=self.alpha, title=name)
+            save_overlay(tmp, image, pred, names, alpha=self.alpha, title=f'{name} · {made_by}')
             os.replace(tmp, target)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import methods as presets
 from .benchmarks import BY_TITLE
+from .results import WEIGHTS_COLUMNS, weights_id
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = Path(__file__).resolve().parent / 'published'
@@ -147,6 +148,7 @@ class Cell:
     long_side: int = 448
     score: float | None = None
     path: Path | None = None          # the cell file
+    weights: str = ''                 # the weight files that made the score (results.weights_id)
 
     @property
     def key(self) -> str:
@@ -262,6 +264,7 @@ def plan(name: str, data_root: str | None = None, work_dir='work_dirs/paper_tabl
             done = _read_cell(cell.path)
             if done and done.get('settings') == settings_hash(cfg):
                 cell.status, cell.score = 'done', done.get('score')
+                cell.weights = done.get('weights_id', '')
                 continue
             cell.status, cell.images = 'run', _count_images(cfg)
     return spec, columns, rows, cells
@@ -304,11 +307,14 @@ def run_cells(cells: list[Cell], progress: bool = True) -> list[tuple[Cell, str]
             metrics, row, _ = evaluate(cell.cfg, cell.config, results=None,
                                        tag=f'{cell.table}:{cell.row}', reuse_model=True)
             cell.score, cell.status = row['score'], 'done'
+            cell.weights = weights_id(row)
             record = dict(table=cell.table, row=cell.row, column=cell.column,
                           method=cell.method, config=cell.config, score=row['score'],
                           mIoU=row['mIoU'], aAcc=row['aAcc'], images=row['images'],
                           seconds=round(time.perf_counter() - t0, 1),
-                          settings=settings_hash(cell.cfg), time=row['time'])
+                          settings=settings_hash(cell.cfg), time=row['time'],
+                          weights_id=cell.weights,
+                          **{k: row[k] for k in WEIGHTS_COLUMNS})
             _write_atomic(cell.path, json.dumps(record, indent=1))
         except Exception as err:   # one broken cell must not stop the others
             traceback.print_exc()
@@ -360,8 +366,10 @@ def _fmt(v, digits=2) -> str:
     return '–' if v is None else f'{v:.{digits}f}'
 
 
-def markdown(spec: TableSpec, columns, rows, ours, reasons: dict) -> str:
-    """The table as Markdown: each cell `ours / published / Δ`."""
+def markdown(spec: TableSpec, columns, rows, ours, reasons: dict,
+             weights: dict | None = None) -> str:
+    """The table as Markdown: each cell `ours / published / Δ`; then why rows are empty
+    and which weight files made each row's numbers (`row_weights`)."""
     lines = [f'**{spec.title}** — each cell: ours / published / Δ', '',
              '| ' + ' | '.join(['row', *columns]) + ' |',
              '|' + ' --- |' * (len(columns) + 1)]
@@ -376,7 +384,21 @@ def markdown(spec: TableSpec, columns, rows, ours, reasons: dict) -> str:
     notes = [f'- {label}: {why}' for label, why in reasons.items()]
     if notes:
         lines += ['', 'Rows without our numbers:', *notes]
+    if weights:
+        lines += ['', 'Weights of our numbers (file@sha256):',
+                  *[f'- {label}: {w}' for label, w in weights.items()]]
     return '\n'.join(lines) + '\n'
+
+
+def row_weights(rows, cells) -> dict:
+    """{row label: the weight files of its numbers} ('; ' between different ones)."""
+    out = {}
+    for row in rows:
+        seen = list(dict.fromkeys(c.weights for c in cells
+                                  if c.row == row.label and c.score is not None and c.weights))
+        if seen:
+            out[row.label] = '; '.join(seen)
+    return out
 
 
 def row_reasons(rows, cells) -> dict:
@@ -393,11 +415,11 @@ def row_reasons(rows, cells) -> dict:
     return out
 
 
-def sheet_records(spec: TableSpec, columns, rows, ours, reasons):
+def sheet_records(spec: TableSpec, columns, rows, ours, reasons, weights: dict | None = None):
     header = ['row', 'method']
     for col in columns:
         header += [f'{col} ours', f'{col} published', f'{col} Δ']
-    header.append('note')
+    header += ['note', 'weights']
     records = []
     for row in rows:
         rec = [row.label, row.method]
@@ -405,6 +427,7 @@ def sheet_records(spec: TableSpec, columns, rows, ours, reasons):
             o, p = ours[row.label].get(col), row.published.get(col)
             rec += [o, p, delta(o, p)]
         rec.append(reasons.get(row.label, ''))
+        rec.append((weights or {}).get(row.label, ''))
         records.append(rec)
     return header, records
 
@@ -456,9 +479,10 @@ def write_outputs(spec, columns, rows, cells, results='results.xlsx',
                   work_dir='work_dirs/paper_tables') -> Outputs:
     ours = ours_table(spec, columns, rows, cells)
     reasons = row_reasons(rows, cells)
-    header, records = sheet_records(spec, columns, rows, ours, reasons)
+    weights = row_weights(rows, cells)
+    header, records = sheet_records(spec, columns, rows, ours, reasons, weights)
     xlsx = write_sheet(results, spec.name, header, records)
-    text = markdown(spec, columns, rows, ours, reasons)
+    text = markdown(spec, columns, rows, ours, reasons, weights)
     md = Path(work_dir) / spec.name / f'{spec.name}.md'
     _write_atomic(md, text)
     chart = bar_chart(Path(work_dir) / spec.name / f'{spec.name}.png', spec, columns, rows, ours)

@@ -24,9 +24,14 @@ from .benchmarks import BENCHMARKS, BY_TITLE, GROUPS, benchmark_of
 
 RESULTS_SHEET = 'results'
 SUMMARY_SHEET = 'summary'
+# the weights columns come last, so workbooks written before they existed keep their columns
+# (their rows have them empty)
+WEIGHTS_COLUMNS = ['weights', 'weights_sha256', 'upsampler', 'upsampler_sha256',
+                   'checkpoint', 'checkpoint_sha256']
 COLUMNS = ['config', 'clip_type', 'vit_type', 'model_type', 'dataset', 'aAcc', 'mIoU', 'mAcc',
-           'score', 'per-class IoU', 'images', 'seconds', 'tag', 'time', 'work_dir']
-METHOD_KEYS = ['model_type', 'tag', 'clip_type', 'vit_type']
+           'score', 'per-class IoU', 'images', 'seconds', 'tag', 'time', 'work_dir',
+           *WEIGHTS_COLUMNS]
+METHOD_KEYS = ['model_type', 'tag', 'clip_type', 'vit_type', 'weights_id']
 GROUP_TITLES = {'optical': 'optical', 'single-class': 'single-class', 'sar': 'SAR',
                 'extra': 'extra'}
 
@@ -41,10 +46,33 @@ def per_class_iou(metrics: dict) -> dict[str, float]:
     return {k[4:]: v for k, v in metrics.items() if k.startswith('IoU.')}
 
 
+def weights_cells(weights: dict | None) -> dict:
+    """The weights columns of a row from `utils.provenance.model_weights` (file, sha256)."""
+    cells = {}
+    for kind in ('weights', 'upsampler', 'checkpoint'):
+        rec = (weights or {}).get(kind) or {}
+        cells[kind] = rec.get('file', '')
+        cells[f'{kind}_sha256'] = rec.get('sha256') or ''
+    return cells
+
+
+def weights_id(row: dict) -> str:
+    """'tiny.pt@1a2b3c4d · SimFeatUp x.ckpt@5e6f7a8b' of a row ('' for rows without them)."""
+    from ..utils.provenance import short
+    parts = []
+    for kind, label in (('weights', ''), ('checkpoint', 'checkpoint '),
+                        ('upsampler', 'SimFeatUp ')):
+        file = row.get(kind)
+        if file:
+            parts.append(label + short(dict(file=file, sha256=row.get(f'{kind}_sha256') or None)))
+    return ' · '.join(parts)
+
+
 def make_row(metrics: dict, config: str, model: dict, images: int, seconds: float,
-             tag: str = '', work_dir: str = '') -> dict:
+             tag: str = '', work_dir: str = '', weights: dict | None = None) -> dict:
     """The results.xlsx row of one run. `score` is the number the paper's tables report:
-    the foreground IoU for single-class sets, mIoU otherwise."""
+    the foreground IoU for single-class sets, mIoU otherwise. `weights`: the files that
+    made it (`utils.provenance.model_weights`), in the weights columns."""
     bench = benchmark_of(config)
     ious = per_class_iou(metrics)
     score = metrics.get('mIoU')
@@ -66,6 +94,7 @@ def make_row(metrics: dict, config: str, model: dict, images: int, seconds: floa
         'tag': tag or '',
         'time': time.strftime('%Y-%m-%d %H:%M:%S'),
         'work_dir': str(work_dir),
+        **weights_cells(weights),
     }
 
 
@@ -74,6 +103,9 @@ def results_text(row: dict, metrics: dict) -> str:
     lines = [f'{k}: {row[k]}' for k in ('config', 'dataset', 'clip_type', 'vit_type',
                                         'model_type', 'tag', 'images', 'seconds', 'time')]
     lines += [f'{k}: {_fmt(row[k])}' for k in ('aAcc', 'mIoU', 'mAcc', 'score')]
+    for kind in ('weights', 'checkpoint', 'upsampler'):
+        if row.get(kind):
+            lines.append(f'{kind}: {row[kind]} (sha256 {row.get(kind + "_sha256") or "-"})')
     lines.append('per-class IoU:')
     lines += [f'  {name}: {_fmt(v)}' for name, v in per_class_iou(metrics).items()]
     return '\n'.join(lines) + '\n'
@@ -98,6 +130,7 @@ def summary_frame(rows: list[dict]):
     df = pd.DataFrame(rows)
     if df.empty or 'dataset' not in df:
         return pd.DataFrame(columns=['method', 'backbone'])
+    df['weights_id'] = [weights_id(r) for r in rows]   # runs with other weights: other rows
     for k in METHOD_KEYS:
         df[k] = df[k].fillna('').astype(str) if k in df else ''
     df['score'] = pd.to_numeric(df.get('score'), errors='coerce')
@@ -116,7 +149,8 @@ def summary_frame(rows: list[dict]):
         table[name] = table[titles].mean(axis=1, skipna=True).round(2)
     table = table[ordered + others].reset_index()
     method = table['model_type'] + table['tag'].map(lambda t: f' [{t}]' if t else '')
-    backbone = table['clip_type'] + ' ' + table['vit_type']
+    backbone = (table['clip_type'] + ' ' + table['vit_type']
+                + table['weights_id'].map(lambda w: f' ({w})' if w else ''))
     table.insert(0, 'backbone', backbone)
     table.insert(0, 'method', method)
     return table.drop(columns=METHOD_KEYS)

@@ -118,6 +118,15 @@ def release_models() -> None:
     _LAST_MODEL.clear()
 
 
+def run_weights(model, cfg) -> dict:
+    """The weight files of the evaluated model (a checkpoint loaded by `load_from` too)."""
+    from ..utils.provenance import file_record, model_weights
+    weights = model_weights(model)
+    if cfg.get('load_from') and os.path.isfile(cfg.load_from):
+        weights['checkpoint'] = file_record(cfg.load_from)
+    return weights
+
+
 def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = '',
              reuse_model: bool = False):
     """Run the test loop of `cfg`; on rank 0 print the metrics, write results.txt in the
@@ -141,7 +150,7 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
     seconds = time.perf_counter() - t0
     images = len(runner.test_dataloader.dataset)
     row = make_row(metrics, config, dict(cfg.model), images, seconds, tag=tag,
-                   work_dir=runner.work_dir)
+                   work_dir=runner.work_dir, weights=run_weights(runner.model, cfg))
     written = None
     if runner.rank == 0:
         text = results_text(row, metrics)

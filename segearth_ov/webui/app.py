@@ -103,7 +103,6 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
 
     from ..apis.raster_io import gdal_env, open_raster
     from ..utils.images import ImageReadError
-    from ..visualization import palette
 
     work_dir = Path(work_dir).resolve()
     data_dir = Path(data_dir).resolve() if data_dir else None
@@ -265,7 +264,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         return 'PNG' if output.suffix == '.png' else 'GTiff'
 
     def _colours(job):
-        return palette(len(job.result['classes']))
+        return np.asarray(job.colours(), np.uint8)
 
     @app.get('/api/jobs/{jid}/tiles/{z}/{x}/{y}.png')
     def job_tile(jid: str, z: int, x: int, y: int, hide: str = ''):

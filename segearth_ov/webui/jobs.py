@@ -66,8 +66,8 @@ class Job:
         """The class map's palette (the legend's swatches)."""
         if not self.result:
             return None
-        from ..visualization import palette
-        return palette(len(self.result['classes'])).tolist()
+        from ..visualization import class_colours
+        return class_colours([c['synonyms'] for c in self.result['classes']]).tolist()
 
     def file(self, kind: str) -> Path:
         """An output of the finished job: labels, probs, overlay or summary."""

@@ -24,7 +24,7 @@ from segearth_ov.apis import predict as P
 from segearth_ov.apis import raster_io
 from segearth_ov.apis.tiling import overlap_tiles, slide_starts, window_tiles
 from segearth_ov.utils.images import ImageReadError
-from segearth_ov.visualization import palette
+from segearth_ov.visualization import class_colours
 
 CLASSES = ['background', 'building,roof', 'road', 'tree,forest']
 UTM = 'EPSG:32632'
@@ -125,7 +125,7 @@ def test_tiled_geotiff_equals_untiled_and_keeps_georeference(tiny, tmp_path):
         assert out.tags(1)['CLASS_2'] == 'road'
         assert out.descriptions == ('class',)
     assert (labels[:, :40] == 255).all() and (labels[:, 40:] < 4).all()
-    colours = palette(4)
+    colours = class_colours(CLASSES)
     for i in range(4):
         assert cmap[i] == (*colours[i], 255)
     aux = ET.parse(f'{labels_tif}.aux.xml').getroot()
@@ -326,6 +326,8 @@ def test_dry_run_prints_plan_and_memory(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and not (tmp_path / 'out').exists()
     assert 'EPSG:32632, pixel 0.5 × 0.5 m' in out
+    # sizes as GIS tools (gdalinfo) give them: width × height
+    assert 'scene 2000 × 3000 px (width × height)' in out
     # 3000 rows: 26 windows of 224/112 → 9 tile rows of 3 windows; 2000 cols: 17 → 6
-    assert 'tiles 9 × 6 = 54 of up to 448 px, overlap 112 px' in out
+    assert 'tiles 6 × 9 = 54 of up to 448 px, overlap 112 px' in out
     assert 'estimated peak memory ~' in out and 'blend band' in out

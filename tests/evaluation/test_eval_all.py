@@ -42,7 +42,17 @@ def test_sar_group_runs_what_exists_and_reports_the_rest(tmp_path, monkeypatch, 
     assert all(r['clip_type'] == 'AlignEarth' and r['model_type'] == 'SCLIP' for r in rows)
     summary = list(load_workbook(tmp_path / 'results.xlsx')['summary'].values)
     assert summary[0] == ('method', 'backbone', 'WHU-SAR', 'YESeg-SAR', 'Average SAR')
-    assert summary[1][:2] == ('SCLIP', 'AlignEarth ViT-B/16')
+    # the backbone names the weights that made the numbers (the fixture CLIP and SimFeatUp)
+    import hashlib
+
+    from conftest import JBU_CKPT, TINY_PT
+
+    def short(path):
+        return f'{path.name}@{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}'
+    assert summary[1][:2] == ('SCLIP', f'AlignEarth ViT-B/16 ({short(TINY_PT)} · SimFeatUp '
+                                       f"{short(JBU_CKPT['jbu_one'])})")
+    assert all(r['weights_sha256'] == hashlib.sha256(TINY_PT.read_bytes()).hexdigest()
+               for r in rows)
     assert summary[1][4] == pytest.approx((summary[1][2] + summary[1][3]) / 2, abs=0.006)
     assert (tmp_path / 'work_dirs/eval_all/cfg_whu_sar/results.txt').is_file()
 

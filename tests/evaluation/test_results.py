@@ -105,3 +105,55 @@ def test_unreadable_file_goes_beside(tmp_path):
         assert append_row(path, row()) != path
     finally:
         path.chmod(0o644)
+
+
+# ---------------------------------------------------------------- the weights of a row
+WEIGHTS = dict(weights=dict(file='/w/tiny-clip-vit-b16.pt', sha256='1a2b3c4d' + '0' * 56),
+               upsampler=dict(file='/w/tiny_jbu_one.ckpt', sha256='5e6f7a8b' + '1' * 56))
+OLD_COLUMNS = ['config', 'clip_type', 'vit_type', 'model_type', 'dataset', 'aAcc', 'mIoU',
+               'mAcc', 'score', 'per-class IoU', 'images', 'seconds', 'tag', 'time', 'work_dir']
+
+
+def test_row_records_the_weight_files_and_their_hashes():
+    r = make_row(METRICS, 'configs/cfg_loveda.py', MODEL, 2, 1.5, weights=WEIGHTS)
+    assert r['weights'] == '/w/tiny-clip-vit-b16.pt' and r['weights_sha256'] == '1a2b3c4d' + '0' * 56
+    assert r['upsampler'] == '/w/tiny_jbu_one.ckpt' and r['upsampler_sha256'].startswith('5e6f7a8b')
+    assert r['checkpoint'] == '' and r['checkpoint_sha256'] == ''
+    assert COLUMNS[:len(OLD_COLUMNS)] == OLD_COLUMNS          # new columns only after the old
+    text = results_text(r, METRICS)
+    assert f"weights: /w/tiny-clip-vit-b16.pt (sha256 1a2b3c4d{'0' * 56})" in text
+    random = make_row(METRICS, 'configs/cfg_loveda.py', MODEL, 2, 1.5,
+                      weights=dict(weights=dict(file='random', sha256=None), upsampler=None))
+    assert random['weights'] == 'random' and random['upsampler'] == ''
+
+
+def test_a_workbook_from_before_the_weights_columns_keeps_its_rows(tmp_path):
+    """A results.xlsx written with the old 15 columns (and a column of the user's): the new
+    row appends the weights columns after them; the old rows keep every value."""
+    path = tmp_path / 'results.xlsx'
+    wb = Workbook()
+    ws = wb.active
+    ws.title = 'results'
+    ws.append(OLD_COLUMNS + ['my note'])
+    old = row('configs/cfg_udd5.py')
+    ws.append([old[c] for c in OLD_COLUMNS] + ['checked'])
+    wb.save(path)
+    append_row(path, make_row(METRICS, 'configs/cfg_loveda.py', MODEL, 2, 1.5, weights=WEIGHTS))
+    header = [c.value for c in load_workbook(path)['results'][1]]
+    assert header[:len(OLD_COLUMNS)] == OLD_COLUMNS and header[-1] == 'my note'
+    assert header[len(OLD_COLUMNS):-1] == ['weights', 'weights_sha256', 'upsampler',
+                                           'upsampler_sha256', 'checkpoint', 'checkpoint_sha256']
+    first, second = read_rows(path)
+    assert first['dataset'] == 'UDD5' and first['my note'] == 'checked' and first['weights'] is None
+    assert second['weights_sha256'] == WEIGHTS['weights']['sha256']
+
+
+def test_summary_keeps_runs_with_other_weights_apart():
+    """The same method and backbone with fixture and with preset weights: two summary rows,
+    the backbone naming the weights (file@first 8 hex digits); rows without weights as before."""
+    fixture = make_row(METRICS, 'configs/cfg_loveda.py', MODEL, 2, 1.5, weights=WEIGHTS)
+    plain = row('configs/cfg_loveda.py', metrics={**METRICS, 'mIoU': 40.0})
+    table = summary_frame([fixture, plain])
+    got = dict(zip(table['backbone'], table['LoveDA']))
+    assert got == {'CLIP ViT-B/16 (tiny-clip-vit-b16.pt@1a2b3c4d · SimFeatUp '
+                   'tiny_jbu_one.ckpt@5e6f7a8b)': 50.0, 'CLIP ViT-B/16': 40.0}

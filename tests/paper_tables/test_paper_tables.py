@@ -224,7 +224,22 @@ def test_table_run_skips_resumes_and_writes_the_paper_layout(tmp_path, monkeypat
     assert sheet[1][3] == 25.1 and sheet[2][6] == 35.4          # published, as in the paper
     # the baselines and the plug-in rows differ (SimFeatUp and λ really switched on)
     assert sheet[1][2] != sheet[2][2]
+    # which weights made the numbers: the fixture CLIP, and SimFeatUp on the plug-in rows only
+    import hashlib
+
+    from conftest import JBU_CKPT, TINY_PT
+    clip = f"tiny-clip-vit-b16.pt@{hashlib.sha256(TINY_PT.read_bytes()).hexdigest()[:8]}"
+    up = (f"SimFeatUp tiny_jbu_one.ckpt@"
+          f"{hashlib.sha256(JBU_CKPT['jbu_one'].read_bytes()).hexdigest()[:8]}")
+    weights = {rec[0]: dict(zip(header, rec))['weights'] for rec in sheet[1:]}
+    assert weights['MaskCLIP'] == clip
+    assert weights['MaskCLIP + SimFeatUp&GBA'] == f'{clip} · {up}'
+    cell = json.loads((tmp_path / 'wd/segearth-6/cells/maskclip__openearthmap.json').read_text())
+    assert cell['weights_id'] == clip and cell['upsampler'] == ''
+    assert cell['weights'] == str(TINY_PT.resolve())
+    assert cell['weights_sha256'] == hashlib.sha256(TINY_PT.read_bytes()).hexdigest()
     md = (tmp_path / 'wd/segearth-6/segearth-6.md').read_text()
+    assert f'- MaskCLIP + SimFeatUp&GBA: {clip} · {up}' in md
     assert '| row | OpenEarthMap | WHU-Aerial | WBS-SI |' in md
     assert f'| MaskCLIP | {sheet[1][2]:.2f} / 25.1 / {sheet[1][4]:+.2f} |' in md
     assert (tmp_path / 'wd/segearth-6/segearth-6.png').read_bytes()[:4] == b'\x89PNG'

@@ -68,7 +68,7 @@ class PEAViTEncoder(CLIPViTFeatures):
         g = int(round(math.sqrt(v.positional_embedding.shape[0] - 1)))
         if not self.pea and (h, w) != (g, g):
             raise ValueError(f'with pea=False the image must be {self.native_size} '
-                             f'(a {g}×{g} grid), got a {h}×{w} grid; resize it first')
+                             f'(a {g}×{g} grid), got a {w}×{h} grid; resize it first')
         return embed_tokens(v, img, 'size')
 
     def forward(self, img: torch.Tensor):

@@ -26,6 +26,7 @@ from ..backbones.clip_vit import check_model_type
 from ..backbones.weights import RANDOM, cache_dir
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
+from ..upsamplers.weights import resolve_upsampler_weights
 from ..upsamplers.kernel_atlas import KernelAtlas
 
 logger = logging.getLogger('segearth_ov')
@@ -109,12 +110,19 @@ class SegEarthSegmentation(BaseSegmentor):
 
         self.feature_up = feature_up
         self.upsampler = None
+        # the SimFeatUp file used (None: no SimFeatUp or a parameter-free one), recorded in
+        # every output with the CLIP weights (`weights_path`; utils/provenance.py)
+        self.upsampler_path = None
         if feature_up:
             cfg = dict(feature_up_cfg or {})
             path = cfg.get('model_path')
+            name = cfg.get('model_name', 'jbu_one')
+            if path != RANDOM and name != 'bilinear':   # the file used, downloaded if need be
+                path = resolve_upsampler_weights(name, path)
             self.upsampler = build_upsampler(
-                cfg.get('model_name', 'jbu_one'), self.image_encoder.embed_dim, self.patch_size,
+                name, self.image_encoder.embed_dim, self.patch_size,
                 None if path == RANDOM else path, allow_random=path == RANDOM)
+            self.upsampler_path = None if path == RANDOM else path
 
         self.logit_scale = logit_scale
         self.prob_thd = prob_thd
