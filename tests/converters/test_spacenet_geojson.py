@@ -129,9 +129,9 @@ def test_current_release_layout_and_its_parent_folder(tmp_path, capsys):
     paris = read(out / 'label_cvt' / 'AOI_3_Paris_img12.png')
     assert paris[3].all() and paris.sum() == 20                       # row 3
     printed = capsys.readouterr().out
-    assert '2 tiles written' in printed and '1 road 40' in printed
-    assert 'SN3_roads_train_AOI_3_Paris_PS-RGB_img13.tif (no ' \
-           'SN3_roads_train_AOI_3_Paris_geojson_roads_img13.geojson)' in printed
+    assert '2 label files written' in printed and 'road 40 ' in printed
+    assert 'SN3_roads_train_AOI_3_Paris_PS-RGB_img13.tif: no ' \
+           'SN3_roads_train_AOI_3_Paris_geojson_roads_img13.geojson' in printed
     assert sorted(p.name for p in train.rglob('*')) == before        # source untouched
 
 

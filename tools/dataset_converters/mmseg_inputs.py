@@ -108,7 +108,36 @@ def check_official_zip(path: Path, spec: OfficialZip, dataset: str) -> int:
     return len(tifs)
 
 
-def stage_isprs(dataset: str, src: Path, stage: Path, tmp_dir: str | None = None) -> list[str]:
+# Official label colours (RGB). ISPRS: impervious surfaces white, building blue, low
+# vegetation cyan, tree green, car yellow, clutter red (ISPRS 2D labeling pages; torchgeo
+# Potsdam2D/Vaihingen2D colormap); black = the eroded boundary of the noBoundary labels.
+# mmseg's potsdam.py/vaihingen.py map these (read as BGR) to 1…6 and everything else to 0.
+ISPRS_COLOURS = {(0, 0, 0): 0, (255, 255, 255): 1, (0, 0, 255): 2, (0, 255, 255): 3,
+                 (0, 255, 0): 4, (255, 255, 0): 5, (255, 0, 0): 6}
+# iSAID: mmseg's isaid.py palette (the iSAID devkit's class colours), read as RGB; other
+# colours become 0 (background) there.
+ISAID_COLOURS = {(0, 0, 0): 0, (0, 0, 63): 1, (0, 63, 63): 2, (0, 63, 0): 3, (0, 63, 127): 4,
+                 (0, 63, 191): 5, (0, 63, 255): 6, (0, 127, 63): 7, (0, 127, 127): 8,
+                 (0, 0, 127): 9, (0, 0, 191): 10, (0, 0, 255): 11, (0, 191, 127): 12,
+                 (0, 127, 191): 13, (0, 127, 255): 14, (0, 100, 155): 15}
+
+
+def check_label_colours(zip_path: Path, members, colours: dict, max_unknown: float) -> dict:
+    """mmseg's converters turn a colour outside the official coding into class 0 without a
+    word; read each label of the zip first and refuse past `max_unknown` (LabelSummary)."""
+    from PIL import Image
+    log = C.LabelSummary(zip_path.name, max_unknown=max_unknown)
+    with zipfile.ZipFile(zip_path) as z:
+        for name in C.progress(members, f'{zip_path.name} colours'):
+            with z.open(name) as f, Image.open(f) as im:
+                rgb = np.asarray(im.convert('RGB'))
+            _, unknown = C.rgb_to_index(rgb, colours)
+            log.check(f'{zip_path.name}:{name}', unknown, rgb.shape[0] * rgb.shape[1])
+    return log.unknown
+
+
+def stage_isprs(dataset: str, src: Path, stage: Path, tmp_dir: str | None = None,
+                max_unknown: float = C.MAX_UNKNOWN) -> list[str]:
     """Link the official zips of `src` into `stage`; notes on what was left out."""
     specs = ISPRS[dataset]
     found = sorted(p.name for p in src.glob('*.zip'))
@@ -129,8 +158,16 @@ def stage_isprs(dataset: str, src: Path, stage: Path, tmp_dir: str | None = None
     notes = []
     for spec in specs:
         n = check_official_zip(src / spec.name, spec, dataset)
-        os.symlink((src / spec.name).resolve(), stage / spec.name)
         notes.append(f'{spec.name}: {n} {spec.role}')
+    for spec in specs:
+        if spec.role == 'labels':
+            with zipfile.ZipFile(src / spec.name) as z:
+                members = _tifs_read(z, spec)
+            unknown = check_label_colours(src / spec.name, members, ISPRS_COLOURS, max_unknown)
+            if unknown:
+                notes.append(f'{spec.name}: colours outside the official coding, cut as 0 '
+                             '(ignored): ' + ', '.join(f'{c} {n} px' for c, n in unknown.items()))
+        os.symlink((src / spec.name).resolve(), stage / spec.name)
     extra = [z for z in found if z not in {s.name for s in specs}]
     if extra:
         notes.append(f'not used: {", ".join(extra)} (not RGB images / eroded labels; mmseg\'s '
@@ -160,7 +197,7 @@ def _zips_holding(folder: Path, pattern: re.Pattern, what: str) -> list[Path]:
     return zips
 
 
-def stage_isaid(src: Path, stage: Path) -> list[str]:
+def stage_isaid(src: Path, stage: Path, max_unknown: float = C.MAX_UNKNOWN) -> list[str]:
     """Link `src`'s train/val/test into `stage`; a missing train/ or test/ becomes an empty
     folder (mmseg's isaid.py asserts all three). val/ must hold images and masks."""
     notes = []
@@ -183,6 +220,14 @@ def stage_isaid(src: Path, stage: Path) -> list[str]:
                 raise C.ConverterError(
                     f'{folder}/Semantic_masks/ holds no images.zip: its images would be cut '
                     'without labels; download iSAID\'s Semantic_masks for this split')
+            for zp in masks:
+                with zipfile.ZipFile(zp) as z:
+                    members = [n for n in z.namelist() if ISAID_MASKS.fullmatch(n)]
+                unknown = check_label_colours(zp, members, ISAID_COLOURS, max_unknown)
+                if unknown:
+                    notes.append(f'{split}/Semantic_masks/{zp.name}: colours outside the '
+                                 'official coding, cut as 0 (background) by mmseg: ' +
+                                 ', '.join(f'{c} {n} px' for c, n in unknown.items()))
         os.symlink(folder.resolve(), stage / split, target_is_directory=True)
         notes.append(f'{split}/: {", ".join(p.name for p in images)}')
     return notes
@@ -191,12 +236,13 @@ def stage_isaid(src: Path, stage: Path) -> list[str]:
 STAGED = ('potsdam', 'vaihingen', 'isaid')   # LoveDA's converter opens Train/Val/Test.zip by name
 
 
-def stage(dataset: str, src: Path, stage_dir: Path, tmp_dir: str | None = None) -> list[str]:
+def stage(dataset: str, src: Path, stage_dir: Path, tmp_dir: str | None = None,
+          max_unknown: float = C.MAX_UNKNOWN) -> list[str]:
     """Fill `stage_dir` with what mmseg's converter of `dataset` should read from `src`."""
     if dataset in ISPRS:
-        return stage_isprs(dataset, src, stage_dir, tmp_dir)
+        return stage_isprs(dataset, src, stage_dir, tmp_dir, max_unknown)
     if dataset == 'isaid':
-        return stage_isaid(src, stage_dir)
+        return stage_isaid(src, stage_dir, max_unknown)
     raise ValueError(f'no staging rule for {dataset}')
 
 
@@ -212,26 +258,18 @@ def class_names(dataset: str) -> tuple[tuple[str, ...], bool]:
 
 def summarize(dataset: str, out: Path, notes: list[str], split: str = 'val') -> dict:
     """Print what was written (files per split, pixels per class of `split`'s labels) and
-    what was left out; return the figures."""
+    what was left out and why; return it."""
     names, reduce_zero = class_names(dataset)
     files = {}
     for kind in ('img_dir', 'ann_dir'):
         for d in sorted((out / kind).iterdir()) if (out / kind).is_dir() else []:
             files[f'{kind}/{d.name}'] = sum(1 for p in d.iterdir() if p.is_file())
-    counts = np.zeros(256, np.int64)
+    print(f'{dataset}: files written: ' + ', '.join(f'{k} {n}' for k, n in files.items()))
+    classes = (('0 (ignored: boundary / no class)',) + names) if reduce_zero else names
+    log = C.LabelSummary(f'{dataset} ann_dir/{split}', classes=classes)
     ann = out / 'ann_dir' / split
     for p in C.progress(sorted(ann.glob('*.png')) if ann.is_dir() else [], f'{dataset} summary'):
-        counts += np.bincount(C.read_label(p).ravel(), minlength=256)[:256]
-    pixels = {}
-    for v in np.flatnonzero(counts):
-        i = v - 1 if reduce_zero else v
-        name = ('ignored (boundary / unmapped colour)' if reduce_zero and v == 0 else
-                names[i] if 0 <= i < len(names) else 'not a class')
-        pixels[f'{v} {name}'] = int(counts[v])
-    print(f'{dataset} summary: files written: '
-          + ', '.join(f'{k} {n}' for k, n in files.items()))
-    print(f'{dataset} summary: pixels per label value in ann_dir/{split}: '
-          + (', '.join(f'{k}: {n}' for k, n in pixels.items()) or 'none'))
+        log.wrote(p, C.read_label(p))
     for note in notes:
-        print(f'{dataset} summary: {note}')
-    return dict(files=files, pixels=pixels, notes=notes)
+        log.skip(*note) if isinstance(note, tuple) else print(f'{dataset}: {note}')
+    return dict(files=files, **log.finish())

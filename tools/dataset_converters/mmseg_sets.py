@@ -16,7 +16,8 @@ mmseg's converters are handed a staging folder of links to the official files on
 (`mmseg_inputs.py`): Potsdam's and Vaihingen's other ISPRS zips (DSM, IRRG, RGBIR, labels
 with boundaries) would otherwise be cut into the same crop names as the RGB images and eroded
 labels; an iSAID download without test/ (its masks are withheld) is accepted. A zip holding
-files mmseg would misread is refused, naming them. The run ends with a summary: files per
+files mmseg would misread is refused, naming them. Label colours outside the official coding
+(mmseg's converters make them class 0 silently) are an error past --max-unknown of a file. The run ends with a summary: files per
 split, pixels per label value of ann_dir/val, and the files left out and why.
 """
 from __future__ import annotations
@@ -64,13 +65,14 @@ def mmseg_converter(dataset: str) -> Path:
 
 
 def _split_args(args: list[str]):
-    """(dataset_path, out_dir, tmp_dir, the other arguments) of an mmseg converter command."""
+    """(dataset_path, out_dir, tmp_dir, max_unknown, the other arguments) of a command."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument('dataset_path', nargs='?')
     p.add_argument('-o', '--out_dir')
     p.add_argument('--tmp_dir')
+    C.add_max_unknown(p)
     a, rest = p.parse_known_args(args)
-    return a.dataset_path, a.out_dir, a.tmp_dir, rest
+    return a.dataset_path, a.out_dir, a.tmp_dir, a.max_unknown, rest
 
 
 def run(dataset: str, args: list[str]) -> dict | None:
@@ -81,7 +83,7 @@ def run(dataset: str, args: list[str]) -> dict | None:
         args = args[1:]
     if '-h' in args or '--help' in args:
         return _run_script(script, args)
-    src, out, tmp_dir, rest = _split_args(args)
+    src, out, tmp_dir, max_unknown, rest = _split_args(args)
     if src is None:
         raise C.ConverterError(f'the download folder is required; expects {SETS[dataset][1]}')
     src = C.require_dir(src, SETS[dataset][1])
@@ -92,7 +94,7 @@ def run(dataset: str, args: list[str]) -> dict | None:
         _run_script(script, [str(src)] + tail)
         return mmseg_inputs.summarize(dataset, out, [])
     with tempfile.TemporaryDirectory(prefix='mmseg-staged-', dir=tmp_dir) as stage_dir:
-        notes = mmseg_inputs.stage(dataset, src, Path(stage_dir), tmp_dir)
+        notes = mmseg_inputs.stage(dataset, src, Path(stage_dir), tmp_dir, max_unknown)
         _run_script(script, [stage_dir] + tail)
     return mmseg_inputs.summarize(dataset, out, notes)
 

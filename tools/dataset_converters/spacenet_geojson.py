@@ -159,8 +159,7 @@ def convert(srcs, out, width_px: int = ROAD_WIDTH_PX) -> dict:
     out = Path(out)
     img_out, lbl_out = out / 'img', out / 'label_cvt'
     counts = dict(tiles=0, empty=0, missing_labels=0)
-    skipped: list[str] = []
-    pixels = np.zeros(2, np.int64)
+    log = C.LabelSummary('SpaceNet', classes=('background', 'road'))
     aois = [a for s in srcs for a in (aoi_folders(s) or [C.require_dir(s, LAYOUT)])]
     for src in aois:
         rel = release_of(src)
@@ -178,27 +177,24 @@ def convert(srcs, out, width_px: int = ROAD_WIDTH_PX) -> dict:
         for ip in C.progress(images, f'SpaceNet {src.name}'):
             m = rel.image.fullmatch(ip.stem)
             if m is None:
-                skipped.append(f'{ip.name} (not a {rel.name}-release image name)')
+                log.skip(ip, f'not a {rel.name}-release image name ({rel.image.pattern})')
                 continue
             name = f'{m["aoi"]}_{m["n"]}'
             lp = lbl_in / rel.label.format(**m.groupdict())
             if not lp.is_file():
                 counts['missing_labels'] += 1
-                skipped.append(f'{ip.name} (no {lp.name})')
+                log.skip(ip, f'no {lp.name}')
                 continue
             arr, transform, crs, nodata = read_georeferenced(ip)
             mask = road_mask(line_geometries(lp), arr.shape[:2], transform, crs, width_px)
             rgb = to_uint8_rgb(arr, str(ip), nodata=0 if nodata is None else nodata)
             img_out.mkdir(parents=True, exist_ok=True)
             Image.fromarray(rgb).save(img_out / f'{name}.jpg', quality=95)
-            C.save_label(mask, lbl_out / f'{name}.png')
+            log.save(mask, lbl_out / f'{name}.png')
             counts['tiles'] += 1
             counts['empty'] += int(not mask.any())
-            pixels += np.bincount(mask.ravel(), minlength=2)[:2]
-    counts['pixels'] = dict(background=int(pixels[0]), road=int(pixels[1]))
-    counts['skipped'] = skipped
-    print(f'SpaceNet summary: {counts["tiles"]} tiles written → {img_out} / {lbl_out} (roads '
-          f'{width_px} px wide), {counts["empty"]} of them without roads; pixels per class: '
-          f'0 background {pixels[0]}, 1 road {pixels[1]}; skipped {len(skipped)}'
-          + ''.join(f'\n  skipped: {s}' for s in skipped))
+    print(f'SpaceNet: {counts["tiles"]} tiles → {img_out} / {lbl_out} (roads {width_px} px '
+          f'wide), {counts["empty"]} of them without roads')
+    summary = log.finish()
+    counts.update(pixels=summary['pixels'], skipped=summary['skipped'])
     return counts
