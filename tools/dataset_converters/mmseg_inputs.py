@@ -132,7 +132,7 @@ def check_label_colours(zip_path: Path, members, colours: dict, max_unknown: flo
             with z.open(name) as f, Image.open(f) as im:
                 rgb = np.asarray(im.convert('RGB'))
             _, unknown = C.rgb_to_index(rgb, colours)
-            log.check(f'{zip_path.name}:{name}', unknown, rgb.shape[0] * rgb.shape[1])
+            log.check(name, unknown, rgb.shape[0] * rgb.shape[1])
     return log.unknown
 
 
