@@ -10,15 +10,6 @@ import uavid
 from converter_helpers import read, write_img, rgb  # noqa: F401  (fixture)
 
 
-def test_rgb_to_index_unknown_and_dict():
-    rgb = np.array([[[1, 2, 3], [0, 0, 0]], [[9, 9, 9], [1, 2, 3]]], np.uint8)
-    idx, unknown = C.rgb_to_index(rgb, [(0, 0, 0), (1, 2, 3)])
-    np.testing.assert_array_equal(idx, [[1, 0], [255, 1]])
-    assert unknown == 1
-    idx, _ = C.rgb_to_index(rgb, {(1, 2, 3): 4, (9, 9, 9): 4})
-    np.testing.assert_array_equal(idx, [[4, 255], [4, 4]])
-
-
 def test_palettes_match_dataset_table():
     from segearth_ov.datasets.table import DATASETS_TABLE
     rows = {r.name: r for r in DATASETS_TABLE}
