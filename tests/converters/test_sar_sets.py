@@ -193,6 +193,11 @@ def test_fusar_official_release_yellow_roads_and_sar_label_pairing(tmp_path):
     with pytest.raises(C.ConverterError, match=r'WuHan_05_01_01_01_Label_600.tif: 16 of 16 '
                                                r'pixels .*\(255, 255, 255\) 16 px'):
         S.convert_palette_set('fusar_sar', base, tmp_path / 'o2')   # --src = Datasets/
+    assert not (tmp_path / 'o2' / 'label' / 'WuHan_05_01_01_01_SAR_600.png').exists()
+    # the option the message names exists: with it, such pixels are written as 255
+    entry['main'](['--src', str(base), '--out', str(tmp_path / 'o3'), '--max-unknown', '1'])
+    np.testing.assert_array_equal(read(tmp_path / 'o3' / 'label' / 'WuHan_05_01_01_01_SAR_600.png'),
+                                  np.full((4, 4), 255))
 
 
 def test_fusar_summary_skips_an_unpaired_label(tmp_path, capsys):
