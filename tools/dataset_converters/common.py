@@ -178,7 +178,7 @@ class LabelSummary:
     """What a converter wrote, and the label codes it could not map — so no label it is
     unsure of is written silently.
 
-        log = C.LabelSummary('FUSAR-Map', classes=('background', 'water', ...), max_unknown=a.max_unknown)
+        log = C.LabelSummary('FUSAR-Map', ('background', 'water', ...), a.max_unknown)
         index, unknown = C.rgb_to_index(rgb, COLOURS)     # or C.values_to_index(...)
         log.check(label_path, unknown, index.size)        # raises past the threshold
         log.save(index, out_path, label_path)             # or log.wrote(out_path, index)
