@@ -4,6 +4,7 @@ import subprocess
 import sys
 import zipfile
 
+import mmengine.utils.progressbar  # noqa: F401
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,6 +12,11 @@ from PIL import Image
 import common as C
 import mmseg_sets
 from converter_helpers import CONVERTERS, read, rgb  # noqa: F401  (fixture)
+
+# mmseg's converters draw mmengine's ProgressBar, whose `file=sys.stdout` default is bound when
+# mmengine is first imported. Importing it here, at collection, binds pytest's session stdout;
+# imported first inside a capsys test it would bind that test's stream, closed afterwards
+# ('I/O operation on closed file' in every later converter run).
 
 
 @pytest.mark.parametrize('dataset', sorted(mmseg_sets.SETS))

@@ -144,5 +144,5 @@ def test_both_releases_in_one_run_name_tiles_alike(tmp_path):
     assert counts['tiles'] == 2 and counts['skipped'] == []
     assert sorted(p.name for p in (tmp_path / 'out' / 'label_cvt').iterdir()) == [
         'AOI_2_Vegas_img1.png', 'AOI_5_Khartoum_img7.png']
-    with pytest.raises(C.ConverterError, match='geojson_roads or geojson/spacenetroads'):
+    with pytest.raises(C.ConverterError, match='no geojson/spacenetroads/ or geojson_roads/'):
         G.convert([tmp_path / 'SN3_roads'], tmp_path / 'out2')       # no AOI folder in it

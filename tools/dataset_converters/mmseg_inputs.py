@@ -11,6 +11,7 @@ and a zip whose contents mmseg would misread is refused, naming the files.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -233,6 +234,29 @@ def stage_isaid(src: Path, stage: Path, max_unknown: float = C.MAX_UNKNOWN) -> l
     return notes
 
 
+@contextlib.contextmanager
+def eight_bit_palette_labels():
+    """mmseg's isaid.py saves each label crop as `Image.fromarray(crop, mode='P')` without a
+    palette. Recent Pillow (13 here) then writes the PNG at the bit depth of the one-entry
+    palette, 1 bit: every class above 0 reads back as 1, silently. While this is active a
+    palette-less 'P' image gets a 256-entry grey palette, so the 8-bit indices are written."""
+    from PIL import Image
+    original = Image.fromarray
+    grey = [v for i in range(256) for v in (i, i, i)]
+
+    def fromarray(obj, mode=None):
+        im = original(obj, mode) if mode is not None else original(obj)
+        if im.mode == 'P' and len(im.getpalette() or []) < len(grey):
+            im.putpalette(grey)
+        return im
+
+    Image.fromarray = fromarray
+    try:
+        yield
+    finally:
+        Image.fromarray = original
+
+
 STAGED = ('potsdam', 'vaihingen', 'isaid')   # LoveDA's converter opens Train/Val/Test.zip by name
 
 
@@ -272,4 +296,4 @@ def summarize(dataset: str, out: Path, notes: list[str], split: str = 'val') -> 
         log.wrote(p, C.read_label(p))
     for note in notes:
         log.skip(*note) if isinstance(note, tuple) else print(f'{dataset}: {note}')
-    return dict(files=files, **log.finish())
+    return log.finish() | dict(files_per_folder=files)

@@ -15,10 +15,12 @@ folders. The output folder must not be the download folder.
 mmseg's converters are handed a staging folder of links to the official files only
 (`mmseg_inputs.py`): Potsdam's and Vaihingen's other ISPRS zips (DSM, IRRG, RGBIR, labels
 with boundaries) would otherwise be cut into the same crop names as the RGB images and eroded
-labels; an iSAID download without test/ (its masks are withheld) is accepted. A zip holding
-files mmseg would misread is refused, naming them. Label colours outside the official coding
-(mmseg's converters make them class 0 silently) are an error past --max-unknown of a file. The run ends with a summary: files per
-split, pixels per label value of ann_dir/val, and the files left out and why.
+labels; an iSAID download without test/ (its masks are withheld) is accepted, and its label
+crops are kept 8-bit under Pillow 13 (mmseg's palette-less 'P' PNGs would be written at 1 bit).
+A zip holding files mmseg would misread is refused, naming them. Label colours outside the
+official coding (mmseg's converters make them class 0 silently) are an error past
+--max-unknown of a file. The run ends with a summary: files per split, pixels per label value
+of ann_dir/val, and the files left out and why.
 """
 from __future__ import annotations
 
@@ -95,7 +97,8 @@ def run(dataset: str, args: list[str]) -> dict | None:
         return mmseg_inputs.summarize(dataset, out, [])
     with tempfile.TemporaryDirectory(prefix='mmseg-staged-', dir=tmp_dir) as stage_dir:
         notes = mmseg_inputs.stage(dataset, src, Path(stage_dir), tmp_dir, max_unknown)
-        _run_script(script, [stage_dir] + tail)
+        with mmseg_inputs.eight_bit_palette_labels():
+            _run_script(script, [stage_dir] + tail)
     return mmseg_inputs.summarize(dataset, out, notes)
 
 

@@ -165,7 +165,7 @@ def convert(srcs, out, width_px: int = ROAD_WIDTH_PX) -> dict:
         rel = release_of(src)
         if rel is None:
             raise C.ConverterError(f'{src} is not a SpaceNet 3 AOI folder (no '
-                                   f'{" or ".join(r.label_dir for r in RELEASES)}/)\n'
+                                   f'{" or ".join(r.label_dir + "/" for r in RELEASES)})\n'
                                    f'expected:\n{LAYOUT}')
         img_in = C.require_dir(src / rel.image_dir, LAYOUT)
         lbl_in = src / rel.label_dir
