@@ -10,15 +10,6 @@ import uavid
 from converter_helpers import read, write_img, rgb  # noqa: F401  (fixture)
 
 
-def test_rgb_to_index_unknown_and_dict():
-    rgb = np.array([[[1, 2, 3], [0, 0, 0]], [[9, 9, 9], [1, 2, 3]]], np.uint8)
-    idx, unknown = C.rgb_to_index(rgb, [(0, 0, 0), (1, 2, 3)])
-    np.testing.assert_array_equal(idx, [[1, 0], [255, 1]])
-    assert unknown == 1
-    idx, _ = C.rgb_to_index(rgb, {(1, 2, 3): 4, (9, 9, 9): 4})
-    np.testing.assert_array_equal(idx, [[4, 255], [4, 4]])
-
-
 def test_palettes_match_dataset_table():
     from segearth_ov.datasets.table import DATASETS_TABLE
     rows = {r.name: r for r in DATASETS_TABLE}
@@ -38,9 +29,13 @@ def test_uavid(tmp_path, rgb):
     for seq in ('seq1', 'seq2'):
         write_img(src / seq / 'Images' / '000100.png', rgb(6, 4))
         write_img(src / seq / 'Labels' / '000100.png', colours[lab_idx])
-    counts = uavid.convert(src, out, patch_h=4, patch_w=4)
+    with pytest.raises(C.ConverterError, match=r'seq1/Labels/000100.png: 2 of 24 pixels '
+                                               r'.*\(10, 20, 30\) 2 px'):
+        uavid.convert(src, out, patch_h=4, patch_w=4)
+    counts = uavid.convert(src, out, patch_h=4, patch_w=4, max_unknown=0.1)
     # 6 high: patches y 0-4 and 2-6 (shifted back); 4 wide: one column
-    assert counts == dict(frames=2, patches=4, unknown_pixels=2 * 2, missing_images=0)  # idx 8 at 8, 17
+    assert counts['frames'] == 2 and counts['files'] == 4
+    assert counts['unknown'] == {(10, 20, 30): 2 * 2}                  # idx 8 at 8, 17
     names = sorted(p.name for p in (out / 'ann_dir' / 'test').iterdir())
     assert names == [f'{s}_000100_{y0}_{y0 + 4}_0_4.png' for s in ('seq1', 'seq2')
                      for y0 in (0, 2)]
@@ -56,7 +51,8 @@ def test_uavid_pads_small_frames(tmp_path, rgb):
     src = tmp_path / 'uavid_val'
     write_img(src / 'seq9' / 'Images' / 'f.png', rgb(3, 4))
     write_img(src / 'seq9' / 'Labels' / 'f.png', np.full((3, 4, 3), (128, 0, 0), np.uint8))
-    uavid.convert(src, tmp_path / 'out', patch_h=4, patch_w=4)
+    counts = uavid.convert(src, tmp_path / 'out', patch_h=4, patch_w=4)
+    assert counts['pixels'] == {'building': 12, 'ignored': 4}         # padding row → 255
     lab = read(tmp_path / 'out' / 'ann_dir' / 'test' / 'seq9_f_0_4_0_4.png')
     np.testing.assert_array_equal(lab, np.array([[1] * 4] * 3 + [[255] * 4]))
 
@@ -74,8 +70,10 @@ def test_udd5_vdd_colour_and_index_labels(tmp_path, rgb, dataset):
     grey = idx.copy()
     grey[3, 3] = 200                                            # out of range
     write_img(src / spec.split / 'gt' / 'DJI_0002.png', grey)
-    counts = udd5_vdd.convert(dataset, src, out)
-    assert counts == dict(labels=2, unknown_pixels=2, unpaired=0)
+    with pytest.raises(C.ConverterError, match=r'DJI_0001.png: 1 of 16 pixels'):
+        udd5_vdd.convert(dataset, src, out)
+    counts = udd5_vdd.convert(dataset, src, out, max_unknown=0.1)
+    assert counts['files'] == 2 and counts['unknown'] == {(1, 2, 3): 1, 200: 1}
     exp1 = idx.copy()
     exp1[0, 0] = 255
     np.testing.assert_array_equal(read(out / spec.split / 'gt' / 'DJI_0001.png'), exp1)
@@ -97,7 +95,7 @@ def test_udd5_palette_png_gt_is_read_by_index(tmp_path, rgb):
     (src / 'val' / 'gt').mkdir(parents=True)
     pal.save(src / 'val' / 'gt' / 'DJI_0100.png')
     counts = udd5_vdd.convert('udd5', src, out)
-    assert counts == dict(labels=1, unknown_pixels=0, unpaired=0)
+    assert counts['files'] == 1 and counts['unknown'] == {}
     np.testing.assert_array_equal(read(out / 'val' / 'gt' / 'DJI_0100.png'), idx)
 
 
@@ -111,8 +109,8 @@ def test_openearthmap(tmp_path, rgb):
             bad[0, 0] = 12
         write_img(src / region / 'labels' / f'{name}.tif', bad)
     (src / 'val.txt').write_text('aachen_1.tif\nkyoto_3.tif\n')
-    counts = openearthmap.convert(src, out)
-    assert counts == dict(images=2, missing=0, out_of_range_pixels=1)
+    counts = openearthmap.convert(src, out, max_unknown=0.1)
+    assert counts['files'] == 2 and counts['unknown'] == {12: 1} and counts['skipped'] == []
     assert sorted(p.name for p in (out / 'images').iterdir()) == ['aachen_1.tif', 'kyoto_3.tif']
     assert sorted(p.name for p in (out / 'labels').iterdir()) == ['aachen_1.tif', 'kyoto_3.tif']
     np.testing.assert_array_equal(read(out / 'labels' / 'aachen_1.tif'), lab)

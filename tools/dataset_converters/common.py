@@ -108,11 +108,13 @@ def read_label(path) -> np.ndarray:
         return np.asarray(im)
 
 
-def rgb_to_index(rgb: np.ndarray, palette, unknown: int = IGNORE) -> tuple[np.ndarray, int]:
-    """Map an RGB label image to class indices; (index image, count of unknown pixels).
+def rgb_to_index(rgb: np.ndarray, palette, unknown: int = IGNORE) -> tuple[np.ndarray, dict]:
+    """Map an RGB label image to class indices; (index image, {unmapped colour: pixels}).
 
     `palette`: a sequence of colours (colour i → class i) or a dict colour → class (several
-    colours may share a class). Pixels of other colours get `unknown` (255, ignored).
+    colours may share a class; a colour mapped to IGNORE is a known "no label" colour).
+    Pixels of other colours get `unknown` (255, ignored) and are returned, by colour, for
+    `LabelSummary.check` to judge.
     """
     items = palette.items() if isinstance(palette, dict) else \
         ((c, i) for i, c in enumerate(palette))
@@ -127,7 +129,129 @@ def rgb_to_index(rgb: np.ndarray, palette, unknown: int = IGNORE) -> tuple[np.nd
         hit = code == ((r << 16) | (g << 8) | b)
         out[hit] = idx
         known |= hit
-    return out, int((~known).sum())
+    codes, counts = np.unique(code[~known], return_counts=True)
+    return out, {(int(c) >> 16, (int(c) >> 8) & 255, int(c) & 255): int(n)
+                 for c, n in zip(codes, counts)}
+
+
+def values_to_index(label: np.ndarray, coding, unknown: int = IGNORE) -> tuple[np.ndarray, dict]:
+    """Map a single-band label to class indices; (index image, {unmapped value: pixels}).
+
+    `coding`: an int n (values 0…n-1 are the classes, kept as they are) or a dict official
+    value → class (a value mapped to IGNORE is a known "no label" value). Other values get
+    `unknown` (255) and are returned, by value, for `LabelSummary.check` to judge.
+    """
+    if label.ndim != 2:
+        raise ValueError(f'expected a single-band label image, got shape {label.shape}')
+    if isinstance(coding, dict):
+        out = np.full(label.shape, unknown, dtype=np.uint8)
+        known = np.zeros(label.shape, dtype=bool)
+        for value, cls in coding.items():
+            hit = label == value
+            out[hit] = cls
+            known |= hit
+    else:
+        known = (label >= 0) & (label < coding)
+        out = np.where(known, label, unknown).astype(np.uint8)
+    values, counts = np.unique(label[~known], return_counts=True)
+    return out, {v.item(): int(n) for v, n in zip(values, counts)}
+
+
+# --------------------------------------------------------------------------- summary
+
+MAX_UNKNOWN = 0.001   # default --max-unknown: share of one label file's pixels
+
+
+def add_max_unknown(p: argparse.ArgumentParser) -> None:
+    """The --max-unknown option every label-mapping converter offers."""
+    p.add_argument('--max-unknown', type=float, default=MAX_UNKNOWN, metavar='FRACTION',
+                   help='largest share of a label file\'s pixels whose colour/value maps to '
+                        'no class (written as 255, ignored, and listed in the summary); a file '
+                        f'with more stops the conversion (default {MAX_UNKNOWN})')
+
+
+def _code(c) -> str:
+    return f'({c[0]}, {c[1]}, {c[2]})' if isinstance(c, tuple) else str(c)
+
+
+class LabelSummary:
+    """What a converter wrote, and the label codes it could not map — so no label it is
+    unsure of is written silently.
+
+        log = C.LabelSummary('FUSAR-Map', ('background', 'water', ...), a.max_unknown)
+        index, unknown = C.rgb_to_index(rgb, COLOURS)     # or C.values_to_index(...)
+        log.check(label_path, unknown, index.size)        # raises past the threshold
+        log.save(index, out_path, label_path)             # or log.wrote(out_path, index)
+        log.skip(path, 'no SAR image')
+        return log.finish()                               # prints the summary, returns it
+
+    `check` raises a ConverterError naming the file, its unmapped colours/values and their
+    pixel counts when they exceed `max_unknown` of the file's pixels (before anything of
+    that file is written); below it they are written as 255 and listed by `finish`.
+    """
+
+    def __init__(self, dataset: str, classes: Sequence[str] | None = None,
+                 max_unknown: float = MAX_UNKNOWN):
+        self.dataset, self.classes, self.max_unknown = dataset, classes, max_unknown
+        self.files = 0
+        self.pixels = np.zeros(256, dtype=np.int64)
+        self.unknown: dict = {}          # code → pixels (tolerated, written as 255)
+        self.unknown_files: dict = {}    # code → file names
+        self.skipped: list[tuple[str, str]] = []
+
+    def check(self, src, unknown: dict, n_pixels: int) -> None:
+        total = sum(unknown.values())
+        if not total:
+            return
+        codes = sorted(unknown.items(), key=lambda kv: -kv[1])
+        listed = ', '.join(f'{_code(c)} {n} px' for c, n in codes[:8]) + \
+            (f', and {len(codes) - 8} more' if len(codes) > 8 else '')
+        if total > self.max_unknown * n_pixels:
+            raise ConverterError(
+                f'{self.dataset}: {src}: {total} of {n_pixels} pixels '
+                f'({100 * total / n_pixels:.2f}%) hold colours/values outside the official '
+                f'coding: {listed}; nothing was written for this file. Check that this is '
+                f'the official release; to write such pixels as 255 (ignored) instead, rerun '
+                f'with --max-unknown {min(1.0, 2 * total / n_pixels):.3g}')
+        for c, n in unknown.items():
+            self.unknown[c] = self.unknown.get(c, 0) + n
+            self.unknown_files.setdefault(c, []).append(Path(src).name)
+
+    def wrote(self, dst, label: np.ndarray) -> None:
+        self.files += 1
+        self.pixels += np.bincount(np.asarray(label, np.uint8).ravel(), minlength=256)
+
+    def save(self, label: np.ndarray, dst, src=None) -> None:
+        save_label(label, dst, src)
+        self.wrote(dst, label)
+
+    def skip(self, path, why: str) -> None:
+        self.skipped.append((str(path), why))
+
+    def _name(self, idx: int):
+        if idx == IGNORE:
+            return 'ignored'
+        if self.classes is not None and idx < len(self.classes):
+            return self.classes[idx]
+        return idx
+
+    def finish(self) -> dict:
+        """Print the summary (files written, pixels per class, tolerated unknown codes,
+        skipped files and why); return it as a dict."""
+        pixels = {self._name(i): int(n) for i, n in enumerate(self.pixels) if n}
+        total = max(1, int(self.pixels.sum()))
+        lines = [f'{self.dataset}: {self.files} label files written',
+                 '  pixels per class: ' + (', '.join(
+                     f'{k} {n} ({100 * n / total:.1f}%)' for k, n in pixels.items()) or 'none')]
+        for c, n in sorted(self.unknown.items(), key=lambda kv: -kv[1]):
+            files = self.unknown_files[c]
+            lines.append(f'  written as 255 (maps to no class): {_code(c)} {n} px in '
+                         f'{len(files)} file(s), e.g. {files[0]}')
+        for path, why in self.skipped:
+            lines.append(f'  skipped {path}: {why}')
+        print('\n'.join(lines))
+        return dict(files=self.files, pixels=pixels, unknown=dict(self.unknown),
+                    skipped=list(self.skipped))
 
 
 def binarize(mask: np.ndarray, threshold: int | None = None) -> np.ndarray:

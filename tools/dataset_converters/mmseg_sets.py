@@ -11,6 +11,16 @@ wheel (`mmseg/.mim/tools/dataset_converters/<dataset>.py`, mmseg 1.x) with the r
 arguments (see `--dataset NAME -- --help` for its own options). It writes
 `<out>/img_dir/{train,val}` and `<out>/ann_dir/{train,val}`; the configs read the `val`
 folders. The output folder must not be the download folder.
+
+mmseg's converters are handed a staging folder of links to the official files only
+(`mmseg_inputs.py`): Potsdam's and Vaihingen's other ISPRS zips (DSM, IRRG, RGBIR, labels
+with boundaries) would otherwise be cut into the same crop names as the RGB images and eroded
+labels; an iSAID download without test/ (its masks are withheld) is accepted, and its label
+crops are kept 8-bit under Pillow 13 (mmseg's palette-less 'P' PNGs would be written at 1 bit).
+A zip holding files mmseg would misread is refused, naming them. Label colours outside the
+official coding (mmseg's converters make them class 0 silently) are an error past
+--max-unknown of a file. The run ends with a summary: files per split, pixels per label value
+of ann_dir/val, and the files left out and why.
 """
 from __future__ import annotations
 
@@ -18,22 +28,27 @@ import argparse
 import os
 import runpy
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
+import mmseg_inputs  # noqa: E402
 
 SETS = {
     'potsdam': ('ISPRS 2D Semantic Labeling Contest – Potsdam, https://www.isprs.org/'
                 'education/benchmarks/UrbanSemLab/2d-sem-label-potsdam.aspx',
-                '<src>/2_Ortho_RGB.zip and <src>/5_Labels_all_noBoundary.zip (official zips)'),
+                '<src>/2_Ortho_RGB.zip and <src>/5_Labels_all_noBoundary.zip (official zips; '
+                'the package\'s other zips may lie beside them and are left out)'),
     'vaihingen': ('ISPRS 2D Semantic Labeling Contest – Vaihingen, https://www.isprs.org/'
                   'education/benchmarks/UrbanSemLab/2d-sem-label-vaihingen.aspx',
                   '<src>/ISPRS_semantic_labeling_Vaihingen.zip and '
-                  '<src>/ISPRS_semantic_labeling_Vaihingen_ground_truth_eroded_COMPLETE.zip'),
+                  '<src>/ISPRS_semantic_labeling_Vaihingen_ground_truth_eroded_COMPLETE.zip '
+                  '(other zips, e.g. the non-eroded ground truth, are left out)'),
     'isaid': ('iSAID (Waqas Zamir et al. 2019) on DOTA-v1.0 images, https://captain-whu.github.io/iSAID/',
-              '<src>/train/images/part*.zip, <src>/train/Semantic_masks/images.zip, '
-              '<src>/val/images/part*.zip, <src>/val/Semantic_masks/images.zip'),
+              '<src>/val/images/part1.zip, <src>/val/Semantic_masks/images.zip (read by the '
+              'configs); optional: <src>/train/images/part*.zip with '
+              '<src>/train/Semantic_masks/images.zip, <src>/test/images/part*.zip'),
     'loveda': ('LoveDA (Wang et al. 2021), https://github.com/Junjue-Wang/LoveDA (Zenodo)',
                '<src>/Train.zip, <src>/Val.zip, <src>/Test.zip (official zips)'),
 }
@@ -51,20 +66,43 @@ def mmseg_converter(dataset: str) -> Path:
     return path
 
 
-def run(dataset: str, args: list[str]) -> None:
+def _split_args(args: list[str]):
+    """(dataset_path, out_dir, tmp_dir, max_unknown, the other arguments) of a command."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument('dataset_path', nargs='?')
+    p.add_argument('-o', '--out_dir')
+    p.add_argument('--tmp_dir')
+    C.add_max_unknown(p)
+    a, rest = p.parse_known_args(args)
+    return a.dataset_path, a.out_dir, a.tmp_dir, a.max_unknown, rest
+
+
+def run(dataset: str, args: list[str]) -> dict | None:
+    """Run mmseg's converter of `dataset` on a staging folder holding only the files it should
+    read (`mmseg_inputs.stage`), then print a summary of what was written."""
     script = mmseg_converter(dataset)
     if args and args[0] == '--':
         args = args[1:]
-    if '-h' not in args and '--help' not in args:
-        pos = [a for a in args if not a.startswith('-')]
-        out = None
-        for flag in ('-o', '--out_dir'):
-            if flag in args and args.index(flag) + 1 < len(args):
-                out = args[args.index(flag) + 1]
-        if pos:
-            src = C.require_dir(pos[0], SETS[dataset][1])
-            if out:
-                C.check_output(out, src)
+    if '-h' in args or '--help' in args:
+        return _run_script(script, args)
+    src, out, tmp_dir, max_unknown, rest = _split_args(args)
+    if src is None:
+        raise C.ConverterError(f'the download folder is required; expects {SETS[dataset][1]}')
+    src = C.require_dir(src, SETS[dataset][1])
+    out = Path(out or mmseg_inputs.DEFAULT_OUT[dataset])
+    C.check_output(out, src)
+    tail = ['-o', str(out)] + (['--tmp_dir', tmp_dir] if tmp_dir else []) + rest
+    if dataset not in mmseg_inputs.STAGED:
+        _run_script(script, [str(src)] + tail)
+        return mmseg_inputs.summarize(dataset, out, [])
+    with tempfile.TemporaryDirectory(prefix='mmseg-staged-', dir=tmp_dir) as stage_dir:
+        notes = mmseg_inputs.stage(dataset, src, Path(stage_dir), tmp_dir, max_unknown)
+        with mmseg_inputs.eight_bit_palette_labels():
+            _run_script(script, [stage_dir] + tail)
+    return mmseg_inputs.summarize(dataset, out, notes)
+
+
+def _run_script(script: Path, args: list[str]) -> None:
     argv = sys.argv
     sys.argv = [str(script)] + args
     try:

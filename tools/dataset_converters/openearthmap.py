@@ -5,7 +5,8 @@
 Copies the images named in the official `val.txt` from `<region>/images/` to `<out>/images/`
 and their labels from `<region>/labels/` to `<out>/labels/` (same `.tif` names). The official
 labels are already class indices 0…8 (background, bareland, grass, pavement, road, tree,
-water, cropland, building); values above 8 are set to 255 (ignored) and counted.
+water, cropland, building); a value above 8 is an error past --max-unknown of a file's
+pixels (below it: 255, listed in the closing summary).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
@@ -24,10 +24,11 @@ LAYOUT = '''<src> = the unpacked OpenEarthMap folder:
   <src>/val.txt                      (one image file name per line, e.g. aachen_1.tif)
   <src>/<region>/images/<name>.tif
   <src>/<region>/labels/<name>.tif   (class indices 0..8)'''
-NUM_CLASSES = 9
+CLASSES = ('background', 'bareland', 'grass', 'pavement', 'road', 'tree', 'water',
+           'cropland', 'building')
 
 
-def convert(src, out, split_file='val.txt') -> dict:
+def convert(src, out, split_file='val.txt', max_unknown=C.MAX_UNKNOWN) -> dict:
     src = C.require_dir(src, LAYOUT)
     split = src / split_file
     if not split.is_file():
@@ -40,7 +41,9 @@ def convert(src, out, split_file='val.txt') -> dict:
     C.check_output(lbl_out, src)
     found = {p.stem: p for p in src.rglob('*.tif') if p.parent.name == 'images'
              and p.stem in wanted}
-    counts = dict(images=0, missing=len(wanted - set(found)), out_of_range_pixels=0)
+    log = C.LabelSummary('OpenEarthMap', CLASSES, max_unknown)
+    for name in sorted(wanted - set(found)):
+        log.skip(name, f'listed in {split_file}, not found under <region>/images/')
     if not found:
         raise C.ConverterError(f'none of the {len(wanted)} images of {split} found under '
                                f'{src}/<region>/images\nexpected:\n{LAYOUT}')
@@ -50,22 +53,18 @@ def convert(src, out, split_file='val.txt') -> dict:
         ip = found[name]
         lp = ip.parent.parent / 'labels' / ip.name
         if not lp.is_file():
-            counts['missing'] += 1
-            print(f'warning: no label {lp}; skipped', file=sys.stderr)
+            log.skip(ip, f'no label {lp}')
             continue
-        label = C.read_gray(lp)
-        bad = label >= NUM_CLASSES
-        if bad.any():
-            fixed = label.astype(np.uint8).copy()
-            fixed[bad] = C.IGNORE
-            C.save_label(fixed, lbl_out / ip.name, lp)
-            counts['out_of_range_pixels'] += int(bad.sum())
-        else:
+        label, unknown = C.values_to_index(C.read_gray(lp), len(CLASSES))
+        log.check(lp, unknown, label.size)
+        if unknown:
+            log.save(label, lbl_out / ip.name, lp)
+        else:                                  # already the config's coding: keep the file
             shutil.copyfile(lp, lbl_out / ip.name)
+            log.wrote(lbl_out / ip.name, label)
         shutil.copyfile(ip, img_out / ip.name)
-        counts['images'] += 1
-    print(f'OpenEarthMap: {counts["images"]} pairs → {img_out} / {lbl_out}; '
-          f'{counts["missing"]} of val.txt missing')
+    counts = log.finish()
+    print(f'OpenEarthMap: {counts["files"]} pairs → {img_out} / {lbl_out}')
     return counts
 
 
@@ -74,8 +73,9 @@ def main(argv=None):
     p.add_argument('--src', required=True, help='the unpacked OpenEarthMap folder')
     p.add_argument('--out', required=True, help='output folder, e.g. data/OpenEarthMap_val')
     p.add_argument('--split-file', default='val.txt', help='split list inside --src')
+    C.add_max_unknown(p)
     a = p.parse_args(argv)
-    convert(a.src, a.out, a.split_file)
+    convert(a.src, a.out, a.split_file, a.max_unknown)
 
 
 if __name__ == '__main__':

@@ -14,13 +14,16 @@ Two kinds of conversion:
   split); `--scenes all` converts all 100.
 - the others (index or colour label images): index labels (single-band, or palette PNGs,
   read by their indices) are kept, or remapped where the official coding differs from the
-  config's (YESeg-OPT-SAR: official 1…6 → 0…5, 0 background and 7 other → 255); values
-  outside the classes → 255. Colour (RGB) labels are mapped through the class palette of
-  the dataset (segearth_ov/datasets/table.py; unknown colours → 255, counted). SAR images
-  are copied; nested `<region>/<name>` files are flattened to `<region>_<name>`. The split
-  list is read from the download (one name per line, or DDHRNet's `valM_list.txt` lines
-  "GF2/x.jpg GF3/x.jpg label/x.png": the label's name is taken) and written as one name per
-  line, or written from all converted names when the download has none.
+  config's (YESeg-OPT-SAR: official 1…6 → 0…5, 0 background and 7 other → 255). Colour
+  (RGB) labels are mapped through the dataset's official colours (FUSAR-Map: the release's
+  own coding, black other, blue water, yellow road, red building, green vegetation; the
+  others: the class palette of segearth_ov/datasets/table.py). A colour or value outside
+  the coding is an error past --max-unknown of a file's pixels (below it: 255, listed in
+  the summary). SAR images are copied; nested `<region>/<name>` files are flattened to
+  `<region>_<name>`. The split list is read from the download (one name per line, or
+  DDHRNet's `valM_list.txt` lines "GF2/x.jpg GF3/x.jpg label/x.png": the label's name is
+  taken) and written as one name per line, or written from all converted names when the
+  download has none (FUSAR-Map ships no split: all 610 pairs become the test list).
 Folder names: the defaults are the config's own folders; where the official release names
 them differently (DDHRNet: `GF3` for the SAR images, `valM_list.txt`), those are used when the
 config's are absent. --img-dir / --lbl-dir / --split point at any other names.
@@ -55,6 +58,11 @@ class Spec:
     img_dir_alt: str = ''   # the official release's SAR folder when it is not img_dir
     split_alt: str = ''     # the official release's split list when it is not split
     index_map: tuple = ()   # (official value, class) pairs where the coding differs
+    colours: tuple = ()     # (official colour, class) pairs where they differ from palette
+    img_dir_in: str = ''    # the only SAR folder of the release, when it is not img_dir
+    root: str = ''          # the release's top folder, entered when --src holds it
+    pair: tuple = ()        # (label token, SAR token): label name → its SAR image's name
+    note: str = ''          # said under the layout in --help
 
 
 _DDHR_K = ((255, 0, 0), (255, 255, 0), (0, 255, 0), (0, 0, 255), (255, 195, 128))
@@ -77,10 +85,20 @@ SPECS = {
     'ddhrnet_korea_sar': _ddhr('korea/no_cloud', _DDHR_K),
     'ddhrnet_shandong_sar': _ddhr('shandong', _DDHR_S),
     'ddhrnet_xian_sar': _ddhr('xian/no_cloud', _DDHR_X),
+    # FUSAR-Map release (fudanxu/FUSAR-Map, "数据集说明文档.pdf" §6.1, §6.3): Datasets/
+    # sar_1024/<loc>_SAR_<n>.tif (1024² uint8) and lab_1024/<loc>_Label_<n>.tif (1024²×3
+    # uint8: red building, green vegetation, blue water, yellow road; black = other, as in
+    # the repo's Model/FUSAR-Map/Unet_whole.py); no split file. The table's palette
+    # (white road) is SegEarth-OV-2's display palette, not the release's coding.
     'fusar_sar': Spec('FUSAR-Map (Shi et al. 2021, Fudan Univ.), Gaofen-3 SAR, '
-                      'https://github.com/fudanxu/FUSAR-Map', 'sar', 'label', 'label',
+                      'https://github.com/fudanxu/FUSAR-Map', 'sar', 'lab_1024', 'label',
                       'test.txt', '.tif', '.png',
-                      (BLACK, (0, 0, 255), WHITE, (255, 0, 0), (0, 255, 0))),
+                      (BLACK, (0, 0, 255), WHITE, (255, 0, 0), (0, 255, 0)),
+                      colours=((BLACK, 0), ((0, 0, 255), 1), ((255, 255, 0), 2),
+                               ((255, 0, 0), 3), ((0, 255, 0), 4)),
+                      img_dir_in='sar_1024', root='Datasets', pair=('_Label_', '_SAR_'),
+                      note='no split file in the release: every pair goes into test.txt '
+                           '(the split SegEarth-OV-2 evaluated is not public)'),
     'pie_sar': Spec('PIE-RGB-SAR (Zhang et al.), https://github.com/whu-pzhang/PIE-RGB-SAR',
                     'sar', 'label', 'label', 'val.txt', '.tif', '.tif',
                     (BLACK, (255, 0, 0), (255, 255, 0), (0, 0, 255), (0, 128, 0),
@@ -93,7 +111,8 @@ SPECS = {
                       'cvt_label', 'test.txt', '.png', '.png',
                       ((159, 129, 183), (0, 255, 0), (0, 128, 0), (255, 0, 0), (0, 0, 255),
                        (255, 255, 0)),
-                      index_map=((1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5))),
+                      index_map=((0, C.IGNORE), (1, 0), (2, 1), (3, 2), (4, 3), (5, 4),
+                                 (6, 5), (7, C.IGNORE))),
     'openearthmap_sar': Spec('OpenEarthMap-SAR (DFC2025 track 1), '
                              'https://zenodo.org/records/14622048', 'test/sar_images',
                              'test/labels', 'test/labels', '', '.tif', '.tif', _OEM),
@@ -110,37 +129,56 @@ WHU_SAR_LAYOUT = '''<src> = the unpacked WHU-OPT-SAR release (100 scenes; optica
 
 def layout(name: str, img_dir=None, lbl_dir=None, split=None) -> str:
     s = SPECS[name]
-    img = img_dir or s.img_dir + (f' (or {s.img_dir_alt})' if s.img_dir_alt else '')
+    top = f'<src>/[{s.root}/]' if s.root else '<src>/'
+    if s.pair:
+        lab, sar = s.pair
+        return '\n'.join([
+            f'<src> = the unpacked {name} download:',
+            f'  {top}{img_dir or s.img_dir_in}/<loc>{sar}<n>{s.img_ext}   (SAR images)',
+            f'  {top}{lbl_dir or s.lbl_dir_in}/<loc>{lab}<n>.tif   (colour labels)',
+            f'  ({s.note})' if s.note else ''])
+    img = img_dir or s.img_dir_in or s.img_dir + (f' (or {s.img_dir_alt})' if s.img_dir_alt else '')
     lines = [f'<src> = the unpacked {name} download:',
-             f'  <src>/{img}/[<region>/]<name>{s.img_ext}   (SAR images)',
-             f'  <src>/{lbl_dir or s.lbl_dir_in}/[<region>/]<name>{s.lbl_ext}   '
+             f'  {top}{img}/[<region>/]<name>{s.img_ext}   (SAR images)',
+             f'  {top}{lbl_dir or s.lbl_dir_in}/[<region>/]<name>{s.lbl_ext}   '
              '(index or colour labels)']
     if s.split:
         alt = f' (or {s.split_alt})' if s.split_alt and not split else ''
-        lines.append(f'  <src>/{split or s.split}{alt}   (optional split list)')
+        lines.append(f'  {top}{split or s.split}{alt}   (optional split list)')
+    if s.note:
+        lines.append(f'  ({s.note})')
     return '\n'.join(lines)
 
 
-def to_index(label: np.ndarray, n_classes: int, palette, index_map=()) -> tuple[np.ndarray, int]:
-    """Class indices of an official label array; (labels, count of pixels set to 255).
+def to_index(label: np.ndarray, spec: Spec) -> tuple[np.ndarray, dict]:
+    """Class indices of an official label array; (labels, {unmapped colour/value: pixels}).
 
-    Colour (RGB) labels go through `palette`; index labels through `index_map` (official
-    value → class) when given, else are kept; anything outside the classes → 255."""
-    if label.ndim == 3 and label.shape[2] >= 3 and not (
+    Colour (RGB) labels go through the official colours (`spec.colours`, else the palette;
+    a dataset with official colours has no grey index labels: every 3-band label is a
+    colour label); index labels through `index_map` (official value → class) when given,
+    else values 0…classes-1 are kept."""
+    colours = dict(spec.colours) if spec.colours else spec.palette
+    if label.ndim == 3 and label.shape[2] >= 3 and (spec.colours or not (
             np.array_equal(label[..., 0], label[..., 1]) and
-            np.array_equal(label[..., 0], label[..., 2])):
-        return C.rgb_to_index(label[..., :3], palette)
+            np.array_equal(label[..., 0], label[..., 2]))):
+        return C.rgb_to_index(label[..., :3], colours)
     if label.ndim == 3:
         label = label[..., 0]
-    if index_map:
-        out = np.full(label.shape, C.IGNORE, np.uint8)
-        for value, cls in index_map:
-            out[label == value] = cls
-        return out, int((out == C.IGNORE).sum())
-    out = label.astype(np.uint8).copy()
-    bad = label >= n_classes
-    out[bad] = C.IGNORE
-    return out, int(bad.sum())
+    return C.values_to_index(label, dict(spec.index_map) if spec.index_map else
+                             len(spec.palette))
+
+
+# class names per label value, for the summary (= segearth_ov/datasets/table.py, tested)
+CLASSES = {
+    'ddhrnet_korea_sar': ('building', 'road', 'greenery', 'water', 'farmland'),
+    'ddhrnet_shandong_sar': ('farmland', 'greenery', 'road', 'building', 'water'),
+    'ddhrnet_xian_sar': ('building', 'road', 'farmland', 'greenery', 'water'),
+    'fusar_sar': ('background', 'water', 'road', 'building', 'vegetation'),
+    'pie_sar': ('background', 'city', 'road', 'water', 'forest', 'farmland'),
+    'yeseg_sar': ('bareground', 'grass', 'tree', 'house', 'water', 'road'),
+    'openearthmap_sar': ('background', 'bareland', 'grass', 'pavement', 'road', 'tree',
+                         'water', 'cropland', 'building'),
+}
 
 
 def flat_name(path: Path, root: Path) -> str:
@@ -168,11 +206,24 @@ def _pick(src: Path, given, default: str, alt: str) -> str:
     return default
 
 
-def convert_palette_set(dataset, src, out, img_dir=None, lbl_dir=None, split=None) -> dict:
+def image_name(label_name: str, spec: Spec) -> str:
+    """The SAR image's name of a label: the same name, or FUSAR-Map's `…_Label_001` →
+    `…_SAR_001` (the last occurrence of the token)."""
+    if spec.pair and spec.pair[0] in label_name:
+        head, _, tail = label_name.rpartition(spec.pair[0])
+        return head + spec.pair[1] + tail
+    return label_name
+
+
+def convert_palette_set(dataset, src, out, img_dir=None, lbl_dir=None, split=None,
+                        max_unknown=C.MAX_UNKNOWN) -> dict:
     spec = SPECS[dataset]
     lay = layout(dataset, img_dir, lbl_dir, split)
     src = C.require_dir(src, lay)
-    img_in = C.require_dir(src / _pick(src, img_dir, spec.img_dir, spec.img_dir_alt), lay)
+    if spec.root and src.name != spec.root and (src / spec.root).is_dir():
+        src = src / spec.root
+    img_in = C.require_dir(src / (img_dir or spec.img_dir_in or
+                                  _pick(src, None, spec.img_dir, spec.img_dir_alt)), lay)
     lbl_in = C.require_dir(src / (lbl_dir or spec.lbl_dir_in), lay)
     out = Path(out)
     img_out, lbl_out = out / spec.img_dir, out / spec.lbl_dir
@@ -187,23 +238,21 @@ def convert_palette_set(dataset, src, out, img_dir=None, lbl_dir=None, split=Non
     if in_place and any(p.parent != img_in for p in images.values()):
         raise C.ConverterError(f'the SAR images in {img_in} are in sub-folders and must be '
                                'written flat: pick another --out')
-    counts = dict(labels=0, unknown_pixels=0, unpaired=0)
+    log = C.LabelSummary(dataset, classes=CLASSES[dataset], max_unknown=max_unknown)
     names = []
     for lp in C.progress(labels, dataset):
-        name = flat_name(lp, lbl_in)
+        name = image_name(flat_name(lp, lbl_in), spec)
         ip = images.get(name)
         if ip is None:
-            counts['unpaired'] += 1
-            print(f'warning: no SAR image for {lp.name}; skipped', file=sys.stderr)
+            log.skip(lp, f'no SAR image {name}{spec.img_ext} in {img_in}')
             continue
-        label, unknown = to_index(C.read_label(lp), len(spec.palette), spec.palette,
-                                  spec.index_map)
-        counts['unknown_pixels'] += unknown
-        C.save_label(label, lbl_out / f'{name}{spec.lbl_ext}', lp)
+        label, unknown = to_index(C.read_label(lp), spec)
+        log.check(lp, unknown, label.size)
+        log.save(label, lbl_out / f'{name}{spec.lbl_ext}', lp)
         if not in_place:
             C.convert_image(ip, img_out / f'{name}{spec.img_ext}')
-        counts['labels'] += 1
         names.append(name)
+    counts = log.finish()
     if spec.split:
         split_in = src / _pick(src, split, spec.split, spec.split_alt)
         split_out = out / spec.split
@@ -213,19 +262,24 @@ def convert_palette_set(dataset, src, out, img_dir=None, lbl_dir=None, split=Non
             if missing:
                 print(f'warning: {len(missing)} names of {split_in} were not converted, '
                       f'e.g. {missing[0]}', file=sys.stderr)
+                counts['split_missing'] = len(missing)
             if split_in.resolve() != split_out.resolve():
                 C.write_split(wanted, split_out)
             counts['split'] = f'from {split_in.name}'
         else:
             C.write_split(names, split_out)
             counts['split'] = 'all converted names'
-    print(f'{dataset}: {counts["labels"]} labels → {lbl_out}; {counts["unknown_pixels"]} '
-          f'pixels set to 255 (unknown colour or value); split list: '
-          f'{counts.get("split", "none")}')
+    print(f'{dataset}: labels → {lbl_out}; split list: {counts.get("split", "none")}')
     return counts
 
 
-def convert_whu_sar(src, out, split='test', scenes=None, crop=512) -> dict:
+WHU_SAR_CODING = {10 * k: k for k in range(8)}   # 0 no label (kept: reduce_zero_label)
+WHU_SAR_CLASSES = ('no label', 'farmland', 'city', 'village', 'water', 'forest', 'road',
+                   'others')
+
+
+def convert_whu_sar(src, out, split='test', scenes=None, crop=512,
+                    max_unknown=C.MAX_UNKNOWN) -> dict:
     src = C.require_dir(src, WHU_SAR_LAYOUT)
     sar_in = C.require_dir(src / 'sar', WHU_SAR_LAYOUT)
     lbl_in = C.require_dir(src / 'lbl', WHU_SAR_LAYOUT)
@@ -245,28 +299,27 @@ def convert_whu_sar(src, out, split='test', scenes=None, crop=512) -> dict:
     labels = [p for p in C.list_images(lbl_in) if wanted is None or p.stem in wanted]
     if not labels:
         raise C.ConverterError(f'no label scenes in {lbl_in}\nexpected:\n{WHU_SAR_LAYOUT}')
-    counts = dict(scenes=0, crops=0, unknown_pixels=0)
+    log = C.LabelSummary('WHU-OPT-SAR', classes=WHU_SAR_CLASSES, max_unknown=max_unknown)
+    scenes_done = 0
     sar_out.mkdir(parents=True, exist_ok=True)
     ann_out.mkdir(parents=True, exist_ok=True)
     for lp in C.progress(labels, 'WHU-OPT-SAR'):
         sp = sar_in / lp.name
         if not sp.is_file():
-            print(f'warning: no SAR scene for {lp.name}; skipped', file=sys.stderr)
+            log.skip(lp, f'no SAR scene {sp}')
             continue
-        raw = C.read_gray(lp).astype(np.int64)
-        label = np.full(raw.shape, C.IGNORE, np.uint8)
-        valid = (raw % 10 == 0) & (raw <= 70)
-        label[valid] = (raw[valid] // 10).astype(np.uint8)
-        counts['unknown_pixels'] += int((~valid).sum())
+        label, unknown = C.values_to_index(C.read_gray(lp), WHU_SAR_CODING)
+        log.check(lp, unknown, label.size)
         with Image.open(sp) as im:
             sar = np.asarray(im)
         for x0, y0, x1, y1 in C.crop_boxes(*label.shape, crop, crop):
             name = f'{lp.stem}_{x0}_{y0}.tif'
             Image.fromarray(np.ascontiguousarray(sar[y0:y1, x0:x1])).save(sar_out / name)
-            C.save_label(label[y0:y1, x0:x1], ann_out / name)
-            counts['crops'] += 1
-        counts['scenes'] += 1
-    print(f'WHU-OPT-SAR: {counts["scenes"]} scenes → {counts["crops"]} crops in {base}')
+            log.save(label[y0:y1, x0:x1], ann_out / name)
+        scenes_done += 1
+    counts = log.finish()
+    counts['scenes'] = scenes_done
+    print(f'WHU-OPT-SAR: {scenes_done} scenes → {counts["files"]} crops in {base}')
     return counts
 
 
@@ -287,11 +340,13 @@ def main(argv=None):
     p.add_argument('--scenes', help='whu_sar: file listing the scenes to convert (default: '
                                     'the shipped whu_sar_test_scenes.txt; "all": every scene)')
     p.add_argument('--crop', type=int, default=512, help='whu_sar: crop size (default 512)')
+    C.add_max_unknown(p)
     a = p.parse_args(argv)
     if a.dataset == 'whu_sar':
-        convert_whu_sar(a.src, a.out, scenes=a.scenes, crop=a.crop)
+        convert_whu_sar(a.src, a.out, scenes=a.scenes, crop=a.crop, max_unknown=a.max_unknown)
     else:
-        convert_palette_set(a.dataset, a.src, a.out, a.img_dir, a.lbl_dir, a.split)
+        convert_palette_set(a.dataset, a.src, a.out, a.img_dir, a.lbl_dir, a.split,
+                            max_unknown=a.max_unknown)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
 """spacenet_road: SpaceNet roads → the `cfg_spacenet_road` layout, from either download.
 
 - GlobalRoadSet's raster masks (`img/`, `gt/`): `binary_masks.py --dataset spacenet_road`.
-- the official SpaceNet 3 AOI folders (`RGB-PanSharpen/`, `geojson/spacenetroads/`): the
+- the official SpaceNet 3 AOI folders (current `PS-RGB/`, `geojson_roads/`, or 2017
+  `RGB-PanSharpen/`, `geojson/spacenetroads/`; or the folder holding them): the
   GeoJSON centre lines are rasterised (`spacenet_geojson.py`, roads --road-width-px wide).
 The layout is recognised from the first --src; `python spacenet_road.py --help` shows both.
 """
@@ -23,7 +24,7 @@ def geojson_parser() -> argparse.ArgumentParser:
                doc.split('\n\n', 2)[2] + '\n\nGlobalRoadSet raster masks instead: ' +
                binary_masks.SPECS['spacenet_road'].layout,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--src', required=True, nargs='+', help='one or more SpaceNet 3 AOI folders')
+    p.add_argument('--src', required=True, nargs='+', help='one or more SpaceNet 3 AOI folders (or SN3_roads/train, holding them)')
     p.add_argument('--out', required=True, help='output folder, e.g. '
                    'data/GlobalRoadSet_Val/SpaceNet_test_567')
     p.add_argument('--road-width-px', type=int, default=spacenet_geojson.ROAD_WIDTH_PX,

@@ -7,7 +7,8 @@ under --src) is cut into PATCH_H x PATCH_W patches (default 1080 x 1280, no over
 last row/column shifted back to end at the border; smaller images are padded: image 0,
 label 255) written as `img_dir/test/<seq>_<frame>_<y0>_<y1>_<x0>_<x1>.png` and the same
 name under `ann_dir/test`. Colours: clutter 0, building 1, road 2, static and moving car 3,
-tree 4, low vegetation 5, human 6; other colours → 255 (ignored, counted).
+tree 4, low vegetation 5, human 6; another colour is an error past --max-unknown of a
+frame's pixels (below it: 255, ignored, listed in the closing summary).
 """
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ def pad_to(arr: np.ndarray, ph: int, pw: int, value: int) -> np.ndarray:
     return np.pad(arr, pad, constant_values=value)
 
 
-def convert(src, out, split='test', patch_h=1080, patch_w=1280, overlap=0) -> dict:
+CLASSES = ('clutter', 'building', 'road', 'car', 'tree', 'low vegetation', 'human')
+
+
+def convert(src, out, split='test', patch_h=1080, patch_w=1280, overlap=0,
+            max_unknown=C.MAX_UNKNOWN) -> dict:
     src = C.require_dir(src, LAYOUT)
     out = Path(out)
     img_out, ann_out = out / 'img_dir' / split, out / 'ann_dir' / split
@@ -64,17 +69,17 @@ def convert(src, out, split='test', patch_h=1080, patch_w=1280, overlap=0) -> di
     labels = [p for p in C.list_images(src, recursive=True) if p.parent.name == 'Labels']
     if not labels:
         raise C.ConverterError(f'no */Labels/*.png under {src}\nexpected:\n{LAYOUT}')
-    counts = dict(frames=0, patches=0, unknown_pixels=0, missing_images=0)
+    log = C.LabelSummary('UAVid', CLASSES, max_unknown)
+    frames = 0
     img_out.mkdir(parents=True, exist_ok=True)
     ann_out.mkdir(parents=True, exist_ok=True)
     for lp in C.progress(labels, 'UAVid'):
         ip = lp.parent.parent / 'Images' / lp.name
         if not ip.is_file():
-            counts['missing_images'] += 1
-            print(f'warning: no image for {lp}; skipped', file=sys.stderr)
+            log.skip(lp, f'no image {ip}')
             continue
         label, unknown = C.rgb_to_index(C.read_rgb(lp), PALETTE)
-        counts['unknown_pixels'] += unknown
+        log.check(lp, unknown, label.size)
         img = C.read_rgb(ip)
         label = pad_to(label, patch_h, patch_w, C.IGNORE)
         img = pad_to(img, patch_h, patch_w, 0)
@@ -82,11 +87,10 @@ def convert(src, out, split='test', patch_h=1080, patch_w=1280, overlap=0) -> di
         for y0, y1, x0, x1 in patch_boxes(*label.shape, patch_h, patch_w, overlap):
             name = f'{seq}_{lp.stem}_{y0}_{y1}_{x0}_{x1}.png'
             Image.fromarray(np.ascontiguousarray(img[y0:y1, x0:x1])).save(img_out / name)
-            C.save_label(label[y0:y1, x0:x1], ann_out / name)
-            counts['patches'] += 1
-        counts['frames'] += 1
-    print(f'UAVid: {counts["frames"]} frames → {counts["patches"]} patches in {img_out} / '
-          f'{ann_out}; {counts["unknown_pixels"]} pixels of unknown colour set to 255')
+            log.save(label[y0:y1, x0:x1], ann_out / name)
+        frames += 1
+    counts = log.finish() | dict(frames=frames)
+    print(f'UAVid: {frames} frames → {counts["files"]} patches in {img_out} / {ann_out}')
     return counts
 
 
@@ -98,8 +102,9 @@ def main(argv=None):
     p.add_argument('--patch-h', type=int, default=1080)
     p.add_argument('--patch-w', type=int, default=1280)
     p.add_argument('--overlap', type=int, default=0)
+    C.add_max_unknown(p)
     a = p.parse_args(argv)
-    convert(a.src, a.out, a.split, a.patch_h, a.patch_w, a.overlap)
+    convert(a.src, a.out, a.split, a.patch_h, a.patch_w, a.overlap, a.max_unknown)
 
 
 if __name__ == '__main__':

@@ -7,9 +7,10 @@ The configs read the official folder names (`<split>/src` images, `<split>/gt` l
 The official `gt` PNGs are class indices (UDD5: 0 vegetation, 1 building, 2 road, 3 vehicle,
 4 other, per github.com/MarcWong/UDD; VDD: 0 other, 1 wall, 2 road, 3 vegetation, 4 vehicle,
 5 roof, 6 water, per github.com/RussRobin/VDD), possibly saved as palette PNGs: they are
-kept (palette images by their indices), values above the last class → 255. A colour (RGB)
-label (e.g. a visualisation) is mapped through the dataset's palette instead (unknown
-colours → 255, counted). This copies the evaluated split.
+kept (palette images by their indices). A colour (RGB) label (e.g. a visualisation) is
+mapped through the dataset's palette instead. A value or colour outside the coding is an
+error past --max-unknown of a file's pixels (below it: 255, listed in the closing
+summary). This copies the evaluated split.
 """
 from __future__ import annotations
 
@@ -57,21 +58,18 @@ def layout(name: str) -> str:
             'colour labels are also accepted)')
 
 
-def to_index(label: np.ndarray, spec: Spec) -> tuple[np.ndarray, int]:
-    """Class-index label of an official label array; (labels, count of unknown pixels)."""
+def to_index(label: np.ndarray, spec: Spec) -> tuple[np.ndarray, dict]:
+    """Class-index label of an official label array; (labels, {unmapped code: pixels})."""
     if label.ndim == 3 and label.shape[2] >= 3 and not (
             np.array_equal(label[..., 0], label[..., 1]) and
             np.array_equal(label[..., 0], label[..., 2])):
         return C.rgb_to_index(label[..., :3], spec.palette)
     if label.ndim == 3:
         label = label[..., 0]
-    out = label.astype(np.uint8).copy()
-    bad = label >= len(spec.classes)
-    out[bad] = C.IGNORE
-    return out, int(bad.sum())
+    return C.values_to_index(label, len(spec.classes))
 
 
-def convert(dataset: str, src, out) -> dict:
+def convert(dataset: str, src, out, max_unknown=C.MAX_UNKNOWN) -> dict:
     spec = SPECS[dataset]
     lay = layout(dataset)
     src = C.require_dir(src, lay)
@@ -85,20 +83,18 @@ def convert(dataset: str, src, out) -> dict:
     labels = C.list_images(gt_in)
     if not labels:
         raise C.ConverterError(f'no label images in {gt_in}\nexpected:\n{lay}')
-    counts = dict(labels=0, unknown_pixels=0, unpaired=0)
+    log = C.LabelSummary(dataset, spec.classes, max_unknown)
     for lp in C.progress(labels, dataset):
         ip = images.get(lp.stem)
         if ip is None:
-            counts['unpaired'] += 1
-            print(f'warning: no image for {lp.name}; skipped', file=sys.stderr)
+            log.skip(lp, f'no image {lp.stem}.* in {img_in}')
             continue
         label, unknown = to_index(C.read_label(lp), spec)
-        counts['unknown_pixels'] += unknown
-        C.save_label(label, gt_out / f'{lp.stem}.png', lp)
+        log.check(lp, unknown, label.size)
+        log.save(label, gt_out / f'{lp.stem}.png', lp)
         C.convert_image(ip, img_out / f'{ip.stem}.JPG')
-        counts['labels'] += 1
-    print(f'{dataset}: {counts["labels"]} pairs → {img_out} / {gt_out}; '
-          f'{counts["unknown_pixels"]} unknown pixels set to 255')
+    counts = log.finish()
+    print(f'{dataset}: {counts["files"]} pairs → {img_out} / {gt_out}')
     return counts
 
 
@@ -112,8 +108,9 @@ def main(argv=None):
     p.add_argument('--dataset', required=True, choices=sorted(SPECS))
     p.add_argument('--src', required=True, help='the unpacked official release folder')
     p.add_argument('--out', required=True, help='output folder, e.g. data/UDD5 or data/VDD')
+    C.add_max_unknown(p)
     a = p.parse_args(argv)
-    convert(a.dataset, a.src, a.out)
+    convert(a.dataset, a.src, a.out, a.max_unknown)
 
 
 if __name__ == '__main__':
