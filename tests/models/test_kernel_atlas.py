@@ -60,7 +60,7 @@ def test_gpu_batched_path_with_shared_kernels_equals_cpu_path(monkeypatch):
     give the CPU path's logits."""
     import segearth_ov.models.upsamplers.jbu as jbu
     seg = tiny_segmentor(['road', 'water', 'building', 'tree'], slide_crop=112, slide_stride=56)
-    img = torch.randn(1, 3, 160, 224, generator=torch.Generator().manual_seed(7))
+    img = torch.randn(1, 3, 112, 168, generator=torch.Generator().manual_seed(7))   # 2 windows
     expected = seg.image_logits(img)
     monkeypatch.setattr(jbu, 'batched_path', lambda t: True)
     monkeypatch.setattr(jbu, 'GPU_BAND_PIXELS', 2000)          # the atlas in several bands
