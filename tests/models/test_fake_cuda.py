@@ -126,7 +126,8 @@ def test_fp16_autocast_is_on_for_the_vit_on_cuda():
 
 def test_cuda_window_takes_few_ops():
     """On a GPU every op is a kernel launch: one 224 window with SimFeatUp (shared kernels
-    for a 336² image: 4 windows) must take a few hundred ops (measured: 330), not the CPU path's thousands (4317)."""
+    for a 336² image: 4 windows) must take a few hundred ops (measured: 330), not the CPU
+    path's thousands (4317 per window before the batched path)."""
     model = tiny_segmentor(CLASSES, device='cpu')
     with fake_cuda() as device:
         model.to(device)
