@@ -1,6 +1,8 @@
 # SegEarth-OV: two commands on a fresh machine.
 #   make demo   install everything (first time: ~15 min, mmcv is built once), run the demo
 #   make test   install everything, run the test suite
+#   make test-gpu   on a machine with CUDA: the GPU test run (tests/gpu, parity in fp32,
+#                   the fp16 agreement table, the CUDA benchmark)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
@@ -9,7 +11,7 @@ DEMO_CLASSES ?= background;bareland,barren;grass;pavement;road;tree,forest;water
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo demo-tiny test benchmark clean-venv
+.PHONY: install demo demo-tiny test test-gpu benchmark clean-venv
 
 install:
 	bash tools/install.sh
@@ -26,6 +28,11 @@ demo-tiny: install
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The model-building tests on CUDA (conftest.py --device) plus the GPU-only ones (marked gpu).
+GPU_TESTS ?= tests/gpu tests/models/test_parity.py tests/models/test_benchmark_script.py
+test-gpu: install
+	$(PY) -m pytest -q -s --device cuda $(GPU_TESTS) $(PYTEST_ARGS)
 
 benchmark: install
 	$(PY) tools/benchmark.py --size 448

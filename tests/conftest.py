@@ -1,7 +1,13 @@
-"""Shared test fixtures: the tiny seeded CLIP and SimFeatUp models of ../shared/fixtures."""
+"""Shared test fixtures: the tiny seeded CLIP and SimFeatUp models of ../shared/fixtures.
+
+The tests that build a model build it on one device: `--device` (pytest option), else
+$SEGEARTH_TEST_DEVICE, else cpu (`model_device()`). `make test-gpu` runs with `--device cuda`;
+tests marked `gpu` run only then.
+"""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +29,34 @@ if not SHARED.is_dir():
                        'beside the project root')
 
 
+def pytest_addoption(parser):
+    parser.addoption('--device', default=None,
+                     help='device of the tests that build a model: cpu (default) or cuda[:N] '
+                          '(also $SEGEARTH_TEST_DEVICE); tests marked gpu run only on cuda')
+
+
+def pytest_configure(config):
+    device = config.getoption('--device') or os.environ.get('SEGEARTH_TEST_DEVICE') or 'cpu'
+    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
+        raise pytest.UsageError(f'--device {device}: torch sees no CUDA GPU here; use --device cpu')
+    os.environ['SEGEARTH_TEST_DEVICE'] = device      # read by model_device(), and by subprocesses
+    config.addinivalue_line('markers', 'gpu: runs only with --device cuda (make test-gpu)')
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.device(model_device()).type == 'cuda':
+        return
+    skip = pytest.mark.skip(reason='GPU test: run with --device cuda (make test-gpu)')
+    for item in items:
+        if 'gpu' in item.keywords:
+            item.add_marker(skip)
+
+
+def model_device() -> str:
+    """The device the model-building tests use (see the module docstring)."""
+    return os.environ.get('SEGEARTH_TEST_DEVICE') or 'cpu'
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own text-embedding cache and an offline hub."""
@@ -39,7 +73,7 @@ def tiny_segmentor(classes, upsampler='jbu_one', **settings):
     feature_up = settings.pop('feature_up', True)
     cfg = dict(type='SegEarthSegmentation', classes=list(classes), clip_type='CLIP',
                vit_type='ViT-B/16', pretrained=str(TINY_PT), model_cfg=str(TINY_CFG),
-               feature_up=feature_up, device='cpu',
+               feature_up=feature_up, device=model_device(),
                feature_up_cfg=dict(model_name=upsampler, model_path=str(JBU_CKPT[upsampler])))
     cfg.update(settings)
     return MODELS.build(cfg)

@@ -5,13 +5,17 @@ Builds the segmentor with a randomly initialised, full-size CLIP ViT-B/16 (Quick
 JBU_One (C = 512) and the OpenEarthMap class list (14 queries × 80 templates), and
 segments random images. Prints one `key value` per line:
 
+    device X                   where it runs (cpu, or cuda and the GPU's name)
     matmul_gflops X            this machine's fp32 2048² matmul rate (the yardstick)
+    matmul_fp16_gflops X       (CUDA only) the GPU's fp16 2048² matmul rate (the ViT's autocast)
     text_init_seconds X        text embeddings, no cache
     image_gflop X              arithmetic of one --size image (ViT + SimFeatUp + logits)
     image_floor_seconds X      image_gflop / matmul_gflops
     image_seconds X            median over --runs, slide 224/112
     image_floor_ratio X        image_seconds / image_floor_seconds
+    images_per_second X        1 / image_seconds (--size² images, one at a time)
     peak_rss_mb X              peak resident memory of the process up to here
+    peak_cuda_mb X             (CUDA only) torch.cuda.max_memory_allocated up to here
     text_init_cached_seconds X text embeddings from the disk cache
   with --sweep:    image_seconds_<slide|whole>_<size> for 224, 448, 896; batch_images_per_second
   with --compare-naive: naive_image_seconds X, speedup X (fast=False: one window at a time,
@@ -33,10 +37,10 @@ OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tr
                'water,river', 'cropland', 'building,roof,house']
 
 
-def matmul_gflops(device) -> float:
+def matmul_gflops(device, dtype=None) -> float:
     import torch
-    a = torch.randn(2048, 2048, device=device)
-    b = torch.randn(2048, 2048, device=device)
+    a = torch.randn(2048, 2048, device=device, dtype=dtype)
+    b = torch.randn(2048, 2048, device=device, dtype=dtype)
     a @ b
     best = float('inf')
     for _ in range(5):
@@ -123,7 +127,11 @@ def main(argv=None):
     model = init_segmentor(OEM_CLASSES, pretrained='random', **build)
     dev = model.device_
     gflops = matmul_gflops(dev)
+    print(f'device {dev.type}' + (f' {torch.cuda.get_device_name(dev)}' if dev.type == 'cuda'
+                                   else ''))
     print(f'matmul_gflops {gflops:.0f}')
+    if dev.type == 'cuda':
+        print(f'matmul_fp16_gflops {matmul_gflops(dev, torch.float16):.0f}')
     print(f'text_init_seconds {model.text_seconds:.2f}', flush=True)
 
     s = args.size
@@ -135,6 +143,7 @@ def main(argv=None):
     fast = time_predict(model, img, args.runs)
     print(f'image_seconds {fast:.2f}')
     print(f'image_floor_ratio {fast / (flop / 1e9 / gflops):.2f}')
+    print(f'images_per_second {1 / fast:.3f}')
     print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}', flush=True)
     if dev.type == 'cuda':
         print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')

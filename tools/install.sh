@@ -84,7 +84,9 @@ if ! "$VPY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '$MMCV_
         tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
         src="$build/mmcv-$MMCV_VERSION"
         sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$src/setup.py"
-        (cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="$(nproc)" \
+        # CPU ops only, also on a GPU machine: nothing of ours uses mmcv's CUDA ops (README,
+        # GPUs), and mmcv's setup.py builds them (nvcc) whenever torch sees a GPU.
+        (cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=0 CUDA_VISIBLE_DEVICES="" MAX_JOBS="$(nproc)" \
             "$VPY" -m pip wheel --no-build-isolation --no-deps -w "$WHEELS" . )
         "${PIP[@]}" install "setuptools>=77.0.3"
         rm -rf "$build"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.parallel import parallel_map, workers
+from ..utils.parallel import inherit, parallel_map, workers
 
 logger = logging.getLogger('segearth_ov')
 SOURCE = Path(__file__).with_name('jbu_cpu.c')
@@ -89,14 +89,18 @@ _disabled = threading.local()
 
 
 @contextlib.contextmanager
-def disabled():
-    """Within this block (this thread), callers take their PyTorch paths."""
+def disabled(on: bool = True):
+    """Within this block (this thread and its `parallel_map` workers), callers take their
+    PyTorch paths (`on=False`: the block leaves the switch as the caller has it)."""
     before = getattr(_disabled, 'on', False)
-    _disabled.on = True
+    _disabled.on = on or before
     try:
         yield
     finally:
         _disabled.on = before
+
+
+inherit(lambda: getattr(_disabled, 'on', False), disabled)
 
 
 def available(t: torch.Tensor, *others: torch.Tensor) -> bool:

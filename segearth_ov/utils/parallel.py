@@ -3,11 +3,13 @@
 Why: torch splits every op over its intra-op threads. That pays for the ViT's large GEMMs, but
 SimFeatUp is hundreds of small ops per window, which scale poorly (measured: 1.3× on two
 cores). Giving each worker one intra-op thread and one window keeps every core busy instead.
-Workers run with the caller's grad and inference modes; calls made inside a worker run sequentially, so
-nesting never waits on the pool it runs in.
+Workers run with the caller's grad and inference modes, autocast, and the thread-local switches
+registered with `inherit` (cpu_kernels.disabled()); calls made inside a worker run sequentially,
+so nesting never waits on the pool it runs in.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +18,20 @@ import torch
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 _local = threading.local()
+# (capture, apply) of thread-local settings the workers take over: capture() reads the
+# caller's value, apply(value) is a context manager that sets it in the worker.
+_inherited: list = []
+AUTOCAST_DEVICES = ('cpu', 'cuda')
+
+
+def inherit(capture, apply) -> None:
+    """Make `parallel_map`'s workers run with the caller's value of a thread-local setting."""
+    _inherited.append((capture, apply))
+
+
+def _autocast_state():
+    return [(d, torch.get_autocast_dtype(d)) for d in AUTOCAST_DEVICES
+            if torch.is_autocast_enabled(d)]
 
 
 def _init_worker() -> None:
@@ -55,9 +71,17 @@ def parallel_map(fn, items, device=None, max_workers: int | None = None) -> list
     if n <= 1:
         return [fn(x) for x in items]
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+    autocast = _autocast_state()
+    settings = [(apply, capture()) for capture, apply in _inherited]
 
     def task(x):
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.inference_mode(inference))
+            stack.enter_context(torch.set_grad_enabled(grad))
+            for device, dtype in autocast:
+                stack.enter_context(torch.autocast(device, dtype=dtype))
+            for apply, value in settings:
+                stack.enter_context(apply(value))
             return fn(x)
 
     return list(_executor(n).map(task, items))

@@ -53,3 +53,15 @@ def test_kernel_in_row_bands_equals_one_piece(monkeypatch):
         monkeypatch.setattr(jbu, 'KERNEL_BAND_PIXELS', 100)   # bands of 2 rows: many seams
         banded = step.kernel(guide)
     torch.testing.assert_close(banded, whole, rtol=1e-5, atol=1e-7)
+
+
+def test_gpu_batched_path_with_shared_kernels_equals_cpu_path(monkeypatch):
+    """Slide windows with shared kernels on the GPU's batched path (forced on CPU tensors)
+    give the CPU path's logits."""
+    import segearth_ov.models.upsamplers.jbu as jbu
+    seg = tiny_segmentor(['road', 'water', 'building', 'tree'], slide_crop=112, slide_stride=56)
+    img = torch.randn(1, 3, 112, 168, generator=torch.Generator().manual_seed(7))   # 2 windows
+    expected = seg.image_logits(img)
+    monkeypatch.setattr(jbu, 'batched_path', lambda t: True)
+    monkeypatch.setattr(jbu, 'GPU_BAND_PIXELS', 2000)          # the atlas in several bands
+    torch.testing.assert_close(seg.image_logits(img), expected, rtol=1e-5, atol=1e-5)

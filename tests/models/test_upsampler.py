@@ -71,3 +71,39 @@ def test_released_key_prefix_is_stripped(tmp_path):
     torch.save({'state_dict': {f'upsampler.{k}': v for k, v in up.state_dict().items()}}, ckpt)
     loaded = build_upsampler('jbu_one', 8, 16, str(ckpt))
     assert torch.equal(loaded.up.range_proj[0].weight, up.up.range_proj[0].weight)
+
+
+def test_unfold_sums_equal_the_offset_loops(monkeypatch):
+    """The GPU's batched sums (run here on CPU tensors) equal the CPU path's, also when the
+    unfolded block is cut into chunks of rows (seams)."""
+    from segearth_ov.models.upsamplers import jbu
+    g = torch.Generator().manual_seed(1)
+    d, h, w = 5, 9, 7
+    padded = torch.randn(2, 6, h + d - 1, w + d - 1, generator=g)
+    kernel = torch.randn(2, d * d, h, w, generator=g)
+    query = torch.randn(2, 6, h, w, generator=g)
+    loop_conv = jbu.adaptive_conv(padded, kernel)
+    loop_dot = jbu.neighbour_dot(query, padded, d)       # the C kernel where there is one
+    for chunk in (jbu.UNFOLD_CHUNK_BYTES, 1):            # one piece; one row at a time
+        monkeypatch.setattr(jbu, 'UNFOLD_CHUNK_BYTES', chunk)
+        torch.testing.assert_close(jbu.adaptive_conv_unfold(padded, kernel), loop_conv,
+                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(jbu.neighbour_dot_unfold(query, padded, d), loop_dot,
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('name', ['jbu_one', 'jbu_stack'])
+def test_batched_path_equals_cpu_path(name, monkeypatch):
+    """The whole upsampler (reduced basis, banded kernels) on the GPU's batched path, forced
+    on CPU tensors, gives the CPU path's features."""
+    from segearth_ov.models.upsamplers import jbu
+    up = build_upsampler(name, 64, 16, str(JBU_CKPT[name]))
+    g = torch.Generator().manual_seed(2)
+    src, guide = torch.randn(1, 64, 4, 5, generator=g), torch.randn(1, 3, 64, 80, generator=g)
+    with torch.no_grad():
+        cpu = up(src, guide)
+        monkeypatch.setattr(jbu, 'batched_path', lambda t: True)
+        monkeypatch.setattr(jbu, 'UNFOLD_CHUNK_BYTES', 1 << 20)   # several chunks
+        monkeypatch.setattr(jbu, 'GPU_BAND_PIXELS', 1000)         # several bands
+        batched = up(src, guide)
+    torch.testing.assert_close(batched, cpu, rtol=1e-4, atol=1e-5)

@@ -279,19 +279,22 @@ class SegEarthSegmentation(BaseSegmentor):
                            windows)
 
     def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """softmax(logit_scale · logits) over queries, then the max over each class's synonyms."""
+        """softmax(logit_scale · logits) over queries, then the max over each class's synonyms.
+
+        On the logits' device, wherever the model is (the scene predictor blends tiles' logits
+        on the CPU).
+        """
         probs = torch.softmax(self.logit_scale * logits, dim=0)
         if probs.shape[0] == self.num_classes:
             return probs
         out = probs.new_full((self.num_classes, *probs.shape[1:]), float('-inf'))
-        index = self.query_idx.view(-1, 1, 1).expand_as(probs)
+        index = self.query_idx.to(probs.device).view(-1, 1, 1).expand_as(probs)
         return out.scatter_reduce(0, index, probs, reduce='amax')
 
     def labels(self, probs: torch.Tensor) -> torch.Tensor:
         """argmax over classes; pixels whose best probability is below prob_thd → bg_idx."""
         best, pred = probs.max(dim=0, keepdim=True)
-        pred[best < self.prob_thd] = self.bg_idx
-        return pred
+        return torch.where(best < self.prob_thd, self.bg_idx, pred)   # no sync (a mask would)
 
     # ------------------------------------------------------------ mmseg API
     @torch.no_grad()

@@ -2,10 +2,13 @@
 
 The released code evaluates the last step of each JBU (a per-pixel D×D weighted sum) with a
 CUDA kernel, or on CPU by unfolding the full-resolution map into D²·C channels (over 12 GB for
-one 224 window at C = 512). Here that sum is an accumulation over the D² offsets
-(`adaptive_conv`), so memory stays at a few C×H×W maps, on CPU and GPU alike; on CPU
-the small C kernels of segearth_ov/ops compute the same sums faster (bicubic ×2 and the
-weighted sum, `neighbour_dot`), with the PyTorch code as fallback and test oracle.
+one 224 window at C = 512). Here, on CPU, that sum is an accumulation over the D² offsets
+(`adaptive_conv`), so memory stays at a few C×H×W maps; the small C kernels of segearth_ov/ops
+compute the same sums faster (bicubic ×2 and the weighted sum, `neighbour_dot`), with the
+PyTorch code as fallback and test oracle. On a GPU those 121-step loops would be thousands of
+tiny kernel launches per window, so there (`batched_path`) the same sums are one unfold and
+one product per chunk of rows, the chunk bounded in memory (`adaptive_conv_unfold`,
+`neighbour_dot_unfold`), and kernel maps are computed in large bands (`band_pixels`).
 
 Everything before `fixup_proj` is linear in the source features with weights that depend on
 the guidance only, and `fixup_proj` is affine, so `JBUOne`/`JBUStack` run the chain on a
@@ -88,19 +91,71 @@ class _NeighbourDotGrad(torch.autograd.Function):
         return g_q, g_pad, None
 
 
-# Pixels per band when a kernel map is computed in row bands (see `kernel_in_bands`).
+# Pixels per band when a kernel map is computed in row bands (see `kernel_in_bands`): on
+# CPU a band stays in cache between the kernel's passes; on a GPU, bands only bound memory
+# (≈ 3 KB a pixel at D = 11: 1 M pixels ≈ 3 GB).
 KERNEL_BAND_PIXELS = 4096
+GPU_BAND_PIXELS = 1 << 20
+# Bytes of the unfolded C·D²×pixels block the batched path builds at a time.
+UNFOLD_CHUNK_BYTES = 512 << 20
+
+
+def batched_path(t: torch.Tensor) -> bool:
+    """Whether the sums over the D×D neighbours run batched (unfold: a few launches per
+    chunk of rows) rather than as a loop over the D² offsets: on every device but the CPU."""
+    return t.device.type != 'cpu'
+
+
+def band_pixels(t: torch.Tensor) -> int:
+    return GPU_BAND_PIXELS if batched_path(t) else KERNEL_BAND_PIXELS
+
+
+def _unfolded_rows(padded: torch.Tensor, d: int, h: int, w: int):
+    """(y0, y1, cols): padded's D×D neighbourhoods of output rows y0:y1 as B×C×D²×n
+    (n = (y1-y0)·W, index a·D+c as in the kernels), chunks of ≤ UNFOLD_CHUNK_BYTES."""
+    b, c = padded.shape[:2]
+    row_bytes = 2 * b * c * d * d * w * padded.element_size()   # the block and one product
+    rows = max(1, min(h, UNFOLD_CHUNK_BYTES // max(row_bytes, 1)))
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        cols = F.unfold(padded[:, :, y0:y1 + d - 1], d)         # B × C·D² × (y1-y0)·W
+        yield y0, y1, cols.view(b, c, d * d, (y1 - y0) * w)
+
+
+def adaptive_conv_unfold(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """`adaptive_conv` batched: per chunk of rows, one unfold and one weighted sum
+    (differentiable by autograd, which keeps the chunks: for inference)."""
+    b, d2, h, w = kernel.shape
+    d = math.isqrt(d2)
+    out = padded.new_empty(b, padded.shape[1], h, w, dtype=torch.result_type(padded, kernel))
+    for y0, y1, cols in _unfolded_rows(padded, d, h, w):
+        k = kernel[:, :, y0:y1].reshape(b, 1, d2, -1)
+        out[:, :, y0:y1] = (cols * k).sum(2).view(b, -1, y1 - y0, w)
+    return out
+
+
+def neighbour_dot_unfold(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
+    """`neighbour_dot` batched: per chunk of rows, one unfold and one dot product."""
+    b, c, h, w = query.shape
+    out = query.new_empty(b, d * d, h, w, dtype=torch.result_type(query, padded))
+    for y0, y1, cols in _unfolded_rows(padded, d, h, w):
+        q = query[:, :, y0:y1].reshape(b, c, 1, -1)
+        out[:, :, y0:y1] = (cols * q).sum(1).view(b, -1, y1 - y0, w)
+    return out
 
 
 def adaptive_conv(padded: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """out[b, c, i, j] = Σ_{a,b'} kernel[b, a·D+b', i, j] · padded[b, c, i+a, j+b'].
 
-    padded: B×C×(H+D-1)×(W+D-1); kernel: B×D²×H×W. One offset at a time, so the
+    padded: B×C×(H+D-1)×(W+D-1); kernel: B×D²×H×W. On CPU one offset at a time, so the
     B×C×D²×H×W unfolded tensor of the reference is never built (memory: a few B×C×H×W
-    maps). On CPU, `apply_kernel` uses the compiled twin in segearth_ov/ops instead.
+    maps); `apply_kernel` uses the compiled twin in segearth_ov/ops instead when it can.
+    On a GPU, `adaptive_conv_unfold` (the unfolded tensor a chunk of rows at a time).
     """
     if _needs_grad(padded, kernel):
         return _AdaptiveConvGrad.apply(padded, kernel)
+    if batched_path(padded):
+        return adaptive_conv_unfold(padded, kernel)
     b, d2, h, w = kernel.shape
     d = math.isqrt(d2)
     out = padded.new_zeros(padded.shape[0], padded.shape[1], h, w)
@@ -139,10 +194,12 @@ def pointwise(seq: nn.Sequential, *parts: torch.Tensor) -> torch.Tensor:
 
 def neighbour_dot(query: torch.Tensor, padded: torch.Tensor, d: int) -> torch.Tensor:
     """out[b, a·d+c, i, j] = ⟨query[b, :, i, j], padded[b, :, i+a, j+c]⟩: B×d²×H×W."""
-    if cpu_kernels.available(query, padded):
-        return cpu_kernels.local_dot(query, padded, d)
     if _needs_grad(query, padded):
         return _NeighbourDotGrad.apply(query, padded, d)
+    if batched_path(query):
+        return neighbour_dot_unfold(query, padded, d)
+    if cpu_kernels.available(query, padded):
+        return cpu_kernels.local_dot(query, padded, d)
     h, w = query.shape[-2:]
     return torch.stack([(padded[:, :, a:a + h, c:c + w] * query).sum(1)
                         for a in range(d) for c in range(d)], dim=1)
@@ -197,7 +254,7 @@ class JBULearnedRange(nn.Module):
         """
         b, _, h, w = guidance.shape
         if (region is None and not _needs_grad(guidance, *self.parameters())
-                and b * h * w > 2 * KERNEL_BAND_PIXELS):
+                and b * h * w > 2 * band_pixels(guidance)):
             return self.kernel_in_bands(guidance)
         k = self.range_kernel(guidance, region) * self.spatial_kernel(guidance.device,
                                                                       guidance.dtype)
@@ -214,7 +271,8 @@ class JBULearnedRange(nn.Module):
         D²-channel map are bound by memory traffic; a band of ~4k pixels (≈ 2 MB at D = 11)
         stays in cache between passes, the whole map does not. Each band reads the guidance
         rows it needs (± radius), so the result is the same as in one piece. On CPU the bands
-        run side by side (`parallel_map`).
+        run side by side (`parallel_map`). On a GPU the bands are large (`band_pixels`) and
+        run one after the other.
         """
         out, jobs = self.kernel_band_jobs(guidance)
         parallel_map(lambda job: job(), jobs, guidance.device)
@@ -227,7 +285,7 @@ class JBULearnedRange(nn.Module):
         into it do the transposition). Jobs write disjoint rows: they may run in any order.
         """
         b, _, h, w = guidance.shape
-        rows = max(1, KERNEL_BAND_PIXELS // max(b * w, 1))
+        rows = max(1, band_pixels(guidance) // max(b * w, 1))
         fmt = torch.channels_last if cpu_kernels.available(guidance) else torch.contiguous_format
         out = torch.empty(b, self.diameter ** 2, h, w, dtype=guidance.dtype,
                           device=guidance.device, memory_format=fmt)
@@ -244,7 +302,7 @@ class JBULearnedRange(nn.Module):
         """Bicubic ×2 of `source` to the kernel's size, then the per-pixel weighted sum."""
         size = kernel.shape[-2:]
         doubled = tuple(size) == tuple(2 * n for n in source.shape[-2:])
-        if doubled and cpu_kernels.available(source, kernel):
+        if doubled and not batched_path(source) and cpu_kernels.available(source, kernel):
             return cpu_kernels.upsample_and_weighted_sum(source, kernel, self.radius)
         hr = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
         hr = F.pad(hr, [self.radius] * 4, mode='reflect')
