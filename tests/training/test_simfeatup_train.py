@@ -324,6 +324,9 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, images):
     a = torch.load(full, weights_only=True)['state_dict']
     b = torch.load(resumed, weights_only=True)['state_dict']
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # step 5 was logged before the kill and again after the resume: the log holds it once
+    rows = [json.loads(line) for line in (tmp_path / 'cut' / 'log.jsonl').read_text().splitlines()]
+    assert [r['step'] for r in rows] == [1, 2, 3, 4, 5, 6]
     with pytest.raises(ValueError, match='other settings'):
         Run(small_cfg(images, tmp_path / 'cut', **{**cfg, 'seed': 1}), resume=True)
 
@@ -363,3 +366,38 @@ def test_command_line_writes_a_checkpoint_inference_loads(tmp_path, images):
     path = tmp_path / 'w' / 'jbu_stack_CLIP_ViT-B-16.ckpt'
     assert f'SimFeatUp checkpoint: {path}' in out.stdout
     load_upsampler_checkpoint(JBUStack(64), str(path))
+
+
+def test_command_line_refuses_a_busy_work_dir_and_a_truncated_state_in_one_line(tmp_path, images):
+    def cli(*extra):
+        return subprocess.run(
+            [sys.executable, 'simfeatup_train/train.py', '--config',
+             'simfeatup_train/configs/simfeatup_clip_vit_b16.py', '--work-dir', str(work),
+             *extra, '--cfg-options', f'data={images}', f'pretrained={TINY_PT}',
+             f'model_cfg={TINY_CFG}', 'crop_size=48', 'batch_size=1', 'n_jitters=1',
+             'max_steps=1', 'num_workers=0'],
+            cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    work = tmp_path / 'w'
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys, time; sys.path.insert(0, sys.argv[1]); '
+         'from segearth_ov.training.workdir import acquire; lock = acquire(sys.argv[2]); '
+         'print("holding", flush=True); time.sleep(600)', str(ROOT), str(work)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'holding'
+        out = cli()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert out.returncode == 1 and 'Traceback' not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        f'error: {work} is in use by the run with PID {holder.pid}')
+    assert not (work / 'state_latest.pt').exists()
+    assert cli().returncode == 0            # the holder is dead: its lock is taken over
+    state = work / 'state_latest.pt'
+    state.write_bytes(state.read_bytes()[:3000])
+    out = cli('--resume')
+    assert out.returncode == 1 and 'Traceback' not in out.stderr, out.stderr[-3000:]
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        f'error: {state} is truncated or corrupt, not a readable training state (')
