@@ -415,28 +415,19 @@ def test_two_processes_validate_their_shares_and_save_their_own_rng(pairs_dir, t
                         '--cfg-options', *options])
 
 
-def test_a_second_run_and_a_truncated_state_are_one_line_errors(pairs_dir, tmp_path, capsys):
-    import subprocess
+def test_a_second_run_and_a_truncated_state_are_one_line_errors(pairs_dir, tmp_path):
+    from lock_holder import lock_held_by_another_process
     pairs = _small_pairs(pairs_dir, tmp_path, 12)
     work = tmp_path / 'work'
     common = ['--device', 'cpu', '--work-dir', str(work), '--cfg-options', f'data.pairs={pairs}',
               *TINY, 'data.image_size=32', 'loss.regions=2', 'data.val_fraction=0',
               'data.num_workers=0', 'batch_size=4', 'epochs=1']
-    holder = subprocess.Popen(
-        [sys.executable, '-c', 'import sys, time; sys.path.insert(0, sys.argv[1]); '
-         'from segearth_ov.training.workdir import acquire; lock = acquire(sys.argv[2]); '
-         'print("holding", flush=True); time.sleep(600)', str(ROOT), str(work)],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == 'holding'
+    with lock_held_by_another_process(work) as holder:
         with pytest.raises(SystemExit) as info:
             train_cli.main(common)
         assert str(info.value).startswith(f'error: {work} is in use by the run with PID '
                                           f'{holder.pid}')
         assert not (work / 'training_state.pt').exists() and not (work / 'log.jsonl').exists()
-    finally:
-        holder.kill()
-        holder.wait()
     train_cli.main([*common, 'optimizer.lr=0'])      # the holder is dead: its lock is taken over
     state = work / 'training_state.pt'
     state.write_bytes(state.read_bytes()[:5000])      # e.g. a disk that filled up while copying

@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import OEM_TILE, ROOT, TINY_CFG, TINY_PT, run_pipeline, tiny_segmentor
+from lock_holder import lock_held_by_another_process
 
 from segearth_ov.models.upsamplers.jbu import (JBUOne, JBUStack, adaptive_conv,
                                                load_upsampler_checkpoint, neighbour_dot)
@@ -369,35 +370,24 @@ def test_command_line_writes_a_checkpoint_inference_loads(tmp_path, images):
 
 
 def test_command_line_refuses_a_busy_work_dir_and_a_truncated_state_in_one_line(tmp_path, images):
+    from simfeatup_train.train import main
+
     def cli(*extra):
-        return subprocess.run(
-            [sys.executable, 'simfeatup_train/train.py', '--config',
-             'simfeatup_train/configs/simfeatup_clip_vit_b16.py', '--work-dir', str(work),
-             *extra, '--cfg-options', f'data={images}', f'pretrained={TINY_PT}',
-             f'model_cfg={TINY_CFG}', 'crop_size=48', 'batch_size=1', 'n_jitters=1',
-             'max_steps=1', 'num_workers=0'],
-            cwd=ROOT, capture_output=True, text=True, timeout=300)
+        with pytest.raises(SystemExit) as info:
+            main(['--config', str(ROOT / 'simfeatup_train/configs/simfeatup_clip_vit_b16.py'),
+                  '--work-dir', str(work), *extra, '--cfg-options', f'data={images}',
+                  f'pretrained={TINY_PT}', f'model_cfg={TINY_CFG}', 'crop_size=48',
+                  'batch_size=1', 'n_jitters=1', 'max_steps=1', 'num_workers=0'])
+        return str(info.value)      # what Python prints, alone, for a SystemExit
 
     work = tmp_path / 'w'
-    holder = subprocess.Popen(
-        [sys.executable, '-c', 'import sys, time; sys.path.insert(0, sys.argv[1]); '
-         'from segearth_ov.training.workdir import acquire; lock = acquire(sys.argv[2]); '
-         'print("holding", flush=True); time.sleep(600)', str(ROOT), str(work)],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == 'holding'
-        out = cli()
-    finally:
-        holder.kill()
-        holder.wait()
-    assert out.returncode == 1 and 'Traceback' not in out.stderr
-    assert out.stderr.strip().splitlines()[-1].startswith(
-        f'error: {work} is in use by the run with PID {holder.pid}')
-    assert not (work / 'state_latest.pt').exists()
-    assert cli().returncode == 0            # the holder is dead: its lock is taken over
+    with lock_held_by_another_process(work) as holder:
+        message = cli()
+    assert message.startswith(f'error: {work} is in use by the run with PID {holder.pid}')
+    assert '\n' not in message and not (work / 'state_latest.pt').exists()
+    train(small_cfg(images, work, max_steps=1, batch_size=1, n_jitters=1))   # lock taken over
     state = work / 'state_latest.pt'
     state.write_bytes(state.read_bytes()[:3000])
-    out = cli('--resume')
-    assert out.returncode == 1 and 'Traceback' not in out.stderr, out.stderr[-3000:]
-    assert out.stderr.strip().splitlines()[-1].startswith(
-        f'error: {state} is truncated or corrupt, not a readable training state (')
+    message = cli('--resume')
+    assert message.startswith(f'error: {state} is truncated or corrupt, not a readable training '
+                              'state (') and '\n' not in message

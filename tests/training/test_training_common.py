@@ -2,12 +2,11 @@
 import json
 import os
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from lock_holder import lock_held_by_another_process
 
 from segearth_ov.training import (ResumableSampler, TrainingStateError, TrainLogger,
                                   WorkDirBusy, capture_rng, list_images, load_training_state,
@@ -104,39 +103,14 @@ def test_resumed_log_drops_the_steps_done_again(tmp_path):
     assert len((tmp_path / 'log.jsonl').read_text().splitlines()) == 7
 
 
-HOLD_LOCK = """
-import sys, time
-sys.path.insert(0, {root!r})
-from segearth_ov.training.workdir import acquire
-lock = acquire({work!r})
-print('holding', flush=True)
-time.sleep(600)
-"""
-
-
-@pytest.fixture
-def lock_holder(tmp_path):
-    """Another process holding tmp_path/work's lock: (process, work dir)."""
-    from conftest import ROOT
+def test_one_run_per_work_dir_and_a_dead_runs_lock_is_taken_over(tmp_path, caplog):
     work = tmp_path / 'work'
-    proc = subprocess.Popen([sys.executable, '-c', HOLD_LOCK.format(root=str(ROOT), work=str(work))],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == 'holding'
-        yield proc, work
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def test_one_run_per_work_dir_and_a_dead_runs_lock_is_taken_over(lock_holder, caplog):
-    proc, work = lock_holder
-    with pytest.raises(WorkDirBusy, match=rf'{work} is in use by the run with PID {proc.pid} '
-                       r'\(started .*\) \(lock file .*train.lock\): wait for that run'):
-        with work_dir_lock(work):
-            pass
-    proc.kill()                       # SIGKILL: no clean-up; its lock file stays behind
-    proc.wait()
+    with lock_held_by_another_process(work) as proc:
+        with pytest.raises(WorkDirBusy, match=rf'{work} is in use by the run with PID {proc.pid} '
+                           r'\(started .*\) \(lock file .*train.lock\): wait for that run'):
+            with work_dir_lock(work):
+                pass
+    # the holder was SIGKILLed: no clean-up, its lock file stays behind
     assert str(proc.pid) in (work / 'train.lock').read_text()
     with caplog.at_level('WARNING', logger='segearth_ov'):
         with work_dir_lock(work):
