@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-WORKDIR_PY = Path(__file__).resolve().parents[2] / 'segearth_ov' / 'training' / 'workdir.py'
+WORKDIR_PY = Path(__file__).resolve().parents[1] / 'segearth_ov' / 'training' / 'workdir.py'
 # workdir.py alone (importing the package would load mmseg: seconds per process)
 HOLD = '''
 import importlib.util, sys, time
