@@ -250,8 +250,10 @@ class AlignEarthTrainer:
         if state['world_size'] != self.ctx.world_size:
             changed.append(f"number of processes ({state['world_size']} → {self.ctx.world_size})")
         if changed:
+            how = (f" (torchrun --nproc_per_node {state['world_size']})"
+                   if state['world_size'] != self.ctx.world_size else '')
             raise ValueError(f'{path} was written with other {", ".join(changed)}; resume with '
-                             'the same settings (or start a new work dir): each rank '
+                             f'the same settings{how} or start a new work dir: each rank '
                              'continues its own share of the data and its own random state')
         self.student.visual.load_state_dict(state['student'])
         self.loss.load_state_dict(state['loss'])

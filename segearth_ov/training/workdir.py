@@ -37,7 +37,8 @@ def _read(path: Path) -> dict:
 def _describe(info: dict) -> str:
     if not info.get('pid'):
         return 'another run'
-    where = f" on {info['host']}" if info.get('host') and info['host'] != socket.gethostname() else ''
+    host = info.get('host')
+    where = f' on {host}' if host and host != socket.gethostname() else ''
     return f"the run with PID {info['pid']}{where} (started {info.get('started', '?')})"
 
 

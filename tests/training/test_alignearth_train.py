@@ -351,7 +351,8 @@ def test_kill_and_resume_reaches_the_uninterrupted_state(pairs_dir, tmp_path, mo
             assert torch.allclose(value, b['student'][key], atol=1e-6), key
         assert torch.equal(a['loss']['temperature.log_scale'], b['loss']['temperature.log_scale'])
         # every step logged once: the killed run's step 5 was dropped from the log on resume
-        assert [r['step'] for r in _rows(tmp_path / work)] == [r['step'] for r in _rows(tmp_path / 'once')]
+        steps = [r['step'] for r in _rows(tmp_path / work)]
+        assert steps == [r['step'] for r in _rows(tmp_path / 'once')]
         assert [r['loss'] for r in _rows(tmp_path / 'once') if 'loss' in r] == pytest.approx(
             [r['loss'] for r in _rows(tmp_path / work) if 'loss' in r], rel=1e-5)
     with pytest.raises(ValueError, match='other batch_size'):
@@ -410,7 +411,8 @@ def test_two_processes_validate_their_shares_and_save_their_own_rng(pairs_dir, t
 
     state = torch.load(tmp_path / 'work' / 'training_state.pt', weights_only=True)
     assert len(state['rng']) == 2 and state['rng'][0]['torch'] != state['rng'][1]['torch']
-    with pytest.raises(ValueError, match=r'number of processes \(2 → 1\)'):
+    with pytest.raises(ValueError, match=r'number of processes \(2 → 1\); resume with the '
+                       r'same settings \(torchrun --nproc_per_node 2\)'):
         train_cli.main(['--device', 'cpu', '--work-dir', str(tmp_path / 'work'), '--resume',
                         '--cfg-options', *options])
 
@@ -436,4 +438,5 @@ def test_a_second_run_and_a_truncated_state_are_one_line_errors(pairs_dir, tmp_p
     message = str(info.value)
     assert message.startswith(f'error: {state} is truncated or corrupt, not a readable training '
                               'state (') and '\n' not in message
-    assert message.endswith('delete it and start the run again, or resume from an earlier copy of it')
+    assert message.endswith('delete it and start the run again, or resume from an earlier copy '
+                            'of it')

@@ -52,7 +52,8 @@ def test_alignearth_resume_and_step_on_cuda(pairs_file, tmp_path, monkeypatch):
     loss = AlignEarthLoss(**cfg['loss'])
     monkeypatch.setattr(trainer_module, 'build_encoders', lambda *args: encoders)
     monkeypatch.setattr(trainer_module, 'AlignEarthLoss', lambda **kwargs: loss)
-    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *args, **kwargs: True)  # autocast asks
+    # torch.autocast('cuda', bfloat16) asks the (absent) GPU whether it has bf16
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *args, **kwargs: True)
     with fake_cuda():
         trainer = AlignEarthTrainer(cfg, resume=True, ctx=CUDA)   # a state written on the CPU
         assert trainer.dtype == torch.bfloat16 and trainer.global_step == 0
