@@ -95,7 +95,7 @@ def local_distill_loss(teacher_patches: torch.Tensor, student_patches: torch.Ten
 
 
 class AlignEarthLoss(nn.Module):
-    """Weighted sum of the three losses; holds the learnable temperature.
+    """Weighted sum of the three losses (in float32, autocast or not); holds τ.
 
     Under DDP the contrastive logits cover the class tokens of every rank
     (`all_gather_with_grad`), and that term is multiplied by the world size: each rank then
@@ -116,13 +116,18 @@ class AlignEarthLoss(nn.Module):
                 student: tuple[torch.Tensor, torch.Tensor], world_size: int = 1) -> dict:
         """{'backward': what to back-propagate, 'loss' and 'loss_*': values to log, 'temperature'}."""
         (t_cls, t_patches), (s_cls, s_patches) = teacher, student
-        scale = self.temperature()
-        parts = {
-            'contrastive': global_contrastive_loss(all_gather_with_grad(t_cls.float()),
-                                                   all_gather_with_grad(s_cls.float()), scale),
-            'global_distill': global_distill_loss(t_cls, s_cls),
-            'local_distill': local_distill_loss(t_patches, s_patches, self.regions),
-        }
+        # in float32 also when the encoders ran under autocast: autocast would undo the
+        # .float() casts, and the ×100 logits and the region means need the precision
+        with torch.autocast(t_cls.device.type, enabled=False):
+            t_cls, s_cls = t_cls.float(), s_cls.float()
+            t_patches, s_patches = t_patches.float(), s_patches.float()
+            scale = self.temperature().float()
+            parts = {
+                'contrastive': global_contrastive_loss(all_gather_with_grad(t_cls),
+                                                       all_gather_with_grad(s_cls), scale),
+                'global_distill': global_distill_loss(t_cls, s_cls),
+                'local_distill': local_distill_loss(t_patches, s_patches, self.regions),
+            }
         out = {f'loss_{k}': v.detach() for k, v in parts.items()}
         out['loss'] = sum(self.weights[k] * v for k, v in parts.items()).detach()
         out['backward'] = sum(self.weights[k] * v * (world_size if k == 'contrastive' else 1)

@@ -11,6 +11,7 @@ loads with clip_type='AlignEarth', pretrained=PATH (settings in the .json beside
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -48,10 +49,15 @@ def main(argv=None) -> dict:
         options['work_dir'] = args.work_dir
     if args.device:
         options['device'] = args.device
+    from segearth_ov.training import TrainingStateError, WorkDirBusy, work_dir_lock
     cfg = load_config(args.config, options)
-    trainer = AlignEarthTrainer(cfg, resume=args.resume)
     try:
-        result = trainer.run(args.max_steps)
+        # one run per work dir: rank 0 holds its lock from before the resume to the end
+        with work_dir_lock(cfg['work_dir'], enabled=os.environ.get('RANK', '0') == '0'):
+            trainer = AlignEarthTrainer(cfg, resume=args.resume)
+            result = trainer.run(args.max_steps)
+    except (WorkDirBusy, TrainingStateError) as err:
+        raise SystemExit(f'error: {err}') from None
     finally:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():

@@ -6,8 +6,10 @@ Layout of a work dir:
 - `alignearth_epoch_<N>.pt` and `alignearth_latest.pt`: the student as a complete
   open_clip CLIP state dict (load with `clip_type='AlignEarth', pretrained=PATH`), each
   with a `.json` beside it naming the settings to load it with;
-- `log.jsonl`, `tensorboard/`, `config.json`.
-All files are written atomically (temporary file, then rename).
+- `log.jsonl` (on `--resume`, rows after the resumed step are dropped: they are done
+  again), `tensorboard/`, `config.json`;
+- `train.lock` while the run lasts (taken by train.py: a second run on the work dir is refused).
+All files are written atomically (a temporary file of their own, then rename).
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
-from segearth_ov.training import (DistContext, ResumableSampler, TrainLogger, capture_rng,
-                                  init_distributed, load_training_state, restore_rng,
-                                  save_training_state)
+from segearth_ov.training import (DistContext, ResumableSampler, TrainLogger, gather_rng,
+                                  gather_shards, init_distributed, load_training_state,
+                                  restore_rank_rng, save_training_state)
+from segearth_ov.training.state import unique_temp_name
 
 from .data import PairDataset, find_pairs, split_pairs
 from .encoders import build_encoders, projected_tokens, save_student_checkpoint
@@ -105,7 +108,7 @@ def lr_lambda(schedule: str, warmup: int, total: int):
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = unique_temp_name(path)
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
 
@@ -126,20 +129,31 @@ def load_settings(cfg: dict, teacher_visual) -> dict:
 
 # ---------------------------------------------------------------------------- validation
 @torch.no_grad()
-def embed_pairs(dataset, teacher, student_visual, device, batch: int, dtype, with_teacher: bool):
-    """Class tokens (teacher of the optical images, student of the SAR images) in order."""
+def embed_pairs(dataset, teacher, student_visual, device, batch: int, dtype, with_teacher: bool,
+                rank: int = 0, world: int = 1):
+    """Class tokens (teacher of the optical images, student of the SAR images) in order.
+
+    Each rank embeds pairs rank, rank + world, …; the shards are gathered, so every rank
+    gets all the tokens and no rank waits while another works alone.
+    """
+    shard = Subset(dataset, range(rank, len(dataset), world))
     t_out, s_out = [], []
-    loader = DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=0)
+    loader = DataLoader(shard, batch_size=batch, shuffle=False, num_workers=0)
     student_visual.eval()
     try:
         for optical, sar, _ in loader:
             with autocast(device, dtype):
                 if with_teacher:
-                    t_out.append(projected_tokens(teacher, optical.to(device))[0].float().cpu())
-                s_out.append(projected_tokens(student_visual, sar.to(device))[0].float().cpu())
+                    t_out.append(projected_tokens(teacher, optical.to(device))[0].float())
+                s_out.append(projected_tokens(student_visual, sar.to(device))[0].float())
     finally:
         student_visual.train()
-    return (torch.cat(t_out) if with_teacher else None), torch.cat(s_out)
+
+    def whole(parts):   # (an empty shard when there are more ranks than pairs)
+        mine = torch.cat(parts) if parts else torch.zeros(0, student_visual.proj.shape[1],
+                                                          device=device)
+        return gather_shards(mine, len(dataset)).cpu()
+    return (whole(t_out) if with_teacher else None), whole(s_out)
 
 
 def autocast(device: torch.device, dtype):
@@ -149,15 +163,21 @@ def autocast(device: torch.device, dtype):
 
 
 class Validator:
-    """Held-out optical↔SAR retrieval accuracy; the teacher's embeddings are computed once."""
+    """Held-out optical↔SAR retrieval accuracy; the teacher's embeddings are computed once.
 
-    def __init__(self, dataset, teacher, device, batch: int, dtype):
+    Under torchrun every rank embeds its share of the pairs (call it on every rank).
+    """
+
+    def __init__(self, dataset, teacher, device, batch: int, dtype, rank: int = 0,
+                 world: int = 1):
         self.dataset, self.teacher, self.device = dataset, teacher, device
         self.batch, self.dtype, self.optical = batch, dtype, None
+        self.rank, self.world = rank, world
 
     def __call__(self, student_visual) -> dict:
         teacher, sar = embed_pairs(self.dataset, self.teacher, student_visual, self.device,
-                                   self.batch, self.dtype, self.optical is None)
+                                   self.batch, self.dtype, self.optical is None,
+                                   self.rank, self.world)
         if self.optical is None:
             self.optical = teacher
         return {f'val/{k}': v for k, v in retrieval_accuracy(self.optical, sar).items()}
@@ -216,27 +236,35 @@ class AlignEarthTrainer:
             self.optimizer, lr_lambda(o['schedule'], o['warmup_steps'], self.total_steps))
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.dtype == torch.float16)
         self.validator = (Validator(self.val_set, self.teacher, self.device, cfg['val_batch_size'],
-                                    self.dtype) if self.val_set else None)
+                                    self.dtype, self.ctx.rank, self.ctx.world_size)
+                          if self.val_set else None)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.resumed = bool(resume)
         if resume:
             self._resume(self.work_dir / STATE_FILE if resume is True else Path(resume))
 
     # -- state
-    def state(self) -> dict:
+    def state(self, rng: list[dict]) -> dict:
+        """The resumable state; `rng`: every rank's generator states (`gather_rng`)."""
         return dict(student=self.student.visual.state_dict(), loss=self.loss.state_dict(),
                     optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                     scaler=self.scaler.state_dict(), epoch=self.epoch,
                     step_in_epoch=self.step_in_epoch, global_step=self.global_step,
-                    world_size=self.ctx.world_size, rng=capture_rng(), config=self.cfg)
+                    world_size=self.ctx.world_size, rng=rng, config=self.cfg)
 
     def _resume(self, path: Path) -> None:
-        state = load_training_state(path, map_location=self.device)
+        # on the CPU: load_state_dict copies to the modules' device (a GPU's memory is not
+        # spent on a second copy), and generator states must be restored from the CPU
+        state = load_training_state(path, map_location='cpu')
         changed = [k for k in SAME_ON_RESUME if state['config'].get(k) != self.cfg.get(k)]
         if state['world_size'] != self.ctx.world_size:
-            changed.append(f"GPUs ({state['world_size']} → {self.ctx.world_size})")
+            changed.append(f"number of processes ({state['world_size']} → {self.ctx.world_size})")
         if changed:
+            how = (f" (torchrun --nproc_per_node {state['world_size']})"
+                   if state['world_size'] != self.ctx.world_size else '')
             raise ValueError(f'{path} was written with other {", ".join(changed)}; resume with '
-                             'the same settings (or start a new work dir)')
+                             f'the same settings{how} or start a new work dir: each rank '
+                             'continues its own share of the data and its own random state')
         self.student.visual.load_state_dict(state['student'])
         self.loss.load_state_dict(state['loss'])
         self.optimizer.load_state_dict(state['optimizer'])
@@ -244,13 +272,15 @@ class AlignEarthTrainer:
         self.scaler.load_state_dict(state['scaler'])
         self.epoch, self.step_in_epoch = state['epoch'], state['step_in_epoch']
         self.global_step = state['global_step']
-        restore_rng(state['rng'])
+        restore_rank_rng(state['rng'], self.ctx.rank, self.ctx.world_size, path)
         if self.ctx.is_main:
             print(f'resumed from {path} at epoch {self.epoch}, step {self.global_step}')
 
     def save_state(self) -> None:
+        """Call on every rank: each rank's generator states are gathered into the state."""
+        rng = gather_rng(self.ctx.world_size)
         if self.ctx.is_main:
-            save_training_state(self.work_dir / STATE_FILE, self.state())
+            save_training_state(self.work_dir / STATE_FILE, self.state(rng))
 
     def save_student(self, name: str) -> Path:
         path = self.work_dir / name
@@ -295,14 +325,14 @@ class AlignEarthTrainer:
         return out
 
     def validate(self, log: TrainLogger) -> dict:
+        """Every rank validates its share of the held-out pairs; rank 0 logs the result."""
         result = {}
-        if self.validator is not None and self.ctx.is_main:
+        if self.validator is not None:
             result = self.validator(self.student.visual)
-            log.log(self.global_step, advance=0, epoch=self.epoch, **result)
-            log.bar.write(f'epoch {self.epoch} step {self.global_step}: ' +
-                          ', '.join(f'{k[4:]} {v:.1f}%' for k, v in result.items()))
-        if self.ctx.distributed:
-            dist.barrier()
+            if self.ctx.is_main:
+                log.log(self.global_step, advance=0, epoch=self.epoch, **result)
+                log.bar.write(f'epoch {self.epoch} step {self.global_step}: ' +
+                              ', '.join(f'{k[4:]} {v:.1f}%' for k, v in result.items()))
         return result
 
     def _loader(self) -> DataLoader:
@@ -319,7 +349,7 @@ class AlignEarthTrainer:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.work_dir / 'config.json', self.cfg)
         log = TrainLogger(self.work_dir, self.total_steps, self.global_step,
-                          enabled=self.ctx.is_main, desc='alignearth')
+                          enabled=self.ctx.is_main, desc='alignearth', resumed=self.resumed)
         metrics: dict = {}
         try:
             if self.global_step == 0 and self.cfg['val_at_start']:

@@ -50,8 +50,12 @@ def load_config(path: str, options: dict, work_dir: str | None = None) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    from segearth_ov.training import TrainingStateError, WorkDirBusy
     from simfeatup_train.trainer import train
-    path = train(load_config(args.config, args.cfg_options, args.work_dir), resume=args.resume)
+    try:
+        path = train(load_config(args.config, args.cfg_options, args.work_dir), resume=args.resume)
+    except (WorkDirBusy, TrainingStateError) as err:
+        raise SystemExit(f'error: {err}') from None
     if os.environ.get('RANK', '0') == '0':
         print(f'SimFeatUp checkpoint: {path}')
     return 0

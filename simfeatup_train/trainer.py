@@ -3,6 +3,7 @@
 A run writes into its work dir:
 - `state_latest.pt`: the resumable training state (weights of everything trained, optimiser,
   step, every rank's random generators), every `save_every` steps and at the end;
+- `train.lock` while the run lasts (a second run on the work dir is refused);
 - `upsampler_latest.ckpt`, then `<upsampler>_<clip_type>_<vit_type>.ckpt` at the end: the
   upsampler alone, in the released layout that `feature_up_cfg['model_path']` loads;
 - `log.jsonl` and `tensorboard/` (each loss term per step), `vis/step_*.png`, `config.json`.
@@ -22,9 +23,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from segearth_ov.models.upsamplers.jbu import build_upsampler
-from segearth_ov.training import (ResumableSampler, TrainLogger, capture_rng, init_distributed,
-                                  list_images, load_training_state, restore_rng,
-                                  save_training_state)
+from segearth_ov.training import (ResumableSampler, TrainLogger, gather_rng, init_distributed,
+                                  list_images, load_training_state, restore_rank_rng,
+                                  save_training_state, work_dir_lock)
 
 from .data import UnlabeledCrops, collate_crops
 from .features import FrozenCLIPFeatures
@@ -84,16 +85,6 @@ def upsampler_checkpoint(upsampler: torch.nn.Module, meta: dict) -> dict:
             'meta': meta}
 
 
-def gather_rng(ctx) -> list:
-    """Every rank's generator states, gathered on all ranks (saved by rank 0)."""
-    mine = capture_rng()
-    if not ctx.distributed:
-        return [mine]
-    states = [None] * ctx.world_size
-    dist.all_gather_object(states, mine)
-    return states
-
-
 def all_ranks_min(value: int, ctx) -> int:
     if not ctx.distributed:
         return value
@@ -137,6 +128,7 @@ class Run:
         total = cfg['epochs'] * self.steps_per_epoch
         self.total_steps = total if cfg['max_steps'] is None else min(total, cfg['max_steps'])
         self.step, self.skipped = 0, 0
+        self.resumed = resume
         torch.manual_seed(cfg['seed'] * 1_000_003 + ctx.rank + 1)   # views and dropout per rank
         if resume:
             self._load(state_path)
@@ -158,7 +150,7 @@ class Run:
                 'patch_size': self.clip.patch_size, 'step': self.step}
 
     def _save(self) -> None:
-        rngs = gather_rng(self.ctx)
+        rngs = gather_rng(self.ctx.world_size)
         if self.ctx.is_main:
             state = {'step': self.step, 'skipped': self.skipped,
                      'world_size': self.ctx.world_size,
@@ -185,19 +177,26 @@ class Run:
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.step, self.skipped = state['step'], state['skipped']
-        restore_rng(state['rng'][self.ctx.rank])
+        restore_rank_rng(state['rng'], self.ctx.rank, self.ctx.world_size, path)
         if self.ctx.is_main:
             logger.info('resumed %s at step %d', path, self.step)
 
     # --- one step ---------------------------------------------------------------------
     def train_step(self, img_uint8: torch.Tensor) -> dict:
         """One optimiser step over n_jitters views of the batch; returns the summed losses."""
+        rec_sum, img_sum = self.update(img_uint8).tolist()   # one host sync per step
+        return {'loss/total': rec_sum + self.cfg['gamma'] * img_sum, 'loss/rec': rec_sum,
+                'loss/img': img_sum}
+
+    def update(self, img_uint8: torch.Tensor) -> torch.Tensor:
+        """The optimiser step of `train_step`, on the device; returns (L_rec, L_img) averaged
+        over the views, as a tensor there (nothing here waits for the GPU)."""
         cfg, dev = self.cfg, self.ctx.device
         self.optimizer.zero_grad(set_to_none=True)
         img = normalise(img_uint8.to(dev, non_blocking=True))
         lr_feats = self.clip(img)
         n = cfg['n_jitters']
-        rec_sum = img_sum = 0.0
+        sums = torch.zeros(2, device=dev, dtype=torch.float64)
         for j in range(n):
             jitter = sample_jitter(*img.shape[-2:], cfg['max_pad'], cfg['max_zoom'],
                                    cfg['zoom_prob'], cfg['flip_prob'])
@@ -212,13 +211,11 @@ class Run:
             with sync:
                 rec, img_loss = self.ddp(img, lr_feats, jit_img, lr_jit, tuple(jitter), proj)
                 ((rec + cfg['gamma'] * img_loss) / n).backward()
-            rec_sum += rec.item() / n
-            img_sum += img_loss.item() / n
+            sums += torch.stack([rec.detach(), img_loss.detach()]).double() / n
         if self.step < cfg['clip_grad_steps']:
             torch.nn.utils.clip_grad_norm_(self.params, cfg['clip_grad_norm'])
         self.optimizer.step()
-        return {'loss/total': rec_sum + cfg['gamma'] * img_sum, 'loss/rec': rec_sum,
-                'loss/img': img_sum}
+        return sums
 
     def _picture(self, img_uint8: torch.Tensor) -> None:
         self.model.eval()
@@ -245,7 +242,7 @@ class Run:
     def fit(self) -> Path:
         cfg, ctx = self.cfg, self.ctx
         log = TrainLogger(self.work_dir, self.total_steps, self.step, enabled=ctx.is_main,
-                          desc='SimFeatUp')
+                          desc='SimFeatUp', resumed=self.resumed)
         try:
             while self.step < self.total_steps:
                 epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
@@ -287,9 +284,14 @@ class Run:
 
 
 def train(cfg: dict, resume: bool = False, on_step=None) -> Path:
-    """Train SimFeatUp with `cfg` (see configs/); returns the upsampler checkpoint's path."""
+    """Train SimFeatUp with `cfg` (see configs/); returns the upsampler checkpoint's path.
+
+    Rank 0 holds the work dir's lock throughout: a second run on it is refused.
+    """
+    cfg = check_config(cfg)
     try:
-        return Run(cfg, resume, on_step).fit()
+        with work_dir_lock(cfg['work_dir'], enabled=os.environ.get('RANK', '0') == '0'):
+            return Run(cfg, resume, on_step).fit()
     finally:
         if dist.is_available() and dist.is_initialized() and int(os.environ.get('WORLD_SIZE', 1)) > 1:
             dist.destroy_process_group()

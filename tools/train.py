@@ -7,7 +7,7 @@
 Checkpoints go to the work dir (default work_dirs/<config name>) every
 `default_hooks.checkpoint.interval` iterations; `--resume` continues a killed run from the
 latest checkpoint there (or from the one given), with optimizer, schedule, iteration and
-data position restored.
+data position restored. A second run on a work dir in use is refused (train.lock names it).
 """
 from __future__ import annotations
 
@@ -58,13 +58,18 @@ def main(argv=None) -> int:
     from mmengine.runner import Runner
 
     from segearth_ov.evaluation.run import init_distributed
+    from segearth_ov.training import WorkDirBusy, work_dir_lock
     from segearth_ov.training.mmengine_checkpoints import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     cfg = build_config(args)
-    init_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
     try:
-        runner.train()
+        # one run per work dir: rank 0 holds its lock (train.lock) until the end
+        with work_dir_lock(cfg.work_dir, enabled=os.environ.get('RANK', '0') == '0'):
+            init_distributed(cfg)
+            runner = Runner.from_cfg(cfg)
+            runner.train()
+    except WorkDirBusy as err:
+        raise SystemExit(f'error: {err}') from None
     finally:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():

@@ -154,3 +154,15 @@ def test_killed_run_resumes_to_the_same_weights(trained):
     exp_avg = [s['exp_avg'] for s in full['optimizer']['state'].values()]
     exp_avg2 = [s['exp_avg'] for s in resumed['optimizer']['state'].values()]
     assert exp_avg and all(torch.equal(a, b) for a, b in zip(exp_avg, exp_avg2))
+
+
+def test_a_second_run_on_a_work_dir_in_use_stops_at_once(tmp_path):
+    """tools/train.py: one run per work dir; the refusal is one line naming the other run."""
+    from lock_holder import lock_held_by_another_process
+    config = ROOT / 'configs' / 'hg_rsovsseg' / 'hg_vitb16_globe230k.py'
+    with lock_held_by_another_process(tmp_path / 'work') as holder:
+        proc = train(config, tmp_path / 'work', check=False)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f'error: {tmp_path / "work"} is in use by the run with PID {holder.pid}')
+    assert list((tmp_path / 'work').iterdir()) == [tmp_path / 'work' / 'train.lock']

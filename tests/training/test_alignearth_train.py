@@ -27,6 +27,7 @@ from alignearth_train.losses import (AlignEarthLoss, LearnableTemperature,  # no
 from alignearth_train.retrieval import retrieval_accuracy  # noqa: E402
 from alignearth_train.synthetic import make_pairs, sar_like, shift_image  # noqa: E402
 from alignearth_train.trainer import batch_plan  # noqa: E402
+from segearth_ov.training import TrainLogger  # noqa: E402
 from segearth_ov.utils.images import read_image  # noqa: E402
 
 TINY = [f'teacher.pretrained={TINY_PT}', f'teacher.model_cfg={TINY_CFG}']
@@ -102,6 +103,21 @@ def test_total_loss_is_the_weighted_sum():
     assert out['loss'].item() == pytest.approx(expected.item(), rel=1e-6)
     assert out['backward'].item() == pytest.approx(expected.item(), rel=1e-6)
     assert out['temperature'].item() == pytest.approx(0.07)
+
+
+def test_losses_are_computed_in_float32_under_autocast():
+    """The encoders run under autocast; the losses must not (their .float() casts were undone
+    by it, so the ×100 logits and the region means ran in bf16/fp16)."""
+    torch.manual_seed(4)
+    t = (torch.randn(6, 32), torch.randn(6, 32, 8, 8))
+    s = (torch.randn(6, 32), torch.randn(6, 32, 8, 8))
+    loss = AlignEarthLoss(regions=4)
+    expected = loss(t, s)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = loss(t, s)
+    for key in ('loss_contrastive', 'loss_global_distill', 'loss_local_distill', 'loss'):
+        assert got[key].dtype == torch.float32
+        assert got[key].item() == pytest.approx(expected[key].item(), rel=1e-6, abs=1e-7), key
 
 
 def test_retrieval_accuracy_on_hand_made_features():
@@ -299,7 +315,7 @@ def test_checkpoint_segments_a_16_bit_sar_image_as_alignearth(short_run, pairs_d
     assert out.pred_sem_seg.data.max() < 3
 
 
-def test_kill_and_resume_reaches_the_uninterrupted_state(pairs_dir, tmp_path):
+def test_kill_and_resume_reaches_the_uninterrupted_state(pairs_dir, tmp_path, monkeypatch):
     lines = (pairs_dir / 'pairs.txt').read_text().splitlines()
     (tmp_path / 'pairs.txt').write_text('\n'.join(
         f'{pairs_dir}/{a}\t{pairs_dir}/{b}' for a, b in (ln.split('\t') for ln in lines[:28])))
@@ -312,15 +328,115 @@ def test_kill_and_resume_reaches_the_uninterrupted_state(pairs_dir, tmp_path):
     assert stopped['stopped']
     mid = torch.load(tmp_path / 'twice' / 'training_state.pt', weights_only=True)
     assert (mid['epoch'], mid['step_in_epoch'], mid['global_step']) == (1, 1, 4)   # mid-epoch
-    train_cli.main(['--work-dir', str(tmp_path / 'twice'), '--resume', *common])
+    assert len(mid['rng']) == 1 and isinstance(mid['rng'][0]['torch'], bytes)    # per rank
+
+    def kill_after_step_5(self, step, *args, **kwargs):   # the last state is step 4's
+        real_log(self, step, *args, **kwargs)
+        if step == 5:
+            raise KeyboardInterrupt('killed')
+    real_log = TrainLogger.log
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainLogger, 'log', kill_after_step_5)
+        with pytest.raises(KeyboardInterrupt):
+            train_cli.main(['--work-dir', str(tmp_path / 'killed'), *common,
+                            'save_every_steps=2'])
+    assert max(r['step'] for r in _rows(tmp_path / 'killed')) == 5
+    for work in ('twice', 'killed'):
+        train_cli.main(['--work-dir', str(tmp_path / work), '--resume', *common])
     a = torch.load(tmp_path / 'once' / 'training_state.pt', weights_only=True)
-    b = torch.load(tmp_path / 'twice' / 'training_state.pt', weights_only=True)
-    assert a['global_step'] == b['global_step'] == 6
-    for key, value in a['student'].items():
-        assert torch.allclose(value, b['student'][key], atol=1e-6), key
-    assert torch.equal(a['loss']['temperature.log_scale'], b['loss']['temperature.log_scale'])
-    assert [r['loss'] for r in _rows(tmp_path / 'once') if 'loss' in r] == pytest.approx(
-        [r['loss'] for r in _rows(tmp_path / 'twice') if 'loss' in r], rel=1e-5)
+    for work in ('twice', 'killed'):
+        b = torch.load(tmp_path / work / 'training_state.pt', weights_only=True)
+        assert a['global_step'] == b['global_step'] == 6
+        for key, value in a['student'].items():
+            assert torch.allclose(value, b['student'][key], atol=1e-6), key
+        assert torch.equal(a['loss']['temperature.log_scale'], b['loss']['temperature.log_scale'])
+        # every step logged once: the killed run's step 5 was dropped from the log on resume
+        steps = [r['step'] for r in _rows(tmp_path / work)]
+        assert steps == [r['step'] for r in _rows(tmp_path / 'once')]
+        assert [r['loss'] for r in _rows(tmp_path / 'once') if 'loss' in r] == pytest.approx(
+            [r['loss'] for r in _rows(tmp_path / work) if 'loss' in r], rel=1e-5)
     with pytest.raises(ValueError, match='other batch_size'):
         train_cli.main(['--work-dir', str(tmp_path / 'twice'), '--resume',
                         *[c if c != 'batch_size=8' else 'batch_size=4' for c in common]])
+
+
+# ---------------------------------------------------------------- torchrun, lock, messages
+def _small_pairs(pairs_dir, tmp_path, n):
+    lines = (pairs_dir / 'pairs.txt').read_text().splitlines()
+    (tmp_path / 'pairs.txt').write_text('\n'.join(
+        f'{pairs_dir}/{a}\t{pairs_dir}/{b}' for a, b in (ln.split('\t') for ln in lines[:n])))
+    return tmp_path / 'pairs.txt'
+
+
+@pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason='no gloo backend')
+def test_two_processes_validate_their_shares_and_save_their_own_rng(pairs_dir, tmp_path):
+    """Rank 0 validated alone while rank 1 waited in a barrier (NCCL's timeout could end the
+    job); now each rank embeds its share and the shares are gathered. Each rank's generator
+    states are saved, and a resume with another number of processes is refused."""
+    import os
+    import socket
+    import subprocess
+
+    from alignearth_train.trainer import Validator, build_encoders, load_pairs
+    from alignearth_train.data import PairDataset
+    pairs = _small_pairs(pairs_dir, tmp_path, 24)
+    options = [f'data.pairs={pairs}', *TINY, 'data.image_size=32', 'loss.regions=2',
+               'data.val_fraction=0.3', 'data.num_workers=0', 'batch_size=8', 'epochs=1',
+               'val_batch_size=2', 'save_epoch_checkpoints=False']
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
+               PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+         '--master_port', str(port), str(ROOT / 'tests' / 'training' / 'alignearth_worker.py'),
+         str(tmp_path), '--device', 'cpu', '--work-dir', str(tmp_path / 'work'),
+         '--max-steps', '1', '--cfg-options', *options],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
+    # 7 held-out pairs, validated once (at step 0): 4 + 3, the teacher's and the student's
+    assert [r['val_reads'] for r in ranks] == [4, 3]
+
+    cfg = load_config(None, {'data.pairs': str(pairs), 'data.val_fraction': 0.3})
+    _, val = load_pairs(cfg['data'], cfg['seed'])
+    assert len(val) == 7
+    clip, teacher, student = build_encoders('CLIP', 'ViT-B/16', str(TINY_PT), str(TINY_CFG))
+    val_set = PairDataset(val, augment=False, image_size=32, optical=cfg['data']['optical'],
+                          sar=cfg['data']['sar'])
+    single = Validator(val_set, teacher, torch.device('cpu'), 2, None)(student.visual)
+    for r in ranks:     # every rank has the one-process figures
+        assert r['metrics'] == pytest.approx(single), (r['metrics'], single)
+
+    state = torch.load(tmp_path / 'work' / 'training_state.pt', weights_only=True)
+    assert len(state['rng']) == 2 and state['rng'][0]['torch'] != state['rng'][1]['torch']
+    with pytest.raises(ValueError, match=r'number of processes \(2 → 1\); resume with the '
+                       r'same settings \(torchrun --nproc_per_node 2\)'):
+        train_cli.main(['--device', 'cpu', '--work-dir', str(tmp_path / 'work'), '--resume',
+                        '--cfg-options', *options])
+
+
+def test_a_second_run_and_a_truncated_state_are_one_line_errors(pairs_dir, tmp_path):
+    from lock_holder import lock_held_by_another_process
+    pairs = _small_pairs(pairs_dir, tmp_path, 12)
+    work = tmp_path / 'work'
+    common = ['--device', 'cpu', '--work-dir', str(work), '--cfg-options', f'data.pairs={pairs}',
+              *TINY, 'data.image_size=32', 'loss.regions=2', 'data.val_fraction=0',
+              'data.num_workers=0', 'batch_size=4', 'epochs=1']
+    with lock_held_by_another_process(work) as holder:
+        with pytest.raises(SystemExit) as info:
+            train_cli.main(common)
+        assert str(info.value).startswith(f'error: {work} is in use by the run with PID '
+                                          f'{holder.pid}')
+        assert not (work / 'training_state.pt').exists() and not (work / 'log.jsonl').exists()
+    train_cli.main([*common, 'optimizer.lr=0'])      # the holder is dead: its lock is taken over
+    state = work / 'training_state.pt'
+    state.write_bytes(state.read_bytes()[:5000])      # e.g. a disk that filled up while copying
+    with pytest.raises(SystemExit) as info:
+        train_cli.main(['--resume', *common])
+    message = str(info.value)
+    assert message.startswith(f'error: {state} is truncated or corrupt, not a readable training '
+                              'state (') and '\n' not in message
+    assert message.endswith('delete it and start the run again, or resume from an earlier copy '
+                            'of it')

@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import OEM_TILE, ROOT, TINY_CFG, TINY_PT, run_pipeline, tiny_segmentor
+from lock_holder import lock_held_by_another_process
 
 from segearth_ov.models.upsamplers.jbu import (JBUOne, JBUStack, adaptive_conv,
                                                load_upsampler_checkpoint, neighbour_dot)
@@ -324,6 +325,9 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, images):
     a = torch.load(full, weights_only=True)['state_dict']
     b = torch.load(resumed, weights_only=True)['state_dict']
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # step 5 was logged before the kill and again after the resume: the log holds it once
+    rows = [json.loads(line) for line in (tmp_path / 'cut' / 'log.jsonl').read_text().splitlines()]
+    assert [r['step'] for r in rows] == [1, 2, 3, 4, 5, 6]
     with pytest.raises(ValueError, match='other settings'):
         Run(small_cfg(images, tmp_path / 'cut', **{**cfg, 'seed': 1}), resume=True)
 
@@ -363,3 +367,27 @@ def test_command_line_writes_a_checkpoint_inference_loads(tmp_path, images):
     path = tmp_path / 'w' / 'jbu_stack_CLIP_ViT-B-16.ckpt'
     assert f'SimFeatUp checkpoint: {path}' in out.stdout
     load_upsampler_checkpoint(JBUStack(64), str(path))
+
+
+def test_command_line_refuses_a_busy_work_dir_and_a_truncated_state_in_one_line(tmp_path, images):
+    from simfeatup_train.train import main
+
+    def cli(*extra):
+        with pytest.raises(SystemExit) as info:
+            main(['--config', str(ROOT / 'simfeatup_train/configs/simfeatup_clip_vit_b16.py'),
+                  '--work-dir', str(work), *extra, '--cfg-options', f'data={images}',
+                  f'pretrained={TINY_PT}', f'model_cfg={TINY_CFG}', 'crop_size=48',
+                  'batch_size=1', 'n_jitters=1', 'max_steps=1', 'num_workers=0'])
+        return str(info.value)      # what Python prints, alone, for a SystemExit
+
+    work = tmp_path / 'w'
+    with lock_held_by_another_process(work) as holder:
+        message = cli()
+    assert message.startswith(f'error: {work} is in use by the run with PID {holder.pid}')
+    assert '\n' not in message and not (work / 'state_latest.pt').exists()
+    train(small_cfg(images, work, max_steps=1, batch_size=1, n_jitters=1))   # lock taken over
+    state = work / 'state_latest.pt'
+    state.write_bytes(state.read_bytes()[:3000])
+    message = cli('--resume')
+    assert message.startswith(f'error: {state} is truncated or corrupt, not a readable training '
+                              'state (') and '\n' not in message

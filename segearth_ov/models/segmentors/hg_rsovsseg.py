@@ -227,15 +227,22 @@ class HGRSOVSeg(BaseSegmentor):
             logits = F.interpolate(logits, size=labels.shape[-2:], mode='bilinear',
                                    align_corners=False)
         valid = labels != self.ignore_index
-        if valid.any() and int(labels[valid].max()) >= self.num_classes:
+        self._check_labels(labels, valid)
+        loss = self.loss_decode(logits, labels, ignore_index=self.ignore_index)
+        # masks, not boolean indexing: no wait for the GPU (0 when no pixel is labelled)
+        hits = ((logits.argmax(1) == labels) & valid).sum()
+        acc = hits * 100.0 / valid.sum().clamp(min=1)
+        return {'loss_ce': loss, 'acc_seg': acc.detach()}
+
+    def _check_labels(self, labels: torch.Tensor, valid: torch.Tensor) -> None:
+        """A label beyond the classes is a clear error here (on a GPU, cross-entropy would
+        stop the process with a device-side assert); one host sync per batch."""
+        top = int(torch.where(valid, labels, 0).max())
+        if top >= self.num_classes:
             raise ValueError(
-                f'label value {int(labels[valid].max())} but the model has {self.num_classes} '
+                f'label value {top} but the model has {self.num_classes} '
                 f'classes ({", ".join(self.class_names.names)}): the class lines must list the '
                 f'dataset classes in label order; ignored labels must be {self.ignore_index}')
-        loss = self.loss_decode(logits, labels, ignore_index=self.ignore_index)
-        acc = (logits.argmax(1)[valid] == labels[valid]).float().mean() * 100 \
-            if valid.any() else logits.new_zeros(())
-        return {'loss_ce': loss, 'acc_seg': acc.detach()}
 
     def inference(self, inputs: torch.Tensor, batch_img_metas) -> torch.Tensor:
         mode = self.test_cfg.get('mode', 'whole')
