@@ -2,8 +2,9 @@
 
     from fake_cuda import fake_cuda, FakeTensorDeviceMismatchError
 
+    model = build_model()                    # build on the CPU, as real runs do
     with fake_cuda() as device:              # device == 'cuda'
-        model = build_model().to(device)     # build the model *inside* the block
+        model = model.to(device)             # move it inside the block
         out = model(torch.randn(1, 3, 8, 8, device=device))
         assert out.device.type == 'cuda'
 
@@ -13,7 +14,8 @@ cpu tensor raises `FakeTensorDeviceMismatchError`, as it would on a real GPU. CU
 switched on as on a GPU (torch otherwise disables it when no GPU is present), so fp16 paths
 are checked too. What cannot run in the block: anything that reads values (`.item()`,
 `.numpy()`, `.tolist()`, data-dependent shapes), C kernels through `data_ptr()`, and threads
-(the fake mode is thread-local). Modules moved to 'cuda' in the block hold fake tensors
+(the fake mode is thread-local). A module built inside the block cannot be moved (its
+parameters are already fake); modules moved to 'cuda' in the block hold fake tensors
 afterwards: build a fresh model for each block.
 """
 from __future__ import annotations
