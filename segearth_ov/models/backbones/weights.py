@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ...utils.advice import how_to_set
 from .presets import BackbonePreset
 
 RANDOM = 'random'   # `pretrained='random'`: random initialisation (benchmarks, training from scratch)
@@ -124,8 +125,8 @@ def _missing_message(name, what, local, url=None, reason=None) -> str:
         msg += f' (download failed: {type(reason).__name__}: {str(reason).splitlines()[0][:200]})'
     if url:
         msg += f'. Get it from {url}'
-    msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or pass '
-            "pretrained='/path/to/weights.pt' (demo.py: --pretrained PATH).")
+    msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or give its path: '
+            f'{how_to_set("pretrained")}.')
     return msg
 
 
@@ -136,11 +137,11 @@ SIMFEATUP_SOURCE = ('the SimFeatUp weights released with SegEarth-OV '
 
 def resolve_upsampler_path(path: str) -> str:
     """A SimFeatUp checkpoint: the path as given, else the same file name in checkpoints/."""
-    candidates = [Path(path), checkpoints_dir() / Path(path).name]
+    candidates = list(dict.fromkeys([Path(path), checkpoints_dir() / Path(path).name]))
     for p in candidates:
         if p.is_file():
             return str(p)
     raise FileNotFoundError(
         f'SimFeatUp checkpoint not found: looked for {", ".join(map(str, candidates))}. '
-        f'Get {SIMFEATUP_SOURCE}, and pass it as feature_up_cfg["model_path"] '
-        '(demo.py: --upsampler-ckpt PATH), or use feature_up=False.')
+        f'Get {SIMFEATUP_SOURCE}, and give its path: {how_to_set("upsampler_ckpt")}; '
+        f'or run without SimFeatUp: {how_to_set("no_upsampler")}.')
