@@ -50,11 +50,9 @@ def run(args) -> int:
     images), each failure one line; then the evaluation."""
     import os
 
-    from segearth_ov.datasets.table import NoImagesError
     from segearth_ov.evaluation.cfg_options import ConfigKeyError
     from segearth_ov.evaluation.run import (check_test_images, evaluate, how_to_prepare,
                                             init_distributed, load_config, missing_data)
-    from segearth_ov.models.backbones import WeightsNotFoundError
     if not os.path.isfile(args.config):
         return _error(f'config not found: {args.config} (the benchmark configs: configs/cfg_*.py)')
     try:
@@ -67,14 +65,14 @@ def run(args) -> int:
         return _error(f'data not found: {", ".join(missing)} ({how_to_prepare(args.config)})')
     try:
         check_test_images(cfg)
-    except NoImagesError as err:
+    except (ValueError, FileNotFoundError) as err:   # NoImagesError, a bad class file, …
         return _error(err)
     init_distributed(cfg)
     try:
         evaluate(cfg, args.config, None if args.no_results else args.results, args.tag,
                  lock_timeout=args.lock_timeout)
-    except WeightsNotFoundError as err:      # from inside mmengine's model build
-        return _error(err)
+    except FileNotFoundError as err:   # weights (WeightsNotFoundError), SimFeatUp checkpoint:
+        return _error(err)             # raised inside the model's build
     finally:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():

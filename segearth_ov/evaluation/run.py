@@ -72,7 +72,8 @@ def missing_data(cfg) -> list[str]:
 
 def check_test_images(cfg) -> None:
     """List the test set's images without building the model; NoImagesError (naming the
-    folder, the suffix looked for and the one found) when there is none."""
+    folder, the suffix looked for and the one found) when there is none. Other errors of
+    the dataset's construction (a class file that cannot be read, …) are raised as they are."""
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
 
@@ -80,7 +81,10 @@ def check_test_images(cfg) -> None:
     init_default_scope(cfg.get('default_scope') or 'mmseg')
     ds_cfg = cfg.test_dataloader.dataset.copy()
     ds_cfg['lazy_init'] = True              # no full_init: only the listing below
-    dataset = DATASETS.build(ds_cfg)
+    try:
+        dataset = DATASETS.build(ds_cfg)
+    except TypeError:                       # a dataset without lazy_init: the Runner lists it
+        return
     if not dataset.load_data_list():
         raise NoImagesError(no_images_message(dataset))
 

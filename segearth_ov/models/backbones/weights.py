@@ -137,7 +137,8 @@ SIMFEATUP_SOURCE = ('the SimFeatUp weights released with SegEarth-OV '
 
 def resolve_upsampler_path(path: str) -> str:
     """A SimFeatUp checkpoint: the path as given, else the same file name in checkpoints/."""
-    candidates = list(dict.fromkeys([Path(path), checkpoints_dir() / Path(path).name]))
+    candidates = list({os.path.abspath(p): p for p in (
+        Path(path), checkpoints_dir() / Path(path).name)}.values())   # each place once
     for p in candidates:
         if p.is_file():
             return str(p)
