@@ -189,7 +189,8 @@ def overview_shape(height: int, width: int, side: int = OVERVIEW_SIDE) -> tuple[
 
 
 def gdal_cause(err: BaseException) -> str:
-    """The GDAL messages behind a rasterio error (rasterio chains them as causes)."""
+    """The GDAL messages behind a rasterio error (rasterio chains them as causes): the first
+    (which band, where) and the deepest (what went wrong: "got 5056 bytes, expected 7800")."""
     messages, seen = [], set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
@@ -197,7 +198,7 @@ def gdal_cause(err: BaseException) -> str:
         if text and 'see previous exception' not in text.lower():
             messages.append(text)
         err = err.__cause__ or err.__context__
-    return '; '.join(dict.fromkeys(messages)) or 'no details'
+    return '; '.join(dict.fromkeys(messages[:1] + messages[-1:])) or 'no details'
 
 
 class SceneReader:

@@ -15,7 +15,6 @@ import cv2
 import pytest
 from synthetic_data import CONFIGS, cli_options, make_synthetic_dataset, write  # noqa: F401
 
-from segearth_ov.evaluation.cfg_options import ConfigKeyError, check_cfg_options
 from segearth_ov.evaluation.results import read_rows
 from segearth_ov.evaluation.run import load_config
 
@@ -92,6 +91,7 @@ def test_unknown_cfg_options_keys_are_refused_before_anything_runs(tmp_path, udd
 def test_keys_the_docs_use_are_accepted():
     """Every --cfg-options key of README.md, docs/evaluation.md and the configs' comments
     that applies to an evaluation config (new keys the classes take included)."""
+    from segearth_ov.evaluation.cfg_options import ConfigKeyError, check_cfg_options
     cfg = load_config(str(CONFIGS / 'cfg_custom.py'))
     check_cfg_options(cfg, {
         'model.clip_type': 'GeoRSCLIP', 'model.vit_type': 'ViT-B/32',
