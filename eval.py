@@ -6,6 +6,8 @@
 
 Runs mmengine's Runner.test(), prints the metrics, writes <work-dir>/results.txt and appends
 one row to results.xlsx (see docs/evaluation.md). Several GPUs: bash dist_test.sh.
+Before a model is loaded, the --cfg-options keys (typos refused with the close matches), the
+data folders (a missing one names its converter) and the images are checked.
 """
 from __future__ import annotations
 

@@ -40,9 +40,9 @@ TRAIN_CFG_OPTIONS = dict(
     '(and val_dataloader.dataset.img_suffix={suffix})')
 # the map page (tools/webui.py): the model is the server's, the bands are the page's
 WEB_PAGE = {
-    'pretrained': 'restart tools/webui.py with --pretrained PATH',
-    'upsampler_ckpt': 'restart tools/webui.py with --upsampler-ckpt PATH',
-    'no_upsampler': 'restart tools/webui.py with --upsampler none',
+    'pretrained': 'tools/webui.py --pretrained PATH (restart the server)',
+    'upsampler_ckpt': 'tools/webui.py --upsampler-ckpt PATH (restart the server)',
+    'no_upsampler': 'tools/webui.py --upsampler none (restart the server)',
     'bands': 'the Bands box, e.g. 3,2,1',
 }
 

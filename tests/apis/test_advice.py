@@ -74,8 +74,8 @@ def test_web_page_advice_names_the_server_flags_and_the_bands_box():
     from segearth_ov.webui.cli import build_parser
     for setting in ('pretrained', 'upsampler_ckpt', 'no_upsampler'):
         hint = advice.WEB_PAGE[setting]
-        assert hint.startswith('restart tools/webui.py with --')
-        build_parser('tools/webui.py').parse_args(typed(hint.split(' with ', 1)[1]))
+        assert hint.startswith('tools/webui.py --') and hint.endswith(' (restart the server)')
+        build_parser('tools/webui.py').parse_args(typed(hint)[1:-3])
     page = (ROOT / 'segearth_ov' / 'webui' / 'static' / 'index.html').read_text()
     assert advice.WEB_PAGE['bands'].startswith('the Bands box')
     assert '<label>Bands <input id="bands"' in page
