@@ -33,6 +33,8 @@ def parse_args(argv=None):
                    'weights of --upsampler, downloaded and verified on first use)')
     p.add_argument('--cls-lambda', type=float, default=-0.3, help='global bias alleviation λ')
     p.add_argument('--prob-thd', type=float, default=0.0)
+    p.add_argument('--bands', default=None, help='band numbers (from 1) used as R,G,B, or one '
+                   'band, e.g. 3,2,1 or 1 (images with 2 or more than 4 bands need it)')
     p.add_argument('--size', type=int, default=448, help='long side the model sees (0: as is)')
     p.add_argument('--device', default=None)
     p.add_argument('--out', default='work_dirs/demo')
@@ -47,7 +49,8 @@ def predictor_argv(args) -> list[str]:
             '--cls-lambda', str(args.cls_lambda),
             '--prob-thd', str(args.prob_thd), '--quiet']
     for flag, value in (('--pretrained', args.pretrained), ('--model-cfg', args.model_cfg),
-                        ('--upsampler-ckpt', args.upsampler_ckpt), ('--device', args.device)):
+                        ('--upsampler-ckpt', args.upsampler_ckpt), ('--device', args.device),
+                        ('--bands', args.bands)):
         if value is not None:
             argv += [flag, value]
     if args.size:

@@ -6,6 +6,8 @@
 
 Runs mmengine's Runner.test(), prints the metrics, writes <work-dir>/results.txt and appends
 one row to results.xlsx (see docs/evaluation.md). Several GPUs: bash dist_test.sh.
+Before a model is loaded, the --cfg-options keys (typos refused with the close matches), the
+data folders (a missing one names its converter) and the images are checked.
 """
 from __future__ import annotations
 
@@ -31,21 +33,58 @@ def parse_args(argv=None):
     p.add_argument('--no-results', action='store_true', help='do not write an xlsx row')
     p.add_argument('--tag', default='', help='a label for this run in results.xlsx '
                    '(e.g. "no-featup"); runs with different tags are separate summary rows')
+    p.add_argument('--lock-timeout', type=float, metavar='SECONDS',
+                   help="how long to wait for another run's lock on the results folder before "
+                   'writing the row to a new workbook beside it (default: '
+                   '$SEGEARTH_LOCK_TIMEOUT, else 300)')
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from segearth_ov.evaluation.run import evaluate, init_distributed, load_config
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, args.show_dir)
+    from segearth_ov.utils import advice
+    with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…
+        return run(args)
+
+
+def run(args) -> int:
+    """Everything that can be checked without the model first (config keys, data folders,
+    images), each failure one line; then the evaluation."""
+    import os
+
+    from segearth_ov.evaluation.cfg_options import ConfigKeyError
+    from segearth_ov.evaluation.run import (check_test_images, evaluate, how_to_prepare,
+                                            init_distributed, load_config, missing_data)
+    if not os.path.isfile(args.config):
+        return _error(f'config not found: {args.config} (the benchmark configs: configs/cfg_*.py)')
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
+                          args.show_dir)
+    except ConfigKeyError as err:
+        return _error(err)
+    missing = missing_data(cfg)
+    if missing:
+        return _error(f'data not found: {", ".join(missing)} ({how_to_prepare(args.config)})')
+    try:
+        check_test_images(cfg)
+    except (ValueError, FileNotFoundError) as err:   # NoImagesError, a bad class file, …
+        return _error(err)
     init_distributed(cfg)
     try:
-        evaluate(cfg, args.config, None if args.no_results else args.results, args.tag)
+        evaluate(cfg, args.config, None if args.no_results else args.results, args.tag,
+                 lock_timeout=args.lock_timeout)
+    except FileNotFoundError as err:   # weights (WeightsNotFoundError), SimFeatUp checkpoint:
+        return _error(err)             # raised inside the model's build
     finally:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
     return 0
+
+
+def _error(message) -> int:
+    print(f'error: {message}', file=sys.stderr)
+    return 2
 
 
 if __name__ == '__main__':

@@ -64,21 +64,34 @@ def select(args) -> list[Path]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from segearth_ov.utils import advice
+    with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…
+        return run(args)
+
+
+def run(args) -> int:
     from tqdm import tqdm
 
+    from segearth_ov.evaluation.cfg_options import ConfigKeyError
     from segearth_ov.evaluation.results import read_rows, summary_frame
-    from segearth_ov.evaluation.run import evaluate, load_config, missing_data, release_models
+    from segearth_ov.evaluation.run import (evaluate, how_to_prepare, load_config,
+                                            missing_data, release_models)
 
     runnable, skipped, failed, done = [], [], [], []
     for path in select(args):
         if not path.is_file():
             skipped.append((path.stem, f'no such config: {path}'))
             continue
-        cfg = load_config(str(path), args.cfg_options,
-                          work_dir=str(Path(args.work_dir) / path.stem))
+        try:
+            cfg = load_config(str(path), args.cfg_options,
+                              work_dir=str(Path(args.work_dir) / path.stem))
+        except ConfigKeyError as err:
+            print(f'error: {path.name}: {err}', file=sys.stderr)
+            return 2
         missing = missing_data(cfg)
         if missing:
-            skipped.append((path.stem, 'data not found: ' + ', '.join(missing)))
+            skipped.append((path.stem, f'data not found: {", ".join(missing)} '
+                            f'({how_to_prepare(path)})'))
         else:
             runnable.append((path, cfg))
 
@@ -86,7 +99,7 @@ def main(argv=None) -> int:
     for name, why in skipped:
         print(f'  SKIP {name}: {why}', flush=True)
     if skipped:
-        print('  (prepare the data as docs/evaluation.md describes, or link it under data/)')
+        print('  (or link the prepared data under data/)')
     if args.dry_run:
         for path, _ in runnable:
             print(f'  RUN  {path.stem}')

@@ -51,6 +51,11 @@ def cross_config(train_config: Path, test: str, checkpoint: str, cfg_options: di
     cfg.test_dataloader.dataset = test_cfg.test_dataloader.dataset
     cfg.model.classes = test_cfg.model.classes
     cfg.model.test_cfg = test_cfg.model.test_cfg
+    from segearth_ov.evaluation.cfg_options import ConfigKeyError, check_cfg_options
+    try:
+        check_cfg_options(cfg, cfg_options)
+    except ConfigKeyError as err:
+        raise SystemExit(f'error: {err}') from None
     cfg.merge_from_dict(cfg_options)
     cfg.load_from, cfg.resume, cfg.launcher = checkpoint, False, 'none'
     cfg.work_dir = str(work_dir)
@@ -59,6 +64,12 @@ def cross_config(train_config: Path, test: str, checkpoint: str, cfg_options: di
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from segearth_ov.utils import advice
+    with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…
+        return run(args)
+
+
+def run(args) -> int:
     from mmengine.runner import Runner
 
     from segearth_ov.evaluation.hg_cross import table_records, update_table

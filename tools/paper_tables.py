@@ -69,7 +69,14 @@ def _where(cells) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from segearth_ov.utils import advice
+    with advice.using(advice.CFG_OPTIONS):      # error advice: this tool's --cfg-options
+        return run(args)
+
+
+def run(args) -> int:
     from segearth_ov.evaluation import paper_tables as pt
+    from segearth_ov.evaluation.cfg_options import ConfigKeyError
     if args.list:
         for spec in pt.TABLES.values():
             _, rows = pt.read_published(spec.name)
@@ -87,8 +94,12 @@ def main(argv=None) -> int:
         return 2
     failed_any = False
     for spec in specs:
-        spec, columns, rows, cells = pt.plan(spec.name, args.data_root, args.work_dir,
-                                             args.cfg_options)
+        try:
+            spec, columns, rows, cells = pt.plan(spec.name, args.data_root, args.work_dir,
+                                                 args.cfg_options)
+        except ConfigKeyError as err:
+            print(f'error: {err}', file=sys.stderr)
+            return 2
         todo = [c for c in cells if c.status == 'run']
         done = [c for c in cells if c.status == 'done']
         skipped = [c for c in cells if c.status == 'skip']

@@ -38,8 +38,13 @@ def build_config(args):
     from mmengine.config import Config
     if not os.path.isfile(args.config):
         raise SystemExit(f'config not found: {args.config} (see configs/hg_rsovsseg/)')
+    from segearth_ov.evaluation.cfg_options import ConfigKeyError, check_cfg_options
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
+        try:
+            check_cfg_options(cfg, args.cfg_options)
+        except ConfigKeyError as err:
+            raise SystemExit(f'error: {err}') from None
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or str(
@@ -55,6 +60,12 @@ def build_config(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from segearth_ov.utils import advice
+    with advice.using(advice.TRAIN_CFG_OPTIONS):      # error advice: --cfg-options …
+        return train(args)
+
+
+def train(args) -> int:
     from mmengine.runner import Runner
 
     from segearth_ov.evaluation.run import init_distributed

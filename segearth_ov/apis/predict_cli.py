@@ -14,6 +14,9 @@ import argparse
 import ast
 import logging
 import sys
+from pathlib import Path
+
+from ..utils import advice
 
 EXAMPLES = """\
 examples:
@@ -26,6 +29,12 @@ examples:
 outputs per input (in --out): <stem>_labels.tif (class map: input's CRS and transform, nodata
 255, colour table and class names; .png for plain images), <stem>_probs.tif (--save-probs),
 <stem>_overlay.png, <stem>_summary.json (class areas in pixels and m²), <stem>_classes.txt.
+
+region mode (README "Mapping a region"): many scenes as one resumable job, with a manifest, a
+VRT mosaic and a STAC catalogue; in one process with --region, or shared among processes
+and machines with torchrun. Its options: python tools/predict.py --region --help
+  python tools/predict.py scenes/ --classes "road;building" --region --out DIR
+  torchrun --nproc_per_node 4 tools/predict.py scenes/ --classes "road;building" --out DIR
 """
 
 
@@ -170,9 +179,23 @@ def parsed_inputs(args):
     if args.classes and args.classes_file:
         raise ValueError('give --classes or --classes-file, not both')
     classes = P.parse_classes(args.classes_file or args.classes)
+    check_out_folder(args.out)
     return classes, model_settings(args), scene_options(args), P.expand_inputs(args.inputs)
 
 
+def check_out_folder(out) -> None:
+    """--out must be a folder or creatable as one: said before the model is built."""
+    path = Path(out)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = '' if p == path else f'its parent {p} '
+                raise ValueError(f'--out {out}: {what}is a file, not a folder; give a folder '
+                                 '(created if missing)')
+            return
+
+
+@advice.using(advice.PREDICT_CLI)
 def main(argv=None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='%(message)s')

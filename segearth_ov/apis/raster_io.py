@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from ..utils.advice import how_to_set
 from ..utils.images import (ImageReadError, linear_to_db, percentile_range, to_uint8_rgb,
                             valid_mask)
 
@@ -116,26 +117,26 @@ def select_bands(src, bands=None, sar: bool = False, name: str = 'image') -> tup
         bad = [b for b in bands if not 1 <= b <= count]
         if bad:
             raise ImageReadError(f'{name}: band {bad[0]} does not exist; the file has {count} '
-                                 f'band(s), numbered 1..{count}. Fix --bands.')
+                                 f'band(s), numbered 1..{count}')
         if len(bands) not in (1, 3):
-            raise ImageReadError(f'{name}: --bands takes 1 band (replicated to RGB) or 3 bands '
+            raise ImageReadError(f'{name}: choose 1 band (replicated to RGB) or 3 bands '
                                  f'(R,G,B), got {len(bands)}: {bands}')
         return bands, alpha if alpha not in bands else None
     if count in (1, 3):
         return list(range(1, count + 1)), None
     if sar:
-        logger.warning('%s has %d bands: using band 1 as the SAR image (choose another with '
-                       '--bands)', name, count)
+        logger.warning('%s has %d bands: using band 1 as the SAR image (choose another: %s)',
+                       name, count, how_to_set('bands'))
         return [1], alpha if alpha != 1 else None
     if count == 4:
         if alpha is None:
             logger.warning('%s has 4 bands: using bands 1-3 as RGB and dropping band 4 '
-                           '(NIR?); choose others with --bands', name)
+                           '(NIR?); choose others: %s', name, how_to_set('bands'))
         return [1, 2, 3], alpha
     if count == 2 and alpha:
         return [1], alpha
     raise ImageReadError(f'{name} has {count} bands; the CLIP model needs 3 (RGB) or 1. '
-                         'Choose them with --bands, e.g. --bands 3,2,1 (band numbers from 1)')
+                         f'Choose them: {how_to_set("bands")} (band numbers from 1)')
 
 
 def band_nodata(src, bands, nodata=None):
@@ -193,6 +194,19 @@ def overview_shape(height: int, width: int, side: int = OVERVIEW_SIDE) -> tuple[
     return max(1, round(height / f)), max(1, round(width / f))
 
 
+def gdal_cause(err: BaseException) -> str:
+    """The GDAL messages behind a rasterio error (rasterio chains them as causes): the first
+    (which band, where) and the deepest (what went wrong: "got 5056 bytes, expected 7800")."""
+    messages, seen = [], set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        text = str(err).strip()
+        if text and 'see previous exception' not in text.lower():
+            messages.append(text)
+        err = err.__cause__ or err.__context__
+    return '; '.join(dict.fromkeys(messages[:1] + messages[-1:])) or 'no details'
+
+
 class SceneReader:
     """Reads the model's tiles of one scene and the validity of its source rows.
 
@@ -216,8 +230,13 @@ class SceneReader:
         kw = {}
         if out_shape is not None:
             kw = dict(out_shape=(len(bands), *out_shape), resampling=Resampling[resampling])
-        with quiet_georeference():
-            data = self.src.read(bands, window=window, **kw)
+        from rasterio.errors import RasterioIOError
+        try:
+            with quiet_georeference():
+                data = self.src.read(bands, window=window, **kw)
+        except RasterioIOError as err:   # "Read failed. See previous exception": GDAL's cause
+            raise ImageReadError(f'{self.src.name}: the file is truncated or corrupt '
+                                 f'(GDAL: {gdal_cause(err)})') from None
         return np.moveaxis(data, 0, -1)
 
     def valid(self, img: np.ndarray, window=None, out_shape=None) -> np.ndarray | None:

@@ -33,6 +33,7 @@ import numpy as np
 from . import predict as P
 from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, gdal_env,
                         is_georeferenced, select_bands, write_text_atomic)
+from ..utils import advice
 from ..utils.images import ImageReadError
 from .tiling import LogitBlender, RowResampler, chunk_rows_for
 
@@ -387,7 +388,8 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
         todo = todo[:job.max_units]
     from tqdm import tqdm
     bar = tqdm(total=len(units), desc='region', unit='unit', disable=not (job.progress and rank == 0))
-    stats = dict(rank=rank, units=0, pixels=0, seconds=0.0, failed=[])
+    stats = dict(rank=rank, units=0, earlier=len(mine) - len(todo), pixels=0, seconds=0.0,
+                 failed=[])
     for u in todo:
         remove_partials(out, records, u.stem if u.block is None else u.id, u.block is not None)
         t0 = time.perf_counter()
@@ -473,8 +475,9 @@ def finish_region(model, units, records: Records, job: RegionJob, stats) -> dict
     lines = [f'region: {len(scenes)} scene(s), {len(units)} unit(s)']
     for s in stats:
         rate = s['pixels'] / s['seconds'] if s['seconds'] else 0
-        lines.append(f'  rank {s["rank"]}: {s["units"]} unit(s), {s["pixels"] / 1e6:.2f} Mpx, '
-                     f'{s["seconds"]:.1f}s, {rate:,.0f} px/s')
+        earlier = f' ({s["earlier"]} done by an earlier run)' if s.get('earlier') else ''
+        lines.append(f'  rank {s["rank"]}: {s["units"]} unit(s) this run{earlier}, '
+                     f'{s["pixels"] / 1e6:.2f} Mpx, {s["seconds"]:.1f}s, {rate:,.0f} px/s')
     if vrt:
         lines.append(f'mosaic {vrt}, catalogue {out / "stac" / "catalog.json"}')
     if failed:
@@ -684,6 +687,7 @@ def build_parser(prog=None):
     return p
 
 
+@advice.using(advice.PREDICT_CLI)
 def main(argv=None, prog=None) -> int:
     """tools/predict.py in region mode (one process or one torchrun rank)."""
     import sys

@@ -13,12 +13,14 @@ means value 0 is "no label" (ignored) and value k is class k-1. Split-list files
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from ..models.text import load_class_names
+from ..utils.advice import how_to_set
 from ..visualization import class_colours
 
 BLACK, WHITE = (0, 0, 0), (255, 255, 255)
@@ -182,3 +184,33 @@ class CustomSegDataset(BaseSegDataset):
                          reduce_zero_label=reduce_zero_label, ignore_index=ignore_index,
                          metainfo=metainfo, **kwargs)
         self._metainfo['ignore_index'] = ignore_index
+
+    def load_data_list(self) -> list[dict]:
+        """mmseg's list, refused when empty: no image with `img_suffix` (e.g. .tif images and
+        the default .png) would otherwise end in numpy's "need at least one array to
+        concatenate"."""
+        data_list = super().load_data_list()
+        if not data_list:
+            raise NoImagesError(no_images_message(self))
+        return data_list
+
+
+class NoImagesError(ValueError):
+    """A dataset whose image folder (or split list) gives no image."""
+
+
+def no_images_message(dataset) -> str:
+    """Why `dataset` (a BaseSegDataset) lists no image, and how to fix it in this tool."""
+    if dataset.ann_file:
+        return f'the split list {dataset.ann_file} names no image'
+    folder = dataset.data_prefix.get('img_path', '')
+    suffixes = Counter(os.path.splitext(name)[1]
+                       for _, _, names in os.walk(folder) for name in names
+                       if not name.startswith('.'))
+    if not suffixes:
+        return f'no images in {folder} (the folder is empty)'
+    common = suffixes.most_common(1)[0][0]
+    held = ', '.join(f'{n} {suffix or "without suffix"}' for suffix, n in suffixes.most_common(3))
+    return (f'no images ending in {dataset.img_suffix!r} in {folder} (it holds {held} files): '
+            f'set the image suffix, {how_to_set("img_suffix", suffix=common)} '
+            '(labels: seg_map_suffix, the same way)')

@@ -193,17 +193,6 @@ def _count_images(cfg) -> int:
     return sum(1 for e in os.scandir(img) if e.is_file()) if os.path.isdir(img) else 0
 
 
-def _how_to_prepare(stem: str) -> str:
-    converters = ROOT / 'tools' / 'dataset_converters'
-    found = [p.name for p in converters.glob('*.py') if p.stem.lower() == stem.lower()]
-    if found:
-        return f'prepare it with tools/dataset_converters/{found[0]}, docs/evaluation.md'
-    if stem.startswith('natural/'):
-        return ("prepare it with mmseg's converter for the dataset (mmseg's docs: "
-                'dataset_prepare.md), the layout in configs/' + stem.replace('/', '/cfg_') + '.py')
-    return 'see docs/evaluation.md for the layout'
-
-
 def _hg_command(method: presets.Method) -> str:
     """Training, then the cross-dataset evaluation that gives the row's numbers."""
     options = ' '.join(shlex.quote(f'model.{k}={v}') for k, v in method.model.items())
@@ -220,7 +209,8 @@ def _hg_command(method: presets.Method) -> str:
 def plan(name: str, data_root: str | None = None, work_dir='work_dirs/paper_tables',
          cfg_options: dict | None = None) -> tuple[TableSpec, list[str], list[Row], list[Cell]]:
     """Every cell of table `name` with its status (run, done or skip and why)."""
-    from .run import load_config, missing_data
+    from .cfg_options import check_cfg_options
+    from .run import how_to_prepare, load_config, missing_data
     spec = get_table(name)
     columns, rows = read_published(name)
     unknown = [c for c in spec.datasets if c not in columns]
@@ -249,13 +239,14 @@ def plan(name: str, data_root: str | None = None, work_dir='work_dirs/paper_tabl
             cfg = load_config(str(config), work_dir=str(Path(work_dir) / name / 'runs' / stem))
             presets.apply(cfg, method)
             if cfg_options:
+                check_cfg_options(cfg, cfg_options)
                 cfg.merge_from_dict(cfg_options)
             _rebase_data(cfg, data_root)
             cell.config, cell.cfg = str(config), cfg
             cell.long_side = _model_side(cfg)
             missing = missing_data(cfg)
             if missing:
-                cell.reason = (f'data not found: {", ".join(missing)} ({_how_to_prepare(stem)})')
+                cell.reason = f'data not found: {", ".join(missing)} ({how_to_prepare(config)})'
                 continue
             weights = presets.missing_weights(cfg)
             if weights:

@@ -6,7 +6,9 @@ rebuilt from it: one row per method/backbone, one column per dataset in the orde
 paper's tables, and the average of each table. Other sheets a user adds are kept.
 
 Writes are atomic (temporary file in the same folder, then `os.replace`) and serialised
-between processes (an advisory lock on the folder, where the OS has `fcntl`). A workbook
+between processes (an advisory lock on the folder, where the OS has `fcntl`; a wait for it
+names the folder and the holder's PID, and gives up after $SEGEARTH_LOCK_TIMEOUT s, writing
+beside). A workbook
 that cannot be read (corrupt, not an xlsx) or that is open in Excel/LibreOffice (their lock
 file is beside it) or cannot be replaced is left byte-for-byte as it is; the row then goes
 to a new `<name>.<timestamp>.xlsx` beside it, and the caller is told.
@@ -243,9 +245,29 @@ def _atomic_save(wb, path: Path) -> None:
             tmp.unlink()
 
 
+LOCK_TIMEOUT_ENV = 'SEGEARTH_LOCK_TIMEOUT'
+DEFAULT_LOCK_TIMEOUT = 300.0      # seconds; a write holds the lock for about one second
+PID_FILE = '.results-lock.pid'    # beside the workbooks while a process holds their lock
+
+
+class LockTimeout(ResultsFileError):
+    """Another process held the folder's lock longer than the timeout."""
+
+
+def lock_timeout(seconds: float | None = None) -> float:
+    """`seconds`, else $SEGEARTH_LOCK_TIMEOUT, else 300."""
+    if seconds is not None:
+        return float(seconds)
+    return float(os.environ.get(LOCK_TIMEOUT_ENV) or DEFAULT_LOCK_TIMEOUT)
+
+
 @contextlib.contextmanager
-def _folder_lock(folder: Path):
-    """Serialise read-modify-write of workbooks in `folder` between processes (POSIX)."""
+def _folder_lock(folder: Path, timeout: float | None = None):
+    """Serialise read-modify-write of workbooks in `folder` between processes (POSIX).
+
+    The holder writes its PID beside the workbooks; a process that has to wait says for
+    what (the folder, that PID) once, and raises LockTimeout after `timeout` seconds.
+    """
     try:
         import fcntl
         fd = os.open(folder, os.O_RDONLY)
@@ -253,11 +275,55 @@ def _folder_lock(folder: Path):
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        _acquire(fd, folder, lock_timeout(timeout))
+        pid_file = folder / PID_FILE
+        try:
+            pid_file.write_text(f'{os.getpid()}\n')
+        except OSError:                  # a read-only folder: the lock works without it
+            pid_file = None
+        try:
+            yield
+        finally:
+            if pid_file is not None:
+                with contextlib.suppress(OSError):
+                    pid_file.unlink()
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _acquire(fd: int, folder: Path, timeout: float) -> None:
+    import fcntl
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LockTimeout(f'the lock on {folder} (held by {_holder(folder)}) was not '
+                              f'released within {timeout:g} s')
+        if not told:
+            print(f'waiting for the lock on {folder} (held by {_holder(folder)}; another run '
+                  f'writing its results there); giving up after {timeout:g} s '
+                  f'(${LOCK_TIMEOUT_ENV})', file=sys.stderr, flush=True)
+            told = True
+        time.sleep(min(0.2, left))
+
+
+def _holder(folder: Path) -> str:
+    """'PID n' of the lock's holder when it recorded itself and is alive."""
+    try:
+        pid = int((folder / PID_FILE).read_text().strip())
+        os.kill(pid, 0)
+        return f'PID {pid}'
+    except PermissionError:              # alive, another user's
+        return f'PID {pid}'
+    except (OSError, ValueError):
+        return 'another process'
 
 
 def beside_path(path: Path) -> Path:
@@ -271,59 +337,80 @@ def beside_path(path: Path) -> Path:
     return candidate
 
 
-def rewrite_sheet(path, sheet: str, table) -> Path:
+def rewrite_sheet(path, sheet: str, table, lock_timeout: float | None = None) -> Path:
     """Replace one sheet of the workbook at `path` (other sheets kept); return the file written.
 
     `table(source)` returns (header, records); `source` is the workbook to merge with
     (`path`), or None when there is none or it cannot be updated (corrupt, or open in a
-    spreadsheet program): then `path` is left as it is and the sheet goes to a new workbook
-    beside it, with a warning, as `append_row` does. Written atomically, under the folder lock.
+    spreadsheet program, or its folder's lock held past `lock_timeout`): then `path` is left
+    as it is and the sheet goes to a new workbook beside it, with a warning, as `append_row`
+    does. Written atomically, under the folder lock.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(path.parent):
-        try:
-            if lock_files(path):
-                raise ResultsFileError('it is open in a spreadsheet program')
-            wb = _load(path) if path.exists() else _new_workbook()
-            source, target = (path if path.exists() else None), path
-        except (ResultsFileError, OSError) as err:
-            wb, source, target = _new_workbook(), None, beside_path(path)
-            print(f'WARNING: could not update {path} ({err}); writing {target} instead',
-                  file=sys.stderr)
-        header, records = table(source)
-        _replace_sheet(wb, sheet, header, records)
-        _atomic_save(wb, target)
-        return target
+
+    def beside(err):
+        target = beside_path(path)
+        print(f'WARNING: could not update {path} ({err}); writing {target} instead',
+              file=sys.stderr)
+        return _new_workbook(), None, target
+
+    try:
+        with _folder_lock(path.parent, lock_timeout):
+            try:
+                if lock_files(path):
+                    raise ResultsFileError('it is open in a spreadsheet program')
+                wb = _load(path) if path.exists() else _new_workbook()
+                source, target = (path if path.exists() else None), path
+            except (ResultsFileError, OSError) as err:
+                wb, source, target = beside(err)
+            return _write_sheet(wb, source, target, sheet, table)
+    except LockTimeout as err:
+        return _write_sheet(*beside(err), sheet, table)
 
 
-def append_row(path, row: dict) -> Path:
+def _write_sheet(wb, source, target, sheet, table) -> Path:
+    header, records = table(source)
+    _replace_sheet(wb, sheet, header, records)
+    _atomic_save(wb, target)
+    return target
+
+
+def append_row(path, row: dict, lock_timeout: float | None = None) -> Path:
     """Append `row` to the workbook at `path`; return the file it was written to.
 
-    That is `path`, or — when `path` is corrupt, open in Excel/LibreOffice or cannot be
-    replaced — a new workbook beside it (the existing file is not touched); a warning says
-    why. Rows already in `path` are always kept.
+    That is `path`, or — when `path` is corrupt, open in Excel/LibreOffice, cannot be
+    replaced, or another process holds its folder's lock past `lock_timeout` seconds — a
+    new workbook beside it (the existing file is not touched); a warning says why. Rows
+    already in `path` are always kept.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(path.parent):
-        rows = []
-        try:
-            wb = _load(path) if path.exists() else _new_workbook()
-            rows = _sheet_rows(wb) + [row]
-            locks = lock_files(path)
-            if locks:
-                raise ResultsFileError(f'it is open in a spreadsheet program (lock file '
-                                       f'{locks[0].name}); close it to append there')
-            _fill(wb, rows)
-            _atomic_save(wb, path)
-            return path
-        except (ResultsFileError, OSError) as err:
-            other = beside_path(path)
-            wb = _new_workbook()
-            _fill(wb, rows or [row])
-            _atomic_save(wb, other)
-            msg = (f'could not add the results to {path}: {err}. The file was left as it was; '
-                   f'the results were written to {other} instead.')
-            print(f'WARNING: {msg}', file=sys.stderr, flush=True)
-            return other
+    try:
+        with _folder_lock(path.parent, lock_timeout):
+            rows = []
+            try:
+                wb = _load(path) if path.exists() else _new_workbook()
+                rows = _sheet_rows(wb) + [row]
+                locks = lock_files(path)
+                if locks:
+                    raise ResultsFileError(f'it is open in a spreadsheet program (lock file '
+                                           f'{locks[0].name}); close it to append there')
+                _fill(wb, rows)
+                _atomic_save(wb, path)
+                return path
+            except (ResultsFileError, OSError) as err:
+                return _append_beside(path, rows or [row], err)
+    except LockTimeout as err:
+        return _append_beside(path, [row], err)
+
+
+def _append_beside(path: Path, rows: list[dict], err) -> Path:
+    other = beside_path(path)
+    wb = _new_workbook()
+    _fill(wb, rows)
+    _atomic_save(wb, other)
+    msg = (f'could not add the results to {path}: {err}. The file was left as it was; '
+           f'the results were written to {other} instead.')
+    print(f'WARNING: {msg}', file=sys.stderr, flush=True)
+    return other

@@ -16,10 +16,14 @@ from mmseg.registry import MODELS
 
 def load_config(config: str, cfg_options: dict | None = None, work_dir: str | None = None,
                 launcher: str = 'none', show_dir: str | None = None):
-    """The mmengine Config of `config` with the command-line changes applied."""
+    """The mmengine Config of `config` with the command-line changes applied (a key that
+    nothing would read raises ConfigKeyError)."""
     from mmengine.config import Config
+
+    from .cfg_options import check_cfg_options
     cfg = Config.fromfile(config)
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)     # a typo must not be ignored silently
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
     if work_dir:
@@ -66,6 +70,47 @@ def missing_data(cfg) -> list[str]:
     return [p for p in paths if not os.path.exists(p)]
 
 
+def check_test_images(cfg) -> None:
+    """List the test set's images without building the model; NoImagesError (naming the
+    folder, the suffix looked for and the one found) when there is none. Other errors of
+    the dataset's construction (a class file that cannot be read, …) are raised as they are."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    from ..datasets.table import NoImagesError, no_images_message
+    init_default_scope(cfg.get('default_scope') or 'mmseg')
+    ds_cfg = cfg.test_dataloader.dataset.copy()
+    ds_cfg['lazy_init'] = True              # no full_init: only the listing below
+    try:
+        dataset = DATASETS.build(ds_cfg)
+    except TypeError:                       # a dataset without lazy_init: the Runner lists it
+        return
+    if not dataset.load_data_list():
+        raise NoImagesError(no_images_message(dataset))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def how_to_prepare(config) -> str:
+    """How to get the data of `config` (configs/cfg_<name>.py): its converter, if one is
+    tools/dataset_converters/<name>.py; mmseg's for the natural-image sets."""
+    config = Path(config).resolve()
+    try:
+        rel = config.relative_to(ROOT / 'configs')
+    except ValueError:
+        rel = Path(config.name)
+    stem = rel.with_name(rel.stem.removeprefix('cfg_')).as_posix()
+    found = [p for p in (ROOT / 'tools' / 'dataset_converters').glob('*.py')
+             if p.stem.lower() == stem.lower()]
+    if found:
+        return f'prepare it with tools/dataset_converters/{found[0].name}, docs/evaluation.md'
+    if stem.startswith('natural/'):
+        return ("prepare it with mmseg's converter for the dataset (mmseg's docs: "
+                f'dataset_prepare.md), the layout in configs/{rel.as_posix()}')
+    return 'see docs/evaluation.md for the layout'
+
+
 _LAST_MODEL: dict = {}
 
 
@@ -81,7 +126,8 @@ def model_key(model_cfg, image_side_only: bool = False) -> str:
         settings = {k: v for k, v in settings.items() if k not in CLASS_SETTINGS}
     path = settings.get('name_path')
     if path and os.path.isfile(path):
-        settings['name_path'] = Path(path).read_text(encoding='utf-8').strip()
+        # not UTF-8: the model's build says so, naming the file
+        settings['name_path'] = Path(path).read_bytes().decode('utf-8', 'replace').strip()
     return json.dumps(settings, sort_keys=True, default=str)
 
 
@@ -128,9 +174,10 @@ def run_weights(model, cfg) -> dict:
 
 
 def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = '',
-             reuse_model: bool = False):
+             reuse_model: bool = False, lock_timeout: float | None = None):
     """Run the test loop of `cfg`; on rank 0 print the metrics, write results.txt in the
-    work dir and append a row to `results` (None: no xlsx).
+    work dir and append a row to `results` (None: no xlsx; `lock_timeout`: seconds to wait
+    for another run's lock on its folder).
 
     `reuse_model`: if the previous call built a model with the same settings, use it again
     (eval_all.py). Returns (metrics, row, the xlsx file written or None).
@@ -157,5 +204,5 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
         print(text, flush=True)
         Path(runner.work_dir, 'results.txt').write_text(text)
         if results:
-            written = append_row(results, row)
+            written = append_row(results, row, lock_timeout=lock_timeout)
     return metrics, row, written

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..utils import advice
+
 EXAMPLES = """\
 examples:
   python tools/webui.py                                   # released CLIP ViT-B/16 + JBU_One
@@ -48,6 +50,7 @@ def build_parser(prog=None):
     return p
 
 
+@advice.using(advice.WEB_PAGE)
 def main(argv=None, prog=None) -> int:
     import logging
     args = build_parser(prog).parse_args(argv)

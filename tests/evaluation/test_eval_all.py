@@ -34,8 +34,11 @@ def test_sar_group_runs_what_exists_and_reports_the_rest(tmp_path, monkeypatch, 
     assert eval_all_main()(['--group', 'sar', '--cfg-options', *options]) == 0
     out = capsys.readouterr().out
     assert '2 config(s) to run, 6 skipped' in out
-    assert 'SKIP cfg_ddhrnet_korea_sar: data not found: data/DDHRNet_DATA/korea/no_cloud\n' in out
-    assert 'SKIP cfg_fusar_sar: data not found: data/FUSAR-Map/test.txt\n' in out
+    assert ('SKIP cfg_ddhrnet_korea_sar: data not found: data/DDHRNet_DATA/korea/no_cloud '
+            '(prepare it with tools/dataset_converters/ddhrnet_korea_sar.py, '
+            'docs/evaluation.md)\n') in out
+    assert ('SKIP cfg_fusar_sar: data not found: data/FUSAR-Map/test.txt (prepare it with '
+            'tools/dataset_converters/fusar_sar.py, docs/evaluation.md)\n') in out
     assert 'done: 2, skipped: 6, failed: 0' in out
     rows = read_rows(tmp_path / 'results.xlsx')
     assert sorted(r['dataset'] for r in rows) == ['WHU-SAR', 'YESeg-SAR']

@@ -150,6 +150,18 @@ def test_interrupted_run_resumes_without_touching_finished_outputs(tmp_path, sce
     assert not list(out.glob('.*partial*'))
 
 
+def test_resumed_run_says_how_many_units_were_done_earlier(tmp_path, scenes, capsys):
+    """Was "rank 0: 0 unit(s)" for a rerun of a finished region, as if nothing was done."""
+    out = tmp_path / 'again'
+    first = run_single(out, scenes[1:3], max_units=1)
+    assert first['stopped']
+    capsys.readouterr()
+    run_single(out, scenes[1:3])
+    assert 'rank 0: 1 unit(s) this run (1 done by an earlier run), ' in capsys.readouterr().out
+    run_single(out, scenes[1:3])
+    assert 'rank 0: 0 unit(s) this run (2 done by an earlier run), ' in capsys.readouterr().out
+
+
 def test_killed_run_resumes(tmp_path, scenes, single):
     """SIGKILL in the middle of a run (a slow model): the rerun finishes, keeps what was
     finished and leaves no temporary file."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from ...utils.advice import how_to_set
 from ...utils.download import offline, unreachable
 from ...utils.paths import cache_dir, checkpoints_dir, openai_clip_cache  # noqa: F401
 from .presets import BackbonePreset
@@ -122,6 +123,6 @@ def _missing_message(name, what, local, url=None, reason=None) -> str:
         msg += f' (download failed: {type(reason).__name__}: {str(reason).splitlines()[0][:200]})'
     if url:
         msg += f'. Get it from {url}'
-    msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or pass '
-            "pretrained='/path/to/weights.pt' (demo.py: --pretrained PATH).")
+    msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or give its path: '
+            f'{how_to_set("pretrained")}.')
     return msg

@@ -72,7 +72,14 @@ def load_class_names(name_path: str | os.PathLike | list[str] | tuple[str, ...])
     if not path.is_file():
         raise FileNotFoundError(f'class-name file not found: {path}. It must list one class '
                                 'per line (synonyms comma-separated), e.g. configs/cls_openearthmap.txt')
-    return parse_class_lines(path.read_text(encoding='utf-8').splitlines(), source=str(path))
+    data = path.read_bytes()
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b'\n') + 1
+        raise ValueError(f'class-name file {path}: not UTF-8 text (byte 0x{data[err.start]:02x} '
+                         f'on line {line}); save it as UTF-8') from None
+    return parse_class_lines(text.splitlines(), source=str(path))
 
 
 def openai_templates():

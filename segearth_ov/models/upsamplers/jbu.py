@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...ops import cpu_kernels
+from ...utils.advice import how_to_set
 from ...utils.parallel import parallel_map
 
 
@@ -351,7 +352,8 @@ class _JBUChain(nn.Module):
             raise ValueError(
                 f'SimFeatUp (radius {radius}) needs a feature grid of at least {min_tokens}×'
                 f'{min_tokens} tokens, got {tuple(source.shape[-2:])}: the image (or window) is '
-                'too small. Use a larger image, or feature_up=False.')
+                f'too small. Use a larger image, or run without SimFeatUp: '
+                f'{how_to_set("no_upsampler")}.')
 
     def reduced(self, source: torch.Tensor, guidance: torch.Tensor, kernels: list | None = None):
         """The upsampled features in a basis of rank r ≤ min(C, h·w + 1): f = Q·g, exactly.

@@ -5,9 +5,11 @@ each is fetched from its raw-file URL and checked against its git blob id before
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...utils.advice import how_to_set
 from ...utils.download import DownloadError, download_verified
 from ...utils.paths import cache_dir, checkpoints_dir
 
@@ -49,8 +51,9 @@ def _candidates(model_name: str, path: str | None) -> tuple[str, list[Path]]:
     if name is None:
         raise FileNotFoundError(f'upsampler {model_name!r} has no released weights: pass the '
                                 'path of a checkpoint trained with simfeatup_train/')
-    return name, ([Path(path)] if path else []) + [checkpoints_dir() / name,
-                                                   cache_dir() / 'simfeatup' / name]
+    places = ([Path(path)] if path else []) + [checkpoints_dir() / name,
+                                               cache_dir() / 'simfeatup' / name]
+    return name, list({os.path.abspath(p): p for p in places}.values())   # each place once
 
 
 def local_upsampler_weights(model_name: str, path: str | None = None) -> str | None:
@@ -79,16 +82,19 @@ def resolve_upsampler_weights(model_name: str, path: str | None = None) -> str:
     local = next((str(c) for c in candidates if c.is_file()), None)
     if local:
         return local
-    looked = ', '.join(dict.fromkeys(map(str, candidates)))
+    looked = ', '.join(map(str, candidates))
+    advice = (f'give its path: {how_to_set("upsampler_ckpt")}; or run without SimFeatUp: '
+              f'{how_to_set("no_upsampler")}')
     released = _released_file(name)
     if released is None:
         raise FileNotFoundError(
             f'SimFeatUp checkpoint not found: looked for {looked}. It is not a released file '
-            f'({", ".join(w.file for w in RELEASED.values())}): give the path of the '
-            'checkpoint you trained with simfeatup_train/')
+            f'({", ".join(w.file for w in RELEASED.values())}); train one with '
+            f'simfeatup_train/ and {advice}')
     try:
         return str(download_verified(released.url, candidates[-1], released.blob_id))
     except DownloadError as err:
         raise FileNotFoundError(
             f'SimFeatUp checkpoint not found: looked for {looked}; {err}. Download '
-            f'{released.url} by hand and put it at {checkpoints_dir() / name}') from None
+            f'{released.url} by hand and put it at {checkpoints_dir() / name}, or '
+            f'{advice}') from None
