@@ -175,7 +175,7 @@ class PolygonWriter:
         psum = np.bincount(ids.ravel(), weights=prob.ravel(), minlength=n) if prob is not None \
             else np.zeros(n)
         geoms = [None] * n
-        transform = self.transform * Affine.translation(0, r0)
+        transform = self.transform @ Affine.translation(0, r0)
         for geom, value in shapes(ids, mask=ids > 0, connectivity=4, transform=transform):
             geoms[int(value)] = shapely.geometry.shape(geom)
         last_block = r0 + labels.shape[0] >= self.height
@@ -302,7 +302,8 @@ def vectorize(labels_path, out_path=None, names: list[str] | None = None, probs_
               options: VectorOptions | None = None, driver: str | None = None) -> Path:
     """Polygons of a class GeoTIFF written by the predictor (or any uint8 class raster with
     nodata 255), read in blocks of rows. `names`: the class names (default: the file's
-    CLASS_NAMES tag); `probs_path`: its class probabilities (for `mean_prob`)."""
+    CLASS_NAMES tag); `probs_path`: its class probabilities, a GeoTIFF (for `mean_prob`);
+    `driver`: the only GDAL driver that may open `labels_path`."""
     import json
 
     from rasterio.windows import Window
@@ -313,7 +314,7 @@ def vectorize(labels_path, out_path=None, names: list[str] | None = None, probs_
     out_path = Path(out_path) if out_path else vector_path(labels_path, options.format)
     with gdal_env(), contextlib.ExitStack() as stack:
         src = stack.enter_context(open_raster(labels_path, str(labels_path), driver))
-        psrc = stack.enter_context(open_raster(probs_path, str(probs_path), driver)) \
+        psrc = stack.enter_context(open_raster(probs_path, str(probs_path), 'GTiff')) \
             if probs_path else None
         if names is None:
             names = json.loads(src.tags().get('CLASS_NAMES', 'null')) or \
@@ -329,7 +330,7 @@ def vectorize(labels_path, out_path=None, names: list[str] | None = None, probs_
                 labels = src.read(1, window=window)
                 prob = None
                 if psrc is not None:
-                    p = psrc.read(window=window, masked=True).filled(np.nan).astype(np.float32)
+                    p = psrc.read(window=window, masked=True).astype(np.float32).filled(np.nan)
                     p *= np.asarray(psrc.scales, np.float32)[:, None, None]
                     prob = class_probability(labels, p)
                 writer.write(r0, labels, prob)
