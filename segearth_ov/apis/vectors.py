@@ -124,8 +124,8 @@ class PolygonWriter:
         area = pixel_area_m2(crs, transform) if transform is not None else None
         self.area_field = 'area_m2' if area is not None else 'area_px'
         self.pixel_area = area if area is not None else 1.0
-        t = self.transform
-        self.tolerance = self.options.simplify * min(np.hypot(t.a, t.d), np.hypot(t.b, t.e))
+        t = self.transform          # polygons are traced in pixel coordinates, then moved
+        self.affine = [t.a, t.b, t.d, t.e, t.c, t.f]
         self.features = 0
 
     # ------------------------------------------------------------------ stream
@@ -175,8 +175,10 @@ class PolygonWriter:
         psum = np.bincount(ids.ravel(), weights=prob.ravel(), minlength=n) if prob is not None \
             else np.zeros(n)
         geoms = [None] * n
-        transform = self.transform @ Affine.translation(0, r0)
-        for geom, value in shapes(ids, mask=ids > 0, connectivity=4, transform=transform):
+        # whole-pixel coordinates (exact in floating point), so that the edges of regions
+        # cut by a block border coincide exactly and union joins them
+        for geom, value in shapes(ids, mask=ids > 0, connectivity=4,
+                                  transform=Affine.translation(0, r0)):
             geoms[int(value)] = shapely.geometry.shape(geom)
         last_block = r0 + labels.shape[0] >= self.height
         merge = self.options.merge
@@ -231,15 +233,17 @@ class PolygonWriter:
 
     def _finish(self, region: _Open) -> None:
         import shapely
+        import shapely.affinity
         area = region.pixels * self.pixel_area
         if area < self.options.min_area:
             return
         geom = region.geoms[0] if len(region.geoms) == 1 else \
             shapely.union_all(region.geoms)
         # union leaves vertices on straight edges where pieces met; tolerance 0 drops them
-        geom = shapely.simplify(geom, self.tolerance, preserve_topology=True)
+        geom = shapely.simplify(geom, self.options.simplify, preserve_topology=True)
         if not geom.is_valid:
             geom = shapely.make_valid(geom)
+        geom = shapely.affinity.affine_transform(geom, self.affine)
         self._batch.append((geom, region.cls, region.pixels, area,
                             region.prob / region.pixels if self._has_prob else np.nan))
 
