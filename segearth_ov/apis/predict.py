@@ -32,6 +32,7 @@ from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, 
                         gdal_env, is_georeferenced, open_raster, pixel_area_m2, pixel_size_m,
                         quiet_georeference, select_bands, write_text_atomic)
 from .tiling import LogitBlender, RowResampler, TilePlan, chunk_rows_for
+from .vectors import class_probability
 
 logger = logging.getLogger('segearth_ov')
 
@@ -347,7 +348,7 @@ def output_paths(image: Path, out_dir: Path, fmt: str) -> dict:
 def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                  fmt: str = 'auto', save_probs: bool = False, probs_dtype: str = 'uint8',
                  overlay: bool = True, progress: bool = True, title: str | None = None,
-                 driver: str | None = None) -> dict:
+                 driver: str | None = None, vector=None) -> dict:
     """Segment one image file and write its outputs into `out_dir`; returns the summary.
 
     Outputs: `<stem>_labels.tif` (georeferenced uint8 class map, nodata 255, colour table,
@@ -355,6 +356,8 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
     `<stem>_overlay.png` (image | colour overlay with legend), `<stem>_summary.json`
     (class areas in pixels and m²) and `<stem>_classes.txt` (value → class). `driver`: the
     only GDAL driver that may open `path` (the web page's, for files that came from a user).
+    `vector`: a `vectors.VectorOptions` (or a format name: gpkg, geojson, fgb) to also write
+    `<stem>_polygons.<format>`, the class regions as polygons, streamed with the class map.
     """
     from ..visualization import class_colours
     options = _sar_default(options or SceneOptions(), model)
@@ -375,13 +378,17 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
         writer = ClassMapWriter(files['labels'], names, colours, src.height, src.width,
                                 src.crs if georef else None, src.transform if georef else None,
                                 files['probs'] if save_probs else None, probs_dtype, fmt)
+        polygons = _polygon_writer(vector, files, names, src, georef)
 
         def sink(r0, chunk, valid):
             labels, probs = classify(model, chunk, valid)
             writer.write(r0, labels, probs if save_probs else None, valid)
             summary.add(r0, labels)
+            if polygons is not None:
+                polygons.write(r0, labels, class_probability(labels, probs))
 
-        with writer, _progress(plan.n_tiles, path.name, progress) as bar:
+        with writer, polygons or contextlib.nullcontext(), \
+                _progress(plan.n_tiles, path.name, progress) as bar:
             segment_scene(model, reader, plan, sink, bar)
         seconds = time.perf_counter() - t0
         result = _summary(path, src, georef, model, options, plan, reader, summary, files,
@@ -393,6 +400,18 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
         f'{i}\t{",".join(syn)}\n' for i, syn in enumerate(model.class_names.classes)))
     write_text_atomic(files['summary'], json.dumps(result, indent=2) + '\n')
     return result
+
+
+def _polygon_writer(vector, files: dict, names, src, georef: bool):
+    """The `vectors.PolygonWriter` of `<stem>_polygons.<format>` (None without `vector`)."""
+    if vector is None:
+        return None
+    from .vectors import PolygonWriter, VectorOptions, vector_path
+    options = VectorOptions(format=vector) if isinstance(vector, str) else vector
+    files['polygons'] = vector_path(files['labels'], options.format)
+    return PolygonWriter(files['polygons'], names, src.height, src.width,
+                         src.crs if georef else None, src.transform if georef else None,
+                         options)
 
 
 def overlay_title(model) -> str:
@@ -414,6 +433,8 @@ def _summary(path, src, georef, model, options, plan, reader, summary, files, sa
     written = [str(files['labels']), str(files['summary']), str(files['classes'])]
     if save_probs:
         written.append(str(files['probs']))
+    if 'polygons' in files:
+        written.append(str(files['polygons']))
     if overlay:
         written.append(str(files['overlay']))
     return dict(

@@ -25,10 +25,13 @@ examples:
   python tools/predict.py s1_vv.tif --classes "water;building;farmland" \\
       --clip-type AlignEarth --model-type SCLIP --linear-sar
   python tools/predict.py big.tif --classes "road;building" --dry-run
+  python tools/predict.py scene.tif --classes "background;building;road" --vector gpkg \\
+      --vector-classes "building;road" --vector-min-area 20 --vector-simplify 0.5
 
 outputs per input (in --out): <stem>_labels.tif (class map: input's CRS and transform, nodata
 255, colour table and class names; .png for plain images), <stem>_probs.tif (--save-probs),
-<stem>_overlay.png, <stem>_summary.json (class areas in pixels and m²), <stem>_classes.txt.
+<stem>_overlay.png, <stem>_summary.json (class areas in pixels and m²), <stem>_classes.txt,
+<stem>_polygons.gpkg|geojson|fgb (--vector). GeoTIFFs are Cloud-Optimized GeoTIFFs.
 
 region mode (README "Mapping a region"): many scenes as one resumable job, with a manifest, a
 VRT mosaic and a STAC catalogue; in one process with --region, or shared among processes
@@ -128,9 +131,43 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument('--probs-dtype', choices=('uint8', 'float32'), default='uint8',
                    help='uint8: probability × 255 (default), float32: as is')
     g.add_argument('--no-overlay', action='store_true', help='skip the PNG overlay')
+    _vector_options(p)
     g.add_argument('--dry-run', action='store_true',
                    help='print the tiling plan and estimated memory; segment nothing')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
+
+
+def _vector_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('polygons (--vector)')
+    g.add_argument('--vector', choices=('gpkg', 'geojson', 'fgb'),
+                   help='also write <stem>_polygons.<format>: one polygon per region of one '
+                   "class, with class_name, class_index, pixels, area_m2 (area_px without a "
+                   "projected CRS) and mean_prob, in the input's CRS")
+    g.add_argument('--vector-min-area', type=float, default=0.0, metavar='A',
+                   help='drop polygons smaller than A (m² in a projected CRS, else pixels)')
+    g.add_argument('--vector-simplify', type=float, default=0.0, metavar='PX',
+                   help='simplification tolerance in pixels (default 0: exact pixel edges)')
+    g.add_argument('--vector-classes', metavar='NAMES',
+                   help='classes to keep, by name or index, separated by ";" (e.g. '
+                   '"building;road"; default: all)')
+    g.add_argument('--no-vector-merge', action='store_true',
+                   help='leave polygons cut at the borders of the blocks of rows they are '
+                   'traced in (default: merged)')
+    g.add_argument('--vector-block-rows', type=int, default=1024, metavar='N',
+                   help='rows traced at once (memory: N × width × 4 bytes; default 1024)')
+
+
+def vector_options(args):
+    """The VectorOptions of --vector (None without it); ValueError names a bad option."""
+    if not getattr(args, 'vector', None):
+        return None
+    from .vectors import VectorOptions
+    classes = None
+    if args.vector_classes:
+        classes = tuple(c.strip() for c in args.vector_classes.split(';') if c.strip())
+    return VectorOptions(format=args.vector, min_area=args.vector_min_area,
+                         simplify=args.vector_simplify, classes=classes,
+                         merge=not args.no_vector_merge, block_rows=args.vector_block_rows)
 
 
 def _literal(text: str):
@@ -218,8 +255,12 @@ def main(argv=None, prog: str | None = None) -> int:
         import torch
         torch.set_num_threads(args.threads)
     try:
+        vector = vector_options(args)
         t0 = time.perf_counter()
         model = P.build_model(classes, **settings)
+        if vector is not None:
+            from .vectors import kept_classes
+            kept_classes(model.class_names.names, vector.classes)
         print(f'model built in {time.perf_counter() - t0:.1f}s '
               f'({model.clip_type} {model.vit_type}, {model.model_type}, '
               f'{model.num_classes} classes, device {model.device_})')
@@ -234,7 +275,7 @@ def main(argv=None, prog: str | None = None) -> int:
             result = P.predict_file(path, model, args.out, options=scene_options(args),
                                     fmt=args.format, save_probs=args.save_probs,
                                     probs_dtype=args.probs_dtype, overlay=not args.no_overlay,
-                                    progress=not args.quiet)
+                                    progress=not args.quiet, vector=vector)
         except (ImageReadError, ValueError, OSError) as err:
             failed += 1
             print(f'error: {path}: {err}', file=sys.stderr)

@@ -9,7 +9,7 @@ Reading: `open_raster` (a path or an in-memory array), `select_bands` (the band 
 the model sees the scene at another resolution, and the validity of source rows) and
 `scene_stretch` (one 8-bit stretch per scene, from a decimated read, shared by all tiles).
 
-Writing: `ClassMapWriter` (a uint8 class GeoTIFF with nodata, colour table, class names in
+Writing: `ClassMapWriter` (a uint8 class Cloud-Optimized GeoTIFF with nodata, colour table, class names in
 the band metadata, a raster attribute table and category names in `.aux.xml`, and a QGIS
 `.qml` style; optionally class probabilities; PNG on request), and `atomic_path` so that an
 interrupted run never leaves a half-written file under the final name.
@@ -360,12 +360,23 @@ def class_qml(names: list[str], colours: np.ndarray) -> str:
             f'{entries}      </colorPalette>\n    </rasterrenderer>\n  </pipe>\n</qgis>\n')
 
 
+def write_cog(tif: Path, path: Path, resampling: str) -> Path:
+    """A Cloud-Optimized GeoTIFF at `path` from the tiled GeoTIFF `tif` (GDAL's COG driver:
+    256² deflate tiles, overviews by `resampling` until they fit one tile, in the layout
+    that lets a viewer or STAC client read any part with a few HTTP range requests)."""
+    from rasterio.shutil import copy as gdal_copy
+    with gdal_env(), quiet_georeference(), atomic_path(path) as tmp:
+        gdal_copy(tif, tmp, driver='COG', COMPRESS='DEFLATE', BLOCKSIZE=256,
+                  OVERVIEW_RESAMPLING=resampling, BIGTIFF='IF_SAFER')
+    return path
+
+
 class ClassMapWriter:
     """Writes a class map (and optionally class probabilities) row block by row block.
 
-    The GeoTIFF is tiled, deflate-compressed, uint8 with nodata 255, carries the input's CRS
-    and transform (when it has them), a colour table, the class names (band metadata,
-    `.aux.xml`, `.qml`) and overviews. With `fmt='png'` a temporary GeoTIFF is copied at the
+    The GeoTIFF is a Cloud-Optimized GeoTIFF (`write_cog`: tiled, deflate, overviews),
+    uint8 with nodata 255, with the input's CRS and transform (when it has them), a colour
+    table and the class names (band metadata, `.aux.xml`, `.qml`); the probabilities too. With `fmt='png'` a temporary GeoTIFF is copied at the
     end into a palette PNG (no georeference). Use it as a context manager: files appear
     under their names only when the block completes; an error leaves earlier files intact.
     """
@@ -393,9 +404,9 @@ class ClassMapWriter:
         block = dict(driver='GTiff', height=self.shape[0], width=self.shape[1], tiled=True,
                      blockxsize=256, blockysize=256, compress='deflate', BIGTIFF='IF_SAFER',
                      **self.geo)
-        target = self.labels_path if self.fmt == 'tif' else \
-            self.labels_path.with_name(self.labels_path.name + '.tif')
-        self._tif = self._stack.enter_context(atomic_path(target, keep=self.fmt == 'tif'))
+        # written block by block into a tiled GeoTIFF, copied at the end into a COG (or PNG)
+        target = self.labels_path.with_name(self.labels_path.name + '.tif')
+        self._tif = self._stack.enter_context(atomic_path(target, keep=False))
         self.dst = self._stack.enter_context(
             rasterio.open(self._tif, 'w', count=1, dtype='uint8', nodata=NODATA_LABEL, **block))
         self.dst.set_band_description(1, 'class')
@@ -406,7 +417,9 @@ class ClassMapWriter:
         self.dst.write_colormap(1, cmap)
         self.pdst = None
         if self.probs_path is not None:
-            ptif = self._stack.enter_context(atomic_path(Path(self.probs_path)))
+            probs = Path(self.probs_path)
+            self._ptif = ptif = self._stack.enter_context(
+                atomic_path(probs.with_name(probs.name + '.tif'), keep=False))
             self.pdst = self._stack.enter_context(rasterio.open(
                 ptif, 'w', count=len(self.names), dtype=self.probs_dtype,
                 nodata=np.nan if self.probs_dtype == 'float32' else None, **block))
@@ -440,25 +453,25 @@ class ClassMapWriter:
         if exc_type is not None:
             self._stack.__exit__(exc_type, exc, tb)   # partial files are removed
             return False
-        from rasterio.enums import Resampling
-        h, w = self.shape
-        factors = [2 ** k for k in range(1, 12) if max(h, w) / 2 ** k >= 256]
-        if factors and self.fmt == 'tif':
-            self.dst.build_overviews(factors, Resampling.nearest)
         tif = self._tif
-        self._stack.close()     # closes the datasets and moves them onto their names
-        if self.fmt == 'tif':
-            write_text_atomic(Path(f'{self.labels_path}.aux.xml'),
-                              class_aux_xml(self.names, self.colours))
-            write_text_atomic(self.labels_path.with_suffix('.qml'),
-                              class_qml(self.names, self.colours))
-            return False
-        import rasterio
-        from rasterio.shutil import copy as gdal_copy
+        self._stack.close()     # closes the datasets; the temporary GeoTIFFs stay for the copy
         try:
-            with rasterio.Env(GDAL_PAM_ENABLED=False), quiet_georeference(), \
-                    atomic_path(self.labels_path) as tmp:
-                gdal_copy(tif, tmp, driver='PNG')
+            if self.probs_path is not None:
+                write_cog(self._ptif, Path(self.probs_path), 'AVERAGE')
+            if self.fmt == 'tif':
+                write_cog(tif, self.labels_path, 'NEAREST')
+                write_text_atomic(Path(f'{self.labels_path}.aux.xml'),
+                                  class_aux_xml(self.names, self.colours))
+                write_text_atomic(self.labels_path.with_suffix('.qml'),
+                                  class_qml(self.names, self.colours))
+            else:
+                import rasterio
+                from rasterio.shutil import copy as gdal_copy
+                with rasterio.Env(GDAL_PAM_ENABLED=False), quiet_georeference(), \
+                        atomic_path(self.labels_path) as tmp:
+                    gdal_copy(tif, tmp, driver='PNG')
         finally:
             tif.unlink(missing_ok=True)
+            if self.probs_path is not None:
+                self._ptif.unlink(missing_ok=True)
         return False

@@ -36,6 +36,7 @@ from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, 
 from ..utils import advice
 from ..utils.images import ImageReadError
 from .tiling import LogitBlender, RowResampler, chunk_rows_for
+from .vectors import class_probability
 
 logger = logging.getLogger('segearth_ov')
 
@@ -199,11 +200,12 @@ class Records:
 
 
 def run_key(classes, settings: dict, options: P.SceneOptions, save_probs, probs_dtype,
-            fmt, overlay) -> str:
+            fmt, overlay, vector=None) -> str:
     """What the outputs depend on: a record of other settings is not a finished unit."""
+    extra = {} if vector is None else dict(vector=asdict(vector))
     text = json.dumps(dict(classes=[list(c) for c in classes.classes], settings=settings,
                            options=asdict(options), save_probs=save_probs,
-                           probs_dtype=probs_dtype, fmt=fmt, overlay=overlay),
+                           probs_dtype=probs_dtype, fmt=fmt, overlay=overlay, **extra),
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -235,18 +237,22 @@ def segment_block(model, reader, plan, unit: Unit, sink) -> None:
 
 
 def run_block(model, unit: Unit, records: Records, options: P.SceneOptions,
-              save_probs: bool) -> list[Path]:
-    """Labels (and float32 probabilities) of one block as .npy files under .region/blocks."""
+              save_probs: bool, vector: bool = False) -> list[Path]:
+    """Labels (and float32 probabilities; with `vector` the probability of each pixel's
+    class, for the polygons' mean) of one block as .npy files under .region/blocks."""
     options = P._sar_default(options, model)
     records.blocks.mkdir(parents=True, exist_ok=True)
     h = unit.rows[1] - unit.rows[0]
     files = [records.blocks / f'{unit.id}.labels.npy']
     if save_probs:
         files.append(records.blocks / f'{unit.id}.probs.npy')
+    if vector:
+        files.append(records.blocks / f'{unit.id}.conf.npy')
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(P.opened(unit.path))
         tmp_l = stack.enter_context(atomic_path(files[0]))
         tmp_p = stack.enter_context(atomic_path(files[1])) if save_probs else None
+        tmp_c = stack.enter_context(atomic_path(files[-1])) if vector else None
         bands, alpha = select_bands(src, options.bands, options.sar, unit.path)
         reader = SceneReader(src, bands, alpha, options.nodata,
                              options.sar and options.linear_sar, options.percentiles, unit.path)
@@ -255,6 +261,8 @@ def run_block(model, unit: Unit, records: Records, options: P.SceneOptions,
         probs = np.lib.format.open_memmap(tmp_p, 'w+', np.float32,
                                           (model.num_classes, h, unit.width)) \
             if save_probs else None
+        conf = np.lib.format.open_memmap(tmp_c, 'w+', np.float32, (h, unit.width)) \
+            if vector else None
 
         def sink(r0, chunk, valid):
             lab, p = P.classify(model, chunk, valid)
@@ -262,6 +270,8 @@ def run_block(model, unit: Unit, records: Records, options: P.SceneOptions,
             labels[rows] = lab
             if probs is not None:
                 probs[:, rows] = p
+            if conf is not None:
+                conf[rows] = class_probability(lab, p)
 
         segment_block(model, reader, plan, unit, sink)
         labels.flush()
@@ -269,12 +279,15 @@ def run_block(model, unit: Unit, records: Records, options: P.SceneOptions,
         if probs is not None:
             probs.flush()
             del probs
+        if conf is not None:
+            conf.flush()
+            del conf
     return files
 
 
 def assemble_scene(model, blocks: list[Unit], records: Records, out: Path,
                    options: P.SceneOptions, fmt: str, save_probs: bool, probs_dtype: str,
-                   overlay: bool, seconds: float) -> dict:
+                   overlay: bool, seconds: float, vector=None) -> dict:
     """Write a split scene's outputs from its block files, as `predict_file` writes them."""
     from ..visualization import class_colours
     options = P._sar_default(options, model)
@@ -295,18 +308,23 @@ def assemble_scene(model, blocks: list[Unit], records: Records, out: Path,
                                 src.width, src.crs if georef else None,
                                 src.transform if georef else None,
                                 files['probs'] if save_probs else None, probs_dtype, fmt)
+        polygons = P._polygon_writer(vector, files, names, src, georef)
         chunk = chunk_rows_for(src.width, P.logit_channels(model))
-        with writer:
+        with writer, polygons or contextlib.nullcontext():
             for u in sorted(blocks, key=lambda u: u.block):
                 lab = np.load(records.blocks / f'{u.id}.labels.npy', mmap_mode='r')
                 prob = np.load(records.blocks / f'{u.id}.probs.npy', mmap_mode='r') \
                     if save_probs else None
+                conf = np.load(records.blocks / f'{u.id}.conf.npy', mmap_mode='r') \
+                    if polygons is not None else None
                 for a in range(0, lab.shape[0], chunk):
                     part = np.array(lab[a:a + chunk])
                     r0 = u.rows[0] + a
                     writer.write(r0, part, None if prob is None else np.array(prob[:, a:a + chunk]),
                                  part != NODATA_LABEL)
                     summary.add(r0, part)
+                    if polygons is not None:
+                        polygons.write(r0, part, np.array(conf[a:a + chunk]))
         result = P._summary(path, src, georef, model, options, plan, reader, summary, files,
                             save_probs, overlay, seconds + time.perf_counter() - t0)
     if overlay:
@@ -343,6 +361,7 @@ class RegionJob:
     target_crs: str | None = None
     mosaic: bool = True
     progress: bool = True
+    vector: object = None         # vectors.VectorOptions: polygons of every scene
 
 
 class _Sync:
@@ -397,11 +416,12 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
             if u.block is None:
                 result = P.predict_file(u.path, model, out, options=job.options, fmt=job.fmt,
                                         save_probs=job.save_probs, probs_dtype=job.probs_dtype,
-                                        overlay=job.overlay, progress=False)
+                                        overlay=job.overlay, progress=False, vector=job.vector)
                 records.write(u.id, scene_files(result, out), rank=rank,
                               seconds=time.perf_counter() - t0)
             else:
-                files = run_block(model, u, records, job.options, job.save_probs)
+                files = run_block(model, u, records, job.options, job.save_probs,
+                                  job.vector is not None)
                 records.write(u.id, files, rank=rank, seconds=time.perf_counter() - t0)
         except (ImageReadError, ValueError, OSError) as err:
             # one bad scene must not stop the region: it is reported, the rest goes on
@@ -431,7 +451,7 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
         t0 = time.perf_counter()
         secs = sum(json.loads(records.path(b.id).read_text()).get('seconds', 0) for b in blocks)
         result = assemble_scene(model, blocks, records, out, job.options, job.fmt,
-                                job.save_probs, job.probs_dtype, job.overlay, secs)
+                                job.save_probs, job.probs_dtype, job.overlay, secs, job.vector)
         records.write(stem, scene_files(result, out), rank=rank, blocks=len(blocks),
                       seconds=secs + time.perf_counter() - t0)
         for b in blocks:             # the scene's record now stands for its blocks
@@ -597,6 +617,31 @@ def write_vrt(path: Path, files: list[Path], names: list[str]) -> Path:
     return path
 
 
+def scene_assets(summary: dict) -> list[tuple]:
+    """(key, media type, roles, title) of a scene's outputs besides the class map, as its
+    summary lists them: STAC's media types (COG, GeoPackage, FlatGeobuf, GeoJSON)."""
+    from .vectors import MEDIA_TYPES
+    assets = [('summary', 'application/json', ['metadata'], 'class areas')]
+    for f in summary['outputs'][1:]:
+        name = Path(f).name
+        if name.endswith('_probs.tif'):
+            assets.append(('probs', 'image/tiff; application=geotiff; profile=cloud-optimized',
+                           ['data'], 'class probabilities (one band per class)'))
+        elif '_polygons.' in name:
+            assets.append(('polygons', MEDIA_TYPES[name.rsplit('.', 1)[1]], ['data'],
+                           'class polygons (class_name, class_index, pixels, area, mean_prob)'))
+        elif name.endswith('_overlay.png'):
+            assets.append(('overlay', 'image/png', ['overview'], 'image and class overlay'))
+    return assets
+
+
+def key_file(summary: dict, key: str) -> str:
+    """The file name of a scene asset."""
+    suffix = {'summary': '_summary.json', 'probs': '_probs.tif', 'overlay': '_overlay.png',
+              'polygons': '_polygons.'}[key]
+    return next(Path(f).name for f in summary['outputs'] if suffix in Path(f).name)
+
+
 def write_stac(folder: Path, scenes, classes, vrt: Path | None) -> Path:
     """A self-contained STAC catalogue: one item per scene's class map, with its footprint,
     CRS (projection extension) and classes with colours (classification extension).
@@ -634,13 +679,17 @@ def write_stac(folder: Path, scenes, classes, vrt: Path | None) -> Path:
                                            source=summary['input']))
         proj = ProjectionExtension.ext(item, add_if_missing=True)
         proj.apply(epsg=epsg, wkt2=wkt, shape=shape, transform=transform)
-        asset = pystac.Asset(href=str(labels.resolve()), media_type=pystac.MediaType.GEOTIFF,
+        asset = pystac.Asset(href=str(labels.resolve()), media_type=pystac.MediaType.COG,
                              roles=['data'], title='class map (uint8, nodata 255)')
         item.add_asset('labels', asset)
         ClassificationExtension.ext(asset, add_if_missing=True).classes = classes
-        item.add_asset('summary', pystac.Asset(
-            href=str((labels.parent / f'{stem}_summary.json').resolve()),
-            media_type=pystac.MediaType.JSON, roles=['metadata'], title='class areas'))
+        for key, media, roles, title in scene_assets(summary):
+            item.add_asset(key, pystac.Asset(href=str((labels.parent / key_file(summary, key))
+                                                      .resolve()),
+                                             media_type=media, roles=roles, title=title))
+        if 'polygons' in item.assets:
+            ClassificationExtension.ext(item.assets['polygons'],
+                                        add_if_missing=True).classes = classes
         catalog.add_item(item)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f'_{folder.name}_partial_{os.getpid()}')   # no dot: a folder to pystac
@@ -691,7 +740,7 @@ def build_parser(prog=None):
 def main(argv=None, prog=None) -> int:
     """tools/predict.py in region mode (one process or one torchrun rank)."""
     import sys
-    from .predict_cli import parsed_inputs
+    from .predict_cli import parsed_inputs, vector_options
     from ..models.backbones import WeightsNotFoundError
     from ..utils.images import ImageReadError
     args = build_parser(prog).parse_args(argv)
@@ -701,6 +750,10 @@ def main(argv=None, prog=None) -> int:
     rank = int(os.environ.get('RANK', '0'))
     try:
         classes, settings, options, paths = parsed_inputs(args)
+        vector = vector_options(args)
+        if vector is not None:
+            from .vectors import kept_classes
+            kept_classes([syn[0] for syn in classes.classes], vector.classes)
         slide = P.slide_settings(settings=settings)
         if args.dry_run and args.ranks:
             world = args.ranks
@@ -729,12 +782,12 @@ def main(argv=None, prog=None) -> int:
         print(f'error: rank {rank}: {err}', file=sys.stderr)
         return 2
     key = run_key(classes, {k: v for k, v in settings.items() if k != 'device'}, options,
-                  args.save_probs, args.probs_dtype, args.format, not args.no_overlay)
+                  args.save_probs, args.probs_dtype, args.format, not args.no_overlay, vector)
     job = RegionJob(paths=paths, out=Path(args.out), options=options, key=key, fmt=args.format,
                     save_probs=args.save_probs, probs_dtype=args.probs_dtype,
                     overlay=not args.no_overlay, split_pixels=int(args.split_pixels),
                     max_units=args.max_units, target_crs=args.target_crs,
-                    mosaic=not args.no_mosaic, progress=not args.quiet)
+                    mosaic=not args.no_mosaic, progress=not args.quiet, vector=vector)
     result = run_region(model, job, ctx.rank, ctx.world_size)
     if ctx.distributed:
         import torch.distributed as dist

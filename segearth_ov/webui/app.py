@@ -11,7 +11,8 @@ GET /api/scenes/{id}, GET /api/scenes/{id}/tiles/{z}/{x}/{y}.png, GET
 /api/scenes/{id}/image.png, POST /api/jobs, GET /api/jobs/{id}, POST
 /api/jobs/{id}/cancel, GET /api/jobs/{id}/tiles/{z}/{x}/{y}.png, GET
 /api/jobs/{id}/image.png, GET /api/jobs/{id}/pixel?lat=&lng=, GET
-/api/jobs/{id}/download/{labels|overlay|summary}.
+/api/jobs/{id}/download/{labels|overlay|summary}, GET
+/api/jobs/{id}/download/polygons?format=gpkg|geojson|fgb.
 """
 from __future__ import annotations
 
@@ -90,13 +91,28 @@ def _hidden(text) -> list[int]:
         raise RequestError(f'hide={text!r}: give class indices separated by commas') from None
 
 
+def check_basemap(url: str | None) -> str | None:
+    """An http(s) XYZ template with {z}, {x} and {y}, or ValueError naming what is missing."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    if parts.scheme not in ('http', 'https') or not parts.netloc or \
+            not all(k in url for k in ('{z}', '{x}', '{y}')) or any(c in url for c in '"<>\\ '):
+        raise ValueError(f'--basemap {url!r}: give an http(s) tile URL template with {{z}}, '
+                         '{x} and {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png')
+    return url
+
+
 def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: Path,
                max_upload_mb: float = 1024, threads: int | None = None, classes: str = '',
                host: str = '127.0.0.1', allow_hosts=(), token: str | None = None,
-               limits: Limits | None = None):
+               limits: Limits | None = None, basemap: str | None = None):
     """The FastAPI app: model `settings` as tools/predict.py takes them, fixed for its life;
     `classes` fills the page's class box at first. `host` is the bound address (with
-    `allow_hosts`, the Host names answered); `token` (random if None) is app.state.token."""
+    `allow_hosts`, the Host names answered); `token` (random if None) is app.state.token;
+    `basemap`: an XYZ URL template the page shows under the scene (None: no basemap, and
+    nothing the page loads comes from outside this server)."""
     from fastapi import FastAPI
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
@@ -104,6 +120,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     from ..apis.raster_io import gdal_env, open_raster
     from ..utils.images import ImageReadError
 
+    basemap = check_basemap(basemap)
     work_dir = Path(work_dir).resolve()
     data_dir = Path(data_dir).resolve() if data_dir else None
     if data_dir is not None and not data_dir.is_dir():
@@ -146,7 +163,8 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         keeper.prune()                      # the page loads: a moment to apply --keep-hours
         return dict(model={k: str(v) for k, v in settings.items()}, choices=CHOICES,
                     presets=class_presets(), data_dir=data_dir is not None,
-                    max_upload_mb=max_upload_mb, leaflet=lf is not None, classes=classes)
+                    max_upload_mb=max_upload_mb, leaflet=lf is not None, classes=classes,
+                    basemap=basemap)
 
     @app.get('/api/files')
     def files():
@@ -218,7 +236,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         b, p = _bands(bands), _percentiles(stretch)
         with gdal_env(), open_raster(scene.path, scene.name, scene.driver) as src:
             chosen, alpha, nodata, _ = scene.reading(src, b, p)
-            warped = T.warp_tile(src, chosen + ([alpha] if alpha else []), z, x, y)
+            warped = T.read_tile(src, chosen + ([alpha] if alpha else []), z, x, y)
             if warped is None:
                 return Response(empty_tile, **png)
             return Response(T.png_bytes(_scene_rgba(scene, warped[0], warped[1], b, p, src)),
@@ -273,7 +291,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
         if job.scene.crs is None:
             raise RequestError('this image has no CRS: use /image.png (the image view)', 404)
         with gdal_env(), open_raster(path, 'class map', _driver(path)) as src:
-            warped = T.warp_tile(src, [1], z, x, y, src_nodata=255)
+            warped = T.read_tile(src, [1], z, x, y, nodata=255)
         if warped is None:
             return Response(empty_tile, **png)
         return Response(T.png_bytes(T.labels_rgba(warped[0][0], _colours(job), _hidden(hide))),
@@ -316,10 +334,15 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
                     probabilities={n: round(float(v), 3) for n, v in zip(names, p)})
 
     @app.get('/api/jobs/{jid}/download/{kind}')
-    def download(jid: str, kind: str):
+    def download(jid: str, kind: str, format: str = 'gpkg'):     # noqa: A002  (query name)
+        from ..apis.vectors import MEDIA_TYPES
         job = jobs.get(jid)
+        if kind == 'polygons':
+            path = job.polygons(format)
+            return FileResponse(path, filename=path.name, media_type=MEDIA_TYPES[format])
         path = job.file(kind if kind != 'probs' else '')
-        media = {'.tif': 'image/tiff', '.png': 'image/png', '.json': 'application/json'}
+        media = {'.tif': 'image/tiff; application=geotiff; profile=cloud-optimized',
+                 '.png': 'image/png', '.json': 'application/json'}
         return FileResponse(path, filename=path.name, media_type=media[path.suffix])
 
     return app

@@ -35,6 +35,10 @@ def build_parser(prog=None):
     g.add_argument('--port', type=int, default=7860)
     g.add_argument('--work-dir', default='work_dirs/webui', help='uploads and job outputs')
     g.add_argument('--max-upload-mb', type=float, default=1024, help='upload size limit')
+    g.add_argument('--basemap', metavar='URL-TEMPLATE',
+                   help='a web map under the scene, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png '
+                   '(default: none — nothing the page shows comes from the internet; with it, '
+                   'the browser fetches those tiles from that server)')
     g.add_argument('--allow-host', action='append', default=[], metavar='NAME',
                    help='another Host name the page may be opened through (e.g. this '
                    "machine's name with --host 0.0.0.0; repeatable; '*' allows any)")
@@ -70,7 +74,7 @@ def main(argv=None, prog=None) -> int:
                         args.max_queued)
         app = create_app(settings, scene_options(args), args.data_dir, Path(args.work_dir),
                          args.max_upload_mb, args.threads, classes, host=args.host,
-                         allow_hosts=args.allow_host, limits=limits)
+                         allow_hosts=args.allow_host, limits=limits, basemap=args.basemap)
     except ValueError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

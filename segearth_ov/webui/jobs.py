@@ -86,6 +86,24 @@ class Job:
                                '--max-jobs, --max-work-gb): run it again', 404)
         return path
 
+    def polygons(self, fmt: str) -> Path:
+        """The class polygons in `fmt` (gpkg, geojson, fgb), traced from the job's class map
+        and probabilities at the first download (`apis.vectors`), then kept with its outputs."""
+        from ..apis.vectors import VECTOR_FORMATS, VectorOptions, vector_path, vectorize
+        if fmt not in VECTOR_FORMATS:
+            raise RequestError(f'polygon format {fmt!r}: use ' + ', '.join(VECTOR_FORMATS), 404)
+        labels, probs = self.file('labels'), self.file('probs')
+        path = vector_path(labels, fmt)
+        with _POLYGONS:             # one tracing at a time (they share temporary names)
+            if not path.is_file():
+                names = [c['name'] for c in self.result['classes']]
+                vectorize(labels, path, names, probs, VectorOptions(format=fmt),
+                          driver='PNG' if labels.suffix == '.png' else 'GTiff')
+        return path
+
+
+_POLYGONS = threading.Lock()
+
 
 def check_model_options(options: dict | None) -> dict:
     """The advanced panel's options, refused unless they are among CHOICES / a threshold."""

@@ -1,21 +1,20 @@
 """Map pictures of a scene and of its class map: web-mercator tiles (georeferenced scenes)
 and one decimated image (plain images, shown in an image view).
 
-Why rasterio and not one big PNG: a tile reads only the source window under it, decimated
-to at most `MAX_READ` pixels a side (GDAL uses the overviews the predictor writes), then
-reprojects that small array to the 256² tile — memory and time per tile stay bounded
-whatever the scene's size.
+Why rio-tiler: it is the tiler behind TiTiler and localtileserver (leafmap, samgeo) and does
+the tile maths, the overview choice, the reprojection and the coverage mask of each XYZ
+tile, reading only the source window under it — memory and time per tile stay bounded
+whatever the scene's size. The dataset it reads is always one the caller opened (with the
+scene's pinned GDAL driver, `formats`): rio-tiler never opens a path itself here.
 """
 from __future__ import annotations
 
 import io
-import math
+import warnings
 
 import numpy as np
 
 TILE = 256
-MAX_READ = 512
-ORIGIN = 20037508.342789244          # half the web-mercator world, metres
 MAX_ZOOM = 24
 
 
@@ -26,15 +25,12 @@ def png_bytes(rgba: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def mercator_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """(left, bottom, right, top) in EPSG:3857 of the XYZ tile z/x/y."""
+def check_tile(z: int, x: int, y: int) -> None:
+    """RequestError (404) for an XYZ address that does not exist."""
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
         from .safety import RequestError
         raise RequestError(f'tile {z}/{x}/{y} does not exist (zoom 0–{MAX_ZOOM}, x and y '
                            'below 2^zoom)', 404)
-    size = 2 * ORIGIN / 2 ** z
-    left, top = -ORIGIN + x * size, ORIGIN - y * size
-    return left, top - size, left + size, top
 
 
 def geographic_bounds(src) -> list[list[float]]:
@@ -44,56 +40,26 @@ def geographic_bounds(src) -> list[list[float]]:
     return [[s, w], [n, e]]
 
 
-def warp_tile(src, bands, z, x, y, resampling='nearest', src_nodata=None):
-    """(bands×256×256 array in the source's dtype, 256×256 covered mask) of one tile, or
-    None when the tile misses the scene."""
-    from rasterio.enums import Resampling
-    from rasterio.transform import from_bounds
-    from rasterio.warp import reproject, transform_bounds
-    from rasterio.windows import Window, from_bounds as window_from_bounds
-    left, bottom, right, top = mercator_bounds(z, x, y)
-    try:
-        b = transform_bounds('EPSG:3857', src.crs, left, bottom, right, top, densify_pts=21)
-    except Exception:       # noqa: BLE001  (outside the CRS's domain)
-        return None
-    if not all(map(math.isfinite, b)):
-        return None
-    win = window_from_bounds(*b, transform=src.transform)
-    full = Window(0, 0, src.width, src.height)
-    try:
-        win = win.intersection(full)
-    except Exception:       # noqa: BLE001  (rasterio: windows do not intersect)
-        return None
-    c0, r0 = max(0, math.floor(win.col_off)), max(0, math.floor(win.row_off))
-    c1 = min(src.width, math.ceil(win.col_off + win.width))
-    r1 = min(src.height, math.ceil(win.row_off + win.height))
-    if c1 <= c0 or r1 <= r0:
-        return None
-    win = Window(c0, r0, c1 - c0, r1 - r0)
-    f = max(win.width, win.height) / MAX_READ
-    oh, ow = (win.height, win.width) if f <= 1 else \
-        (max(1, round(win.height / f)), max(1, round(win.width / f)))
-    data = src.read(bands, window=win, out_shape=(len(bands), oh, ow),
-                    resampling=Resampling.nearest)
-    st = src.window_transform(win) if (oh, ow) == (win.height, win.width) else \
-        _scaled(src.window_transform(win), win.width / ow, win.height / oh)
-    dt = from_bounds(left, bottom, right, top, TILE, TILE)
-    rs = Resampling[resampling]
-    out = np.zeros((len(bands), TILE, TILE), data.dtype)
-    if src_nodata is not None:
-        out[:] = src_nodata
-    reproject(data, out, src_transform=st, src_crs=src.crs, dst_transform=dt,
-              dst_crs='EPSG:3857', resampling=rs, src_nodata=src_nodata, dst_nodata=src_nodata)
-    covered = np.zeros((1, TILE, TILE), np.uint8)
-    reproject(np.ones((1, oh, ow), np.uint8), covered, src_transform=st, src_crs=src.crs,
-              dst_transform=dt, dst_crs='EPSG:3857', resampling=Resampling.nearest,
-              src_nodata=0, dst_nodata=0)
-    return out, covered[0].astype(bool)
-
-
-def _scaled(transform, sx, sy):
-    from affine import Affine
-    return transform @ Affine.scale(sx, sy)
+def read_tile(src, bands, z, x, y, nodata=None):
+    """(bands×256×256 array in the source's dtype, 256×256 covered mask) of the XYZ tile
+    z/x/y of an open dataset (rio-tiler, nearest neighbour), or None when the tile misses
+    the scene. `nodata`: the value outside the scene and not covered (e.g. 255 for class
+    maps), else the file's."""
+    from rio_tiler.errors import TileOutsideBounds
+    from rio_tiler.io import Reader
+    check_tile(z, x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')         # NoOverviewWarning for small uploads
+        with Reader(None, dataset=src) as reader:
+            try:
+                img = reader.tile(x, y, z, tilesize=TILE, indexes=list(bands), nodata=nodata)
+            except TileOutsideBounds:
+                return None
+    covered = ~np.ma.getmaskarray(img.array).all(axis=0)
+    data = img.array.data
+    if nodata is not None:
+        data = np.where(covered, data, nodata).astype(data.dtype)
+    return data, covered
 
 
 def decimated(src, bands, side: int = 2048):

@@ -308,3 +308,33 @@ def test_unreadable_scene_is_reported_and_the_rest_finishes(tmp_path, scenes, ca
     again = R.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
     assert again['failed'] == [] and again['scenes'] == 3
     assert again['stats'][0]['units'] == 3            # bad's three blocks only
+
+
+def test_split_scene_polygons_and_stac_assets(tmp_path, scenes):
+    """--vector in region mode: the polygons of a scene split into blocks (assembled by the
+    block owner) equal predict_file's of the whole scene; the STAC item lists the COG class
+    map and probabilities, the GeoPackage polygons and the summary with their media types
+    and roles, and the class maps pass rio-cogeo's validator."""
+    import pystac
+    import pyogrio
+    from rio_cogeo.cogeo import cog_validate
+    from segearth_ov.apis.vectors import VectorOptions
+    model, vector = W.stub(32), VectorOptions(block_rows=50)
+    R.run_region(model, W.job(tmp_path / 'region', scenes[:2], save_probs=True, vector=vector))
+    P.predict_file(scenes[0], model, tmp_path / 'ref', options=P.SceneOptions(tile=64, overlap=16),
+                   save_probs=True, overlay=False, progress=False, vector=vector)
+    a = pyogrio.read_dataframe(tmp_path / 'region' / 'scene0_polygons.gpkg')
+    b = pyogrio.read_dataframe(tmp_path / 'ref' / 'scene0_polygons.gpkg')
+    assert len(a) > 10 and a.drop(columns='geometry').equals(b.drop(columns='geometry'))
+    assert a.geometry.geom_equals_exact(b.geometry, 0).all()
+    cat = pystac.Catalog.from_file(str(tmp_path / 'region' / 'stac' / 'catalog.json'))
+    item = {i.id: i for i in cat.get_items(recursive=True)}['scene0']
+    cog = 'image/tiff; application=geotiff; profile=cloud-optimized'
+    got = {k: (v.media_type, v.roles) for k, v in item.assets.items()}
+    assert got == {'labels': (cog, ['data']), 'probs': (cog, ['data']),
+                   'polygons': ('application/geopackage+sqlite3', ['data']),
+                   'summary': ('application/json', ['metadata'])}
+    for key in ('labels', 'probs', 'polygons'):
+        assert Path(item.assets[key].get_absolute_href()).is_file()
+    assert cog_validate(item.assets['labels'].get_absolute_href())[0]
+    assert 'classification:classes' in item.assets['polygons'].extra_fields

@@ -114,6 +114,18 @@ def test_upload_run_tiles_pixel_downloads(env, tmp_path):
     assert summary['crs'] == CRS and [c['name'] for c in summary['classes']] == names
     r = client.get(f'/api/jobs/{job["id"]}/download/overlay')
     assert r.status_code == 200 and r.content[:4] == b'\x89PNG'
+    assert 'cloud-optimized' in client.get(f'/api/jobs/{job["id"]}/download/labels').headers['content-type']
+    # polygons, traced at the first download: the scene's CRS, every pixel in one polygon
+    import geopandas as gpd
+    for fmt, media in (('geojson', 'application/geo+json'), ('gpkg', 'application/geopackage+sqlite3')):
+        r = client.get(f'/api/jobs/{job["id"]}/download/polygons', params={'format': fmt})
+        assert r.status_code == 200 and r.headers['content-type'] == media
+        (tmp_path / f'p.{fmt}').write_bytes(r.content)
+        df = gpd.read_file(tmp_path / f'p.{fmt}')
+        assert df.crs.to_string() == CRS and df.pixels.sum() == 256 * 256
+        assert df.area_m2.sum() == pytest.approx(256 * 256) and df.mean_prob.between(0, 1).all()
+    r = client.get(f'/api/jobs/{job["id"]}/download/polygons', params={'format': 'shp'})
+    assert r.status_code == 404 and 'gpkg, geojson, fgb' in r.json()['error']
 
 
 def test_pick_plain_image_and_cancel(env, tmp_path):
@@ -229,6 +241,22 @@ def test_rejections(env, case):
         assert r.status_code == 400 and 'cannot be set from the page' in r.json()['error']
     assert client.get('/api/info').status_code == 200          # still up
     assert client.get('/api/jobs/nope').status_code == 404
+
+
+def test_basemap_is_off_by_default_and_checked(tmp_path):
+    from segearth_ov.webui.cli import build_parser
+    from webui_helpers import make_client
+    assert build_parser().parse_args([]).basemap is None
+    assert make_client(make_app(tmp_path / 'a')).get('/api/info').json()['basemap'] is None
+    url = 'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
+    assert make_client(make_app(tmp_path / 'b', basemap=url)).get('/api/info').json()['basemap'] == url
+    for bad in ('file:///etc/{z}/{x}/{y}', 'https://tiles.example/{z}/{x}.png',
+                'javascript:alert(1)//{z}{x}{y}', 'https://x.example/{z}/{x}/{y}"><script>'):
+        with pytest.raises(ValueError, match='--basemap'):
+            make_app(tmp_path / 'c', basemap=bad)
+    page = (__import__('pathlib').Path(__file__).parents[2] / 'segearth_ov' / 'webui' / 'static'
+            / 'app.js').read_text()
+    assert 'nothing on this page comes from the internet' in page
 
 
 def test_cli_options_are_the_predictors_and_bind_locally():

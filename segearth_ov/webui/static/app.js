@@ -1,7 +1,7 @@
 // SegEarth-OV map page: talks to the JSON API of segearth_ov/webui/app.py.
 'use strict';
 const $ = (id) => document.getElementById(id);
-const state = { scene: null, job: null, map: null, base: null, overlay: null, hidden: new Set(), poll: null };
+const state = { scene: null, job: null, map: null, base: null, overlay: null, hidden: new Set(), poll: null, basemap: null };
 
 // the per-launch token: from the address the server printed (#token=…), kept for this tab
 const TOKEN = (() => {
@@ -27,6 +27,7 @@ function query() {
 }
 
 // ------------------------------------------------------------------ map
+function basemapHost() { return new URL(state.basemap.replace(/[{}]/g, '')).host; }
 function makeMap(simple) {
   if (state.map) state.map.remove();
   state.base = state.overlay = null;
@@ -39,6 +40,7 @@ function showScene(scene) {
     + (scene.crs ? `CRS ${scene.crs}` : 'no CRS (image view)');
   makeMap(!scene.georeferenced);
   if (scene.georeferenced) {
+    if (state.basemap) L.tileLayer(state.basemap, { maxZoom: 22, attribution: basemapHost() }).addTo(state.map);
     state.base = L.tileLayer(baseUrl(scene), { maxZoom: 22, tileSize: 256 });
     state.base.addTo(state.map);
     state.map.fitBounds(scene.bounds);
@@ -141,6 +143,7 @@ function showResult(job) {
     rows.appendChild(tr);
   });
   for (const k of ['labels', 'overlay', 'summary']) $(`dl-${k}`).href = withToken(`/api/jobs/${job.id}/download/${k}`);
+  for (const f of ['gpkg', 'geojson', 'fgb']) $(`dl-polygons-${f}`).href = withToken(`/api/jobs/${job.id}/download/polygons?format=${f}`);
 }
 $('opacity').addEventListener('input', () => { if (state.overlay) state.overlay.setOpacity(parseFloat($('opacity').value)); });
 
@@ -161,6 +164,10 @@ async function start() {
   if (typeof L === 'undefined') { showError('Leaflet is missing: run tools/install.sh (it installs Leaflet from npm)'); return; }
   const info = await api('/api/info');
   if (info.classes && !$('classes').value) $('classes').value = info.classes;
+  state.basemap = info.basemap || null;
+  $('basemap-note').textContent = state.basemap
+    ? `basemap: tiles from ${basemapHost()} (--basemap), fetched by this browser from the internet`
+    : 'no basemap: nothing on this page comes from the internet (start the server with --basemap URL-template for one)';
   for (const [k, values] of Object.entries(info.choices))
     for (const v of values) $(k).add(new Option(v, v));
   for (const [name, text] of Object.entries(info.presets)) $('preset').add(new Option(name, text));
