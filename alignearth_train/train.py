@@ -49,8 +49,8 @@ def main(argv=None) -> dict:
     if args.device:
         options['device'] = args.device
     cfg = load_config(args.config, options)
-    trainer = AlignEarthTrainer(cfg, resume=args.resume)
-    try:
+    try:         # the trainer starts the process group: built inside, destroyed in finally
+        trainer = AlignEarthTrainer(cfg, resume=args.resume)
         result = trainer.run(args.max_steps)
     finally:
         import torch.distributed as dist

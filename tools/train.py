@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     allow_mmengine_checkpoints()
     cfg = build_config(args)
     init_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
-    try:
+    try:         # also when building the runner fails: the group is destroyed in finally
+        runner = Runner.from_cfg(cfg)
         runner.train()
     finally:
         import torch.distributed as dist

@@ -296,3 +296,42 @@ def test_unreadable_scene_is_reported_and_the_rest_finishes(tmp_path, scenes, ca
     again = R.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
     assert again['failed'] == [] and again['scenes'] == 3
     assert again['stats'][0]['units'] == 3            # bad's three blocks only
+
+
+# ------------------------------------------------------------------------------ devices
+def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypatch, capsys):
+    """`--device cuda:0` given to every rank of a 4-process torchrun: rank 2 must use
+    cuda:2 (the explicit index used to win on every rank: all ranks on one GPU). A fake
+    CUDA of 4 devices on this CPU machine; the process group is not really started."""
+    import torch.distributed as dist
+    from segearth_ov.training import distributed as D
+    chosen, started, built = [], [], []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
+    monkeypatch.setattr(torch.cuda, 'set_device', chosen.append)
+    monkeypatch.setattr(dist, 'init_process_group', lambda backend, **kw: started.append(backend))
+    for k, v in dict(WORLD_SIZE='4', RANK='6', LOCAL_RANK='2', LOCAL_WORLD_SIZE='4').items():
+        monkeypatch.setenv(k, v)
+    for device in ('cuda:0', 'cuda:3', 'cuda', None):
+        assert D.init_distributed(device).device == torch.device('cuda', 2)
+    assert chosen == [torch.device('cuda', 2)] * 4 and started == ['nccl'] * 4
+
+    # through the region command line: the model is built on the rank's GPU
+    def build_model(classes, **settings):
+        built.append(settings['device'])
+        raise ValueError('stop before building')
+    monkeypatch.setattr(P, 'build_model', build_model)
+    argv = [str(scenes[1]), '--classes', 'a;b', '--device', 'cuda:0', '--threads', '1',
+            '--out', str(tmp_path / 'out'), '--no-mosaic', '--quiet']
+    assert R.main(argv) == 2 and built == ['cuda:2']
+
+    # one process keeps an explicit index; an index beyond the GPUs is named
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    assert D.init_distributed('cuda:3').device == torch.device('cuda', 3)
+    with pytest.raises(ValueError, match=r'cuda:5 asked for, but 4 GPU\(s\) are visible'):
+        D.init_distributed('cuda:5')
+    monkeypatch.setenv('WORLD_SIZE', '8')
+    monkeypatch.setenv('LOCAL_RANK', '5')
+    assert R.main(argv) == 2
+    assert 'cuda:5 (LOCAL_RANK 5) asked for, but 4 GPU(s)' in capsys.readouterr().err
