@@ -141,27 +141,26 @@ def test_cli_maps_scenes_with_the_trained_checkpoint(tmp_path):
         assert summary['model']['checkpoint'] == str(ckpt) and summary['valid_pixels'] == 40 * 56
 
 
-def test_region_mode_and_dist_predict_sh_with_the_trained_checkpoint(tmp_path):
-    """`--region --device cpu` in one process and `bash dist_predict.sh 2 …` (torchrun,
-    2 gloo ranks): the same class maps, both ranks at work, the region outputs written."""
+def test_dist_predict_sh_with_the_trained_checkpoint_and_device(tmp_path):
+    """`bash dist_predict.sh 2 … --config … --checkpoint … --device cpu` (torchrun, 2 gloo
+    ranks, region mode): both ranks at work, the trained model's class maps, the region
+    outputs written."""
     import segearth_ov
     trained, cfg, ckpt = write_trained(tmp_path)
     scenes = write_scenes(tmp_path / 'scenes', 3)
-    common = ['--classes', 'red;green;blue', '--config', cfg, '--checkpoint', ckpt,
-              '--device', 'cpu', '--quiet', '--threads', '1']
-    one = run([sys.executable, 'tools/predict.py', *scenes, '--region',
-               '--out', tmp_path / 'one', *common])
-    assert one.returncode == 0, one.stderr[-3000:]
-    assert 'region: 3 scene(s)' in one.stdout
-    two = run(['bash', 'dist_predict.sh', '2', *scenes, '--out', tmp_path / 'two', *common])
-    assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-3000:]
-    manifest = json.loads((tmp_path / 'two' / 'region_manifest.json').read_text())
+    out = tmp_path / 'region'
+    proc = run(['bash', 'dist_predict.sh', '2', *scenes, '--classes', 'red;green;blue',
+                '--config', cfg, '--checkpoint', ckpt, '--device', 'cpu', '--quiet',
+                '--threads', '1', '--out', out])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert 'region: 3 scene(s)' in proc.stdout and 'rank 1:' in proc.stdout
+    manifest = json.loads((out / 'region_manifest.json').read_text())
     assert {u['rank'] for u in manifest['units']} == {0, 1}
-    a, b = labels_of(tmp_path / 'one'), labels_of(tmp_path / 'two')
-    assert sorted(a) == sorted(b) == [f'scene{k}_labels.tif' for k in range(3)]
-    for name in a:
-        assert np.array_equal(a[name], b[name])
-        ref = segearth_ov.predict(tmp_path / 'scenes' / name.replace('_labels', ''),
-                                  model=trained)
-        assert (a[name] == ref).mean() > 0.999
-    assert (tmp_path / 'two' / 'region_labels.vrt').is_file()
+    got = labels_of(out)
+    assert sorted(got) == [f'scene{k}_labels.tif' for k in range(3)]
+    for scene in scenes:
+        ref = segearth_ov.predict(scene, model=trained)
+        assert (got[f'{scene.stem}_labels.tif'] == ref).mean() > 0.999
+    summary = json.loads((out / 'scene2_summary.json').read_text())
+    assert summary['model']['checkpoint'] == str(ckpt)
+    assert (out / 'region_labels.vrt').is_file() and (out / 'stac' / 'catalog.json').is_file()
