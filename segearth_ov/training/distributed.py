@@ -47,6 +47,8 @@ def init_distributed(device: str | None = None) -> DistContext:
             logger.warning('--device %s: under torchrun each rank uses its LOCAL_RANK\'s GPU '
                            '(cuda:0, cuda:1, …); choose the GPUs with CUDA_VISIBLE_DEVICES', dev)
         count = torch.cuda.device_count()
+        if count == 0:
+            raise ValueError(f'--device {device}: no GPU is visible here: use --device cpu')
         if index >= count:
             raise ValueError(
                 f'cuda:{index}' + (f' (LOCAL_RANK {local})' if world > 1 else '')
