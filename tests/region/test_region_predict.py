@@ -305,25 +305,30 @@ def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypat
     CUDA of 4 devices on this CPU machine; the process group is not really started."""
     import torch.distributed as dist
     from segearth_ov.training import distributed as D
-    chosen, started, built = [], [], []
+    chosen, started, built, group = [], [], [], []
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
     monkeypatch.setattr(torch.cuda, 'set_device', chosen.append)
     monkeypatch.setattr(dist, 'init_process_group', lambda backend, **kw: started.append(backend))
+    monkeypatch.setattr(dist, 'is_initialized', lambda: bool(group))
+    monkeypatch.setattr(dist, 'destroy_process_group', group.clear)
     for k, v in dict(WORLD_SIZE='4', RANK='6', LOCAL_RANK='2', LOCAL_WORLD_SIZE='4').items():
         monkeypatch.setenv(k, v)
     for device in ('cuda:0', 'cuda:3', 'cuda', None):
         assert D.init_distributed(device).device == torch.device('cuda', 2)
     assert chosen == [torch.device('cuda', 2)] * 4 and started == ['nccl'] * 4
 
-    # through the region command line: the model is built on the rank's GPU
+    # through the region command line: the model is built on the rank's GPU; the process
+    # group it started is destroyed although the run ends in an error
     def build_model(classes, **settings):
+        group.append('nccl group')       # as if init_process_group had started one
         built.append(settings['device'])
         raise ValueError('stop before building')
     monkeypatch.setattr(P, 'build_model', build_model)
     argv = [str(scenes[1]), '--classes', 'a;b', '--device', 'cuda:0', '--threads', '1',
             '--out', str(tmp_path / 'out'), '--no-mosaic', '--quiet']
     assert R.main(argv) == 2 and built == ['cuda:2']
+    assert not group, 'the process group outlived the failed run'
 
     # one process keeps an explicit index; an index beyond the GPUs is named
     monkeypatch.setenv('WORLD_SIZE', '1')
