@@ -97,7 +97,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help='windows per ViT forward (default 16)')
     g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='any other keyword of SegEarthSegmentation, e.g. --set ssa_last_n_layers=2')
-    g.add_argument('--device', help='cpu or cuda (default: cuda if present)')
+    g.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda if present; under '
+                   "torchrun each rank takes its LOCAL_RANK's GPU)")
     g.add_argument('--threads', type=int, help='torch CPU threads (default: one per core)')
 
     g = p.add_argument_group('input conversion')

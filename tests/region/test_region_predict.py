@@ -340,3 +340,19 @@ def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypat
     monkeypatch.setenv('LOCAL_RANK', '5')
     assert R.main(argv) == 2
     assert 'cuda:5 (LOCAL_RANK 5) asked for, but 4 GPU(s)' in capsys.readouterr().err
+
+
+def test_a_checkpoint_replaced_at_the_same_path_is_another_run(tmp_path):
+    """Records of a run with the old weights must not count as finished units of the new."""
+    ckpt = tmp_path / 'iter_10.pth'
+    ckpt.write_bytes(b'weights of step 10')
+    classes = P.parse_classes('a;b')
+    settings = dict(config='hg.py', checkpoint=str(ckpt))
+    options = P.SceneOptions()
+
+    def key():
+        return R.run_key(classes, settings, options, False, 'uint8', 'auto', True)
+    before = key()
+    assert key() == before
+    ckpt.write_bytes(b'weights of step 20, retrained')
+    assert key() != before
