@@ -76,7 +76,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     args.split_pixels = int(args.split_pixels)
     if args.worker:
-        return worker(args)
+        try:
+            return worker(args)
+        finally:
+            import torch.distributed as dist
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
     from benchmark_scene import write_scene
     ranks = [int(r) for r in args.ranks.split(',')]
     base = None

@@ -257,6 +257,14 @@ def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict)
     settings.pop('slide_stride', None)
     for key in ('upsampler', 'upsampler_ckpt'):
         settings.pop(key, None)
+    # the device is where the model is moved, not a keyword of trained segmentors
+    device = settings.pop('device', None) or ('cuda' if torch.cuda.is_available() else 'cpu')
+    import inspect
+    accepted = inspect.signature(registry.get(cfg['type'])).parameters
+    foreign = sorted(k for k in settings if k not in accepted)
+    if foreign:
+        raise ValueError(f"{', '.join(foreign)}: not a setting of the trained {cfg['type']} "
+                         '(they belong to the training-free segmentor): leave these options out')
     cfg.update(settings, classes=lines)
     model = registry.build(cfg)
     from mmengine.runner import load_checkpoint
@@ -264,7 +272,6 @@ def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict)
     allow_mmengine_checkpoints()
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.checkpoint_path = str(checkpoint)      # recorded in the outputs (utils/provenance)
-    device = settings.get('device') or ('cuda' if torch.cuda.is_available() else 'cpu')
     return model.to(device).eval()
 
 
@@ -445,8 +452,8 @@ def _summary(path, src, georef, model, options, plan, reader, summary, files, sa
         pixel_area_m2=area, valid_pixels=valid, nodata_pixels=summary.nodata,
         classes=classes, stretch=reader.stretch.describe(),
         model=dict(clip_type=model.clip_type, vit_type=model.vit_type,
-                   model_type=model.model_type, prob_thd=model.prob_thd,
-                   feature_up=bool(model.upsampler is not None),
+                   model_type=model.model_type, prob_thd=getattr(model, 'prob_thd', None),
+                   feature_up=getattr(model, 'upsampler', None) is not None,
                    **model_weights(model)),
         options={k: (list(v) if isinstance(v, tuple) else v)
                  for k, v in asdict(options).items()},

@@ -49,6 +49,19 @@ def _bands(text: str):
                                           'separated by commas, e.g. 3,2,1') from None
 
 
+def _positive_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f'{flag} {text!r}: give a whole number of at '
+                                              'least 1, e.g. 16')
+        return value
+    return parse
+
+
 def build_parser(prog: str | None = None, inputs: bool = True,
                  description: str | None = None, epilog: str = EXAMPLES) -> argparse.ArgumentParser:
     """The predictor's options; inputs=False leaves out the inputs and the outputs group
@@ -92,10 +105,12 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument('--logit-scale', type=float)
     g.add_argument('--slide-crop', type=int, help='slide window (default 224; 0: whole tile)')
     g.add_argument('--slide-stride', type=int, help='slide stride (default 112)')
-    g.add_argument('--window-batch', type=int, help='windows per ViT forward (default 16)')
+    g.add_argument('--window-batch', type=_positive_int('--window-batch'),
+                   help='windows per ViT forward (default 16)')
     g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='any other keyword of SegEarthSegmentation, e.g. --set ssa_last_n_layers=2')
-    g.add_argument('--device', help='cpu or cuda (default: cuda if present)')
+    g.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda if present; under '
+                   "torchrun each rank takes its LOCAL_RANK's GPU)")
     g.add_argument('--threads', type=int, help='torch CPU threads (default: one per core)')
 
     g = p.add_argument_group('input conversion')
@@ -279,6 +294,13 @@ def main(argv=None, prog: str | None = None) -> int:
         except (ImageReadError, ValueError, OSError) as err:
             failed += 1
             print(f'error: {path}: {err}', file=sys.stderr)
+            continue
+        except Exception as err:    # noqa: BLE001  one input's failure must not end the batch
+            failed += 1
+            import traceback
+            traceback.print_exc()
+            print(f'error: {path}: {type(err).__name__}: {err} (traceback above; the other '
+                  'inputs go on)', file=sys.stderr)
             continue
         _report(result)
     if failed:

@@ -201,8 +201,14 @@ class Records:
 
 def run_key(classes, settings: dict, options: P.SceneOptions, save_probs, probs_dtype,
             fmt, overlay, vector=None) -> str:
-    """What the outputs depend on: a record of other settings is not a finished unit."""
+    """What the outputs depend on: a record of other settings is not a finished unit
+    (a checkpoint retrained at the same path included: its size and time count)."""
     extra = {} if vector is None else dict(vector=asdict(vector))
+    settings = dict(settings)
+    ckpt = settings.get('checkpoint')
+    if ckpt and Path(ckpt).is_file():
+        st = Path(ckpt).stat()
+        settings['checkpoint_stamp'] = (st.st_size, st.st_mtime_ns)
     text = json.dumps(dict(classes=[list(c) for c in classes.classes], settings=settings,
                            options=asdict(options), save_probs=save_probs,
                            probs_dtype=probs_dtype, fmt=fmt, overlay=overlay, **extra),
@@ -423,11 +429,13 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
                 files = run_block(model, u, records, job.options, job.save_probs,
                                   job.vector is not None)
                 records.write(u.id, files, rank=rank, seconds=time.perf_counter() - t0)
-        except (ImageReadError, ValueError, OSError) as err:
+        except Exception as err:     # noqa: BLE001
             # one bad scene must not stop the region: it is reported, the rest goes on
-            stats['failed'].append(f'{u.id}: {err}')
-            log.error('%s failed: %s', u.id, err)
-            logger.error('error: %s: %s', u.id, err)
+            expected = isinstance(err, (ImageReadError, ValueError, OSError))
+            text = str(err) if expected else f'{type(err).__name__}: {err}'
+            stats['failed'].append(f'{u.id}: {text}')
+            log.error('%s failed: %s', u.id, text, exc_info=not expected)
+            logger.error('error: %s: %s', u.id, text, exc_info=not expected)
             continue
         dt = time.perf_counter() - t0
         stats['units'] += 1
@@ -771,15 +779,33 @@ def main(argv=None, prog=None) -> int:
                 slide, args.save_probs)))
         return 0
     from ..training.distributed import init_distributed
-    ctx = init_distributed(args.device)
+    try:
+        ctx = init_distributed(args.device)
+    except ValueError as err:
+        print(f'error: rank {rank}: {err}', file=sys.stderr)
+        return 2
+    try:
+        return _run(args, classes, settings, options, paths, ctx)
+    finally:        # also after an error or Ctrl-C: the group must not outlive the run
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(args, classes, settings: dict, options, paths, ctx) -> int:
+    """Build the model on this rank's device and run this rank's part of the region."""
+    import sys
+
     import torch
+    from ..models.backbones import WeightsNotFoundError
+    world = ctx.world_size
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) //
                                               int(os.environ.get('LOCAL_WORLD_SIZE', world))))
-    settings.setdefault('device', str(ctx.device))
+    settings['device'] = str(ctx.device)      # chosen per rank by init_distributed
     try:
         model = P.build_model(classes, **settings)
     except (WeightsNotFoundError, FileNotFoundError, ValueError, KeyError, TypeError) as err:
-        print(f'error: rank {rank}: {err}', file=sys.stderr)
+        print(f'error: rank {ctx.rank}: {err}', file=sys.stderr)
         return 2
     key = run_key(classes, {k: v for k, v in settings.items() if k != 'device'}, options,
                   args.save_probs, args.probs_dtype, args.format, not args.no_overlay, vector)
@@ -789,7 +815,4 @@ def main(argv=None, prog=None) -> int:
                     max_units=args.max_units, target_crs=args.target_crs,
                     mosaic=not args.no_mosaic, progress=not args.quiet, vector=vector)
     result = run_region(model, job, ctx.rank, ctx.world_size)
-    if ctx.distributed:
-        import torch.distributed as dist
-        dist.destroy_process_group()
     return 1 if result.get('failed') or any(s['failed'] for s in result['stats']) else 0

@@ -332,3 +332,42 @@ def test_dry_run_prints_plan_and_memory(tmp_path, capsys):
     # 3000 rows: 26 windows of 224/112 → 9 tile rows of 3 windows; 2000 cols: 17 → 6
     assert 'tiles 6 × 9 = 54 of up to 448 px, overlap 112 px' in out
     assert 'estimated peak memory ~' in out and 'blend band' in out
+
+
+def test_window_batch_below_one_is_refused_with_the_option_named(tmp_path, capsys):
+    """--window-batch 0 used to reach the segmentor and crash in an empty torch.cat."""
+    from segearth_ov.apis.predict_cli import main
+    scene = write_tif(tmp_path / 'a.tif', np.zeros((8, 8, 3), np.uint8))
+    for value in ('0', '-3', 'x'):
+        with pytest.raises(SystemExit) as exit_:
+            main([str(scene), '--classes', 'a;b', '--window-batch', value, '--dry-run'])
+        assert exit_.value.code == 2
+        assert f"--window-batch {value!r}: give a whole number of at least 1" in \
+            capsys.readouterr().err
+    with pytest.raises(ValueError, match=r'window_batch=0: give at least 1 window'):
+        tiny_segmentor(['a', 'b'], window_batch=0)
+
+
+def test_one_failing_input_does_not_end_the_batch(tiny, tmp_path, capsys, monkeypatch):
+    """An unexpected error in one input (as the AttributeError of trained models was) is
+    reported with the input's name; the other inputs are segmented; the exit status is 1."""
+    from segearth_ov.apis.predict_cli import main
+    first = write_tif(tmp_path / 'first.tif', patchwork(40, 48, seed=1))
+    second = write_tif(tmp_path / 'second.tif', patchwork(40, 48, seed=2))
+    real = P.predict_file
+
+    def predict_file(path, *args, **kw):
+        if path.name == 'first.tif':
+            raise AttributeError("'Model' object has no attribute 'prob_thd'")
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(P, 'build_model', lambda classes, **settings: tiny)
+    monkeypatch.setattr(P, 'predict_file', predict_file)
+    rc = main([str(first), str(second), '--classes', ';'.join(CLASSES),
+               '--out', str(tmp_path / 'out'), '--quiet'])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert f"error: {first}: AttributeError: 'Model' object has no attribute" in err
+    assert '1 of 2 input(s) failed' in err
+    assert (tmp_path / 'out' / 'second_labels.tif').is_file()
+    assert (tmp_path / 'out' / 'second_summary.json').is_file()

@@ -1,7 +1,16 @@
 """A trained HG-RSOVSSeg model maps images through the predictor (--config … --checkpoint …)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import rasterio
 import torch
+from affine import Affine
 
 from conftest import TINY_CFG, TINY_PT
 from hg_helpers import tiny_hg
@@ -53,3 +62,105 @@ def test_checkpoint_needs_its_config_and_a_trained_config_needs_its_checkpoint(t
         build_model('red;green', checkpoint=str(ckpt))
     with pytest.raises(ValueError, match='give its weights with --checkpoint'):
         build_model('red;green', config=str(cfg))
+    # the training-free segmentor's options are named, not a TypeError of the constructor
+    with pytest.raises(ValueError, match='prob_thd: not a setting of the trained HGRSOVSeg'):
+        build_model('red;green', config=str(cfg), checkpoint=str(ckpt), prob_thd=0.5,
+                    device='cpu')
+
+
+# ------------------------------------------------------------------------------ command line
+# The commands as a user types them, run as subprocesses (tools/predict.py, dist_predict.sh):
+# the in-memory API above missed that the CLI crashed on trained models (issue 20 item 5).
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def write_scenes(folder: Path, n: int) -> list[Path]:
+    """Small UTM GeoTIFFs of coloured rectangles on grey (the classes' colours)."""
+    from hg_helpers import COLOURS
+    rng = np.random.default_rng(1)
+    folder.mkdir(parents=True)
+    paths = []
+    for k in range(n):
+        img = rng.integers(90, 160, (3, 40, 56), dtype=np.uint8)
+        for c, colour in enumerate(COLOURS.values()):
+            y, x = rng.integers(0, 24), rng.integers(0, 40)
+            img[:, y:y + 14, x:x + 14] = np.array(colour, np.uint8)[:, None, None]
+        path = folder / f'scene{k}.tif'
+        with rasterio.open(path, 'w', driver='GTiff', height=40, width=56, count=3,
+                           dtype='uint8', crs='EPSG:32632',
+                           transform=Affine(0.5, 0, 500000 + 40 * k, 0, -0.5, 5600000)) as dst:
+            dst.write(img)
+        paths.append(path)
+    return paths
+
+
+def run(cmd):
+    """A command in the project root with one torch thread per process and no GPU."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', PYTHON=sys.executable,
+               PATH=f'{BIN}{os.pathsep}{os.environ.get("PATH", "")}', PYTHONPATH=str(ROOT),
+               PORT=str(free_port()))
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def labels_of(out: Path) -> dict:
+    result = {}
+    for path in sorted(out.glob('*_labels.tif')):
+        with rasterio.open(path) as src:
+            assert src.crs.to_epsg() == 32632
+            result[path.name] = src.read(1)
+    return result
+
+
+def test_cli_maps_scenes_with_the_trained_checkpoint(tmp_path):
+    """`tools/predict.py A B --config CFG --checkpoint CKPT` (no --device): every input's
+    class map and summary, the trained model's labels, the checkpoint recorded."""
+    import segearth_ov
+    trained, cfg, ckpt = write_trained(tmp_path)
+    scenes = write_scenes(tmp_path / 'scenes', 2)
+    out = tmp_path / 'out'
+    proc = run([sys.executable, 'tools/predict.py', *scenes, '--classes', 'red;green;blue',
+                '--config', cfg, '--checkpoint', ckpt, '--out', out, '--quiet',
+                '--threads', '1'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'HG-RSOVSSeg' in proc.stdout
+    got = labels_of(out)
+    assert sorted(got) == ['scene0_labels.tif', 'scene1_labels.tif']
+    for scene in scenes:
+        ref = segearth_ov.predict(scene, model=trained)
+        assert (got[f'{scene.stem}_labels.tif'] == ref).mean() > 0.999
+        summary = json.loads((out / f'{scene.stem}_summary.json').read_text())
+        assert summary['model']['model_type'] == 'HG-RSOVSSeg'
+        assert summary['model']['checkpoint'] == str(ckpt) and summary['valid_pixels'] == 40 * 56
+
+
+def test_dist_predict_sh_with_the_trained_checkpoint_and_device(tmp_path):
+    """`bash dist_predict.sh 2 … --config … --checkpoint … --device cpu` (torchrun, 2 gloo
+    ranks, region mode): both ranks at work, the trained model's class maps, the region
+    outputs written."""
+    import segearth_ov
+    trained, cfg, ckpt = write_trained(tmp_path)
+    scenes = write_scenes(tmp_path / 'scenes', 3)
+    out = tmp_path / 'region'
+    proc = run(['bash', 'dist_predict.sh', '2', *scenes, '--classes', 'red;green;blue',
+                '--config', cfg, '--checkpoint', ckpt, '--device', 'cpu', '--quiet',
+                '--threads', '1', '--out', out])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert 'region: 3 scene(s)' in proc.stdout and 'rank 1:' in proc.stdout
+    manifest = json.loads((out / 'region_manifest.json').read_text())
+    assert {u['rank'] for u in manifest['units']} == {0, 1}
+    got = labels_of(out)
+    assert sorted(got) == [f'scene{k}_labels.tif' for k in range(3)]
+    for scene in scenes:
+        ref = segearth_ov.predict(scene, model=trained)
+        assert (got[f'{scene.stem}_labels.tif'] == ref).mean() > 0.999
+    summary = json.loads((out / 'scene2_summary.json').read_text())
+    assert summary['model']['checkpoint'] == str(ckpt)
+    assert (out / 'region_labels.vrt').is_file() and (out / 'stac' / 'catalog.json').is_file()

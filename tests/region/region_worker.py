@@ -50,5 +50,10 @@ if __name__ == '__main__':
     from segearth_ov.training.distributed import init_distributed
     out, crop, max_units, *paths = sys.argv[1:]
     ctx = init_distributed('cpu')
-    R.run_region(stub(int(crop)), job(out, paths, None if int(max_units) < 0 else int(max_units)),
-                 ctx.rank, ctx.world_size)
+    try:
+        limit = None if int(max_units) < 0 else int(max_units)
+        R.run_region(stub(int(crop)), job(out, paths, limit), ctx.rank, ctx.world_size)
+    finally:       # a test must tear down what it starts, also when the run fails
+        import torch.distributed as dist
+        if dist.is_initialized():
+            dist.destroy_process_group()

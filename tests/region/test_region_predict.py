@@ -338,3 +338,63 @@ def test_split_scene_polygons_and_stac_assets(tmp_path, scenes):
         assert Path(item.assets[key].get_absolute_href()).is_file()
     assert cog_validate(item.assets['labels'].get_absolute_href())[0]
     assert 'classification:classes' in item.assets['polygons'].extra_fields
+
+
+# ------------------------------------------------------------------------------ devices
+def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypatch, capsys):
+    """`--device cuda:0` given to every rank of a 4-process torchrun: rank 2 must use
+    cuda:2 (the explicit index used to win on every rank: all ranks on one GPU). A fake
+    CUDA of 4 devices on this CPU machine; the process group is not really started."""
+    import torch.distributed as dist
+    from segearth_ov.training import distributed as D
+    chosen, started, built, group = [], [], [], []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
+    monkeypatch.setattr(torch.cuda, 'set_device', chosen.append)
+    monkeypatch.setattr(dist, 'init_process_group', lambda backend, **kw: started.append(backend))
+    monkeypatch.setattr(dist, 'is_initialized', lambda: bool(group))
+    monkeypatch.setattr(dist, 'destroy_process_group', group.clear)
+    for k, v in dict(WORLD_SIZE='4', RANK='6', LOCAL_RANK='2', LOCAL_WORLD_SIZE='4').items():
+        monkeypatch.setenv(k, v)
+    for device in ('cuda:0', 'cuda:3', 'cuda', None):
+        assert D.init_distributed(device).device == torch.device('cuda', 2)
+    assert chosen == [torch.device('cuda', 2)] * 4 and started == ['nccl'] * 4
+
+    # through the region command line: the model is built on the rank's GPU; the process
+    # group it started is destroyed although the run ends in an error
+    def build_model(classes, **settings):
+        group.append('nccl group')       # as if init_process_group had started one
+        built.append(settings['device'])
+        raise ValueError('stop before building')
+    monkeypatch.setattr(P, 'build_model', build_model)
+    argv = [str(scenes[1]), '--classes', 'a;b', '--device', 'cuda:0', '--threads', '1',
+            '--out', str(tmp_path / 'out'), '--no-mosaic', '--quiet']
+    assert R.main(argv) == 2 and built == ['cuda:2']
+    assert not group, 'the process group outlived the failed run'
+
+    # one process keeps an explicit index; an index beyond the GPUs is named
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    assert D.init_distributed('cuda:3').device == torch.device('cuda', 3)
+    with pytest.raises(ValueError, match=r'cuda:5 asked for, but 4 GPU\(s\) are visible'):
+        D.init_distributed('cuda:5')
+    monkeypatch.setenv('WORLD_SIZE', '8')
+    monkeypatch.setenv('LOCAL_RANK', '5')
+    assert R.main(argv) == 2
+    assert 'cuda:5 (LOCAL_RANK 5) asked for, but 4 GPU(s)' in capsys.readouterr().err
+
+
+def test_a_checkpoint_replaced_at_the_same_path_is_another_run(tmp_path):
+    """Records of a run with the old weights must not count as finished units of the new."""
+    ckpt = tmp_path / 'iter_10.pth'
+    ckpt.write_bytes(b'weights of step 10')
+    classes = P.parse_classes('a;b')
+    settings = dict(config='hg.py', checkpoint=str(ckpt))
+    options = P.SceneOptions()
+
+    def key():
+        return R.run_key(classes, settings, options, False, 'uint8', 'auto', True)
+    before = key()
+    assert key() == before
+    ckpt.write_bytes(b'weights of step 20, retrained')
+    assert key() != before

@@ -90,6 +90,9 @@ class SegEarthSegmentation(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
                          init_cfg=init_cfg)
         check_model_type(model_type)
+        if not isinstance(window_batch, int) or window_batch < 1:
+            raise ValueError(f'window_batch={window_batch!r}: give at least 1 window per ViT '
+                             'forward (--window-batch 16, or model.window_batch=16)')
         if precision not in AUTOCAST:
             raise ValueError(f"precision={precision!r}; valid: {', '.join(AUTOCAST)}")
         self.precision = precision
