@@ -785,14 +785,14 @@ def main(argv=None, prog=None) -> int:
         print(f'error: rank {rank}: {err}', file=sys.stderr)
         return 2
     try:
-        return _run(args, classes, settings, options, paths, ctx)
+        return _run(args, classes, settings, options, paths, ctx, vector)
     finally:        # also after an error or Ctrl-C: the group must not outlive the run
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _run(args, classes, settings: dict, options, paths, ctx) -> int:
+def _run(args, classes, settings: dict, options, paths, ctx, vector) -> int:
     """Build the model on this rank's device and run this rank's part of the region."""
     import sys
 

@@ -96,8 +96,11 @@ def load_checkpoint(path: str | Path, map_location='cpu'):
     if kind == 'unknown':
         raise CheckpointError(f'{path} is not a checkpoint SegEarth-OV can read (neither a '
                               'PyTorch file nor safetensors): check that it is the weights file')
+    # only what is not allowed yet: leaving the context removes what it added
+    allowed = torch.serialization.get_safe_globals()
+    extra = [g for g in numpy_safe_globals() if g not in allowed]
     try:
-        with torch.serialization.safe_globals(numpy_safe_globals()):
+        with torch.serialization.safe_globals(extra):
             return torch.load(str(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise CheckpointError(_unpickling_message(path, err)) from None

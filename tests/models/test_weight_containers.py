@@ -182,3 +182,16 @@ def test_readme_weights_tables_match_the_presets():
     block = readme.split('<!-- presets-table -->\n')[1].split('<!-- /presets-table -->')[0]
     assert block.strip() == run.stdout.strip(), 'run: python tools/presets_table.py'
     assert 'cwz14/LRSCLIP_ViT-B-16' in block
+
+
+def test_reading_a_checkpoint_keeps_what_others_allow_listed(tmp_path):
+    """The reader's numpy allow-list is scoped: what was allowed before stays allowed."""
+    before = torch.serialization.get_safe_globals()
+    torch.serialization.add_safe_globals([np.ndarray])
+    try:
+        write_openclip_training_checkpoint(tmp_path / 'epoch_20.pt', tiny_state())
+        read_state_dict(tmp_path / 'epoch_20.pt')
+        assert np.ndarray in torch.serialization.get_safe_globals()
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(before)
