@@ -1,6 +1,6 @@
-"""The AlignEarth commands of docs/training.md and alignearth_train/README.md chain as written: the pairs the generator writes are
-the ones training reads, with a batch the demo's pairs fill. Only the output folder
-(`work_dirs/`) is moved into the test's temporary folder."""
+"""The AlignEarth commands of docs/training.md and alignearth_train/README.md chain as
+written: the pairs the generator writes are the ones training reads, with a batch the demo's
+pairs fill. Only the output folder (`work_dirs/`) is moved into the test's temporary folder."""
 from __future__ import annotations
 
 import os
