@@ -1,6 +1,6 @@
-"""The AlignEarth commands of the READMEs chain as written: the pairs the generator writes are
-the ones training reads, with a batch the demo's pairs fill. Only the output folder
-(`work_dirs/`) is moved into the test's temporary folder."""
+"""The AlignEarth commands of docs/training.md and alignearth_train/README.md chain as
+written: the pairs the generator writes are the ones training reads, with a batch the demo's
+pairs fill. Only the output folder (`work_dirs/`) is moved into the test's temporary folder."""
 from __future__ import annotations
 
 import os
@@ -40,7 +40,7 @@ def run_as_written(commands, tmp_path):
 
 
 @pytest.mark.parametrize('readme, heading', [
-    ('README.md', '## Train a SAR encoder (AlignEarth)'),
+    ('docs/training.md', '## Train a SAR encoder (AlignEarth)'),
     ('alignearth_train/README.md', '## Try it in a minute'),
 ])
 def test_readme_alignearth_demo_runs_as_written(readme, heading, tmp_path):
