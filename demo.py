@@ -59,7 +59,7 @@ def predictor_argv(args) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from segearth_ov.apis.predict_cli import main as predict_main
+    from segearth_ov.mapping.cli import main as predict_main
     return predict_main(predictor_argv(parse_args(argv)), prog='demo.py')
 
 

@@ -19,8 +19,8 @@ from . import datasets  # noqa: E402,F401  (registers the dataset classes and Lo
 
 def __getattr__(name):
     # `segearth_ov.predict(image, classes, **options)`, imported on first use so that
-    # `import segearth_ov` does not load rasterio (segearth_ov/apis/predict.py).
+    # `import segearth_ov` does not load rasterio (segearth_ov/mapping/predictor.py).
     if name == 'predict':
-        from .apis.predict import predict
+        from .mapping.predictor import predict
         return predict
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -35,22 +35,22 @@ def worker(args) -> int:
     import torch
 
     from benchmark_scene import build
-    from segearth_ov.apis import predict as P
-    from segearth_ov.apis import region as R
+    from segearth_ov.mapping import predictor
+    from segearth_ov.mapping import region
     from segearth_ov.training.distributed import init_distributed
     ctx = init_distributed(args.device)
     torch.set_num_threads(args.threads)
     model = build(args.model, str(ctx.device))
-    job = R.RegionJob(paths=sorted(Path(args.scenes_dir).glob('*.tif')), out=Path(args.out),
-                      options=P.SceneOptions(tile=args.tile), key='benchmark', overlay=False,
+    job = region.RegionJob(paths=sorted(Path(args.scenes_dir).glob('*.tif')), out=Path(args.out),
+                      options=predictor.SceneOptions(tile=args.tile), key='benchmark', overlay=False,
                       progress=False, split_pixels=args.split_pixels)
-    sync = R._Sync(ctx.world_size)
+    sync = region.RankSync(ctx.world_size)
     sync.barrier()
     t0 = time.perf_counter()
     with open(os.devnull, 'w') as null:
         stdout, sys.stdout = sys.stdout, null
         try:
-            result = R.run_region(model, job, ctx.rank, ctx.world_size)
+            result = region.run_region(model, job, ctx.rank, ctx.world_size)
         finally:
             sys.stdout = stdout
     seconds = time.perf_counter() - t0

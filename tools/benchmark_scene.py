@@ -53,7 +53,7 @@ class PixelwiseSegmentor:
     slide_crop, slide_stride = 0, 1
 
     def __init__(self, classes, seed: int = 0, prob_thd: float = 0.0, bg_idx: int = 0):
-        from segearth_ov.apis.predict import parse_classes
+        from segearth_ov.mapping.predictor import parse_classes
         self.class_names = parse_classes(classes)
         self.prob_thd, self.bg_idx = prob_thd, bg_idx
         g = torch.Generator().manual_seed(seed)
@@ -138,22 +138,22 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
     """Write a `rows` × size scene (default size × size), segment it with `predict_file`;
     time and peak memory."""
     rows = rows or size
-    from segearth_ov.apis import predict as P
+    from segearth_ov.mapping import estimates, predictor, raster_io
     from segearth_ov.utils.memory import (peak_rss_bytes, release_free_memory, reset_peak_rss,
                                           rss_bytes)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         scene = write_scene(Path(tmp) / f'scene_{size}.tif', rows, size)
-        opts = P.SceneOptions(tile=tile, overlap=overlap, **options)
-        with P.opened(scene) as src:
-            plan = P.plan_scene(src, opts, P.slide_settings(model))
-            weights = P.model_memory_bytes(model) if hasattr(model, '_embedder') else 0
-            estimate = P.dry_run_lines(scene, src, opts, P.slide_settings(model),
+        opts = predictor.SceneOptions(tile=tile, overlap=overlap, **options)
+        with raster_io.opened(scene) as src:
+            plan = predictor.plan_scene(src, opts, predictor.slide_settings(model))
+            weights = estimates.model_memory_bytes(model) if hasattr(model, '_embedder') else 0
+            estimate = estimates.dry_run_lines(scene, src, opts, predictor.slide_settings(model),
                                        model.num_classes, len(model.class_names.queries), weights)
         release_free_memory()
         baseline = rss_bytes()
         reset_peak_rss()
         t0 = time.perf_counter()
-        P.predict_file(scene, model, Path(tmp) / 'out', options=opts, overlay=False,
+        predictor.predict_file(scene, model, Path(tmp) / 'out', options=opts, overlay=False,
                        progress=False)
         seconds = time.perf_counter() - t0
         peak = peak_rss_bytes()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Time and peak memory of tracing class polygons (segearth_ov/apis/vectors.py) on a large
+"""Time and peak memory of tracing class polygons (segearth_ov/mapping/vectors.py) on a large
 synthetic class map.
 
     python tools/benchmark_vectors.py --size 10000                  # blocks of 1024 rows
@@ -28,7 +28,7 @@ NAMES = ['background', 'building', 'road', 'water']
 def write_class_map(path: Path, size: int, rows: int = 512, seed: int = 0) -> Path:
     from affine import Affine
 
-    from segearth_ov.apis.raster_io import ClassMapWriter
+    from segearth_ov.mapping.raster_io import ClassMapWriter
     from segearth_ov.visualization import class_colours
     rng = np.random.default_rng(seed)
     freq = rng.uniform(0.003, 0.03, size=(2, 2))
@@ -47,7 +47,7 @@ def write_class_map(path: Path, size: int, rows: int = 512, seed: int = 0) -> Pa
 
 
 def measure(labels: Path, block_rows: int) -> dict:
-    from segearth_ov.apis.vectors import VectorOptions, vectorize
+    from segearth_ov.mapping.vectors import VectorOptions, vectorize
     from segearth_ov.utils.memory import (peak_rss_bytes, release_free_memory, reset_peak_rss,
                                           rss_bytes)
     import pyogrio

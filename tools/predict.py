@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segearth_ov.apis import region  # noqa: E402
-from segearth_ov.apis.predict_cli import main  # noqa: E402
+from segearth_ov.mapping import region  # noqa: E402
+from segearth_ov.mapping.cli import main  # noqa: E402
 
 if __name__ == '__main__':
     if region.wanted(sys.argv[1:]):     # under torchrun, or a region option given

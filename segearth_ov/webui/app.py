@@ -117,7 +117,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
 
-    from ..apis.raster_io import gdal_env, open_raster
+    from ..mapping.raster_io import gdal_env, open_raster
     from ..utils.images import ImageReadError
 
     basemap = check_basemap(basemap)
@@ -335,7 +335,7 @@ def create_app(settings: dict, scene_options, data_dir: Path | None, work_dir: P
 
     @app.get('/api/jobs/{jid}/download/{kind}')
     def download(jid: str, kind: str, format: str = 'gpkg'):     # noqa: A002  (query name)
-        from ..apis.vectors import MEDIA_TYPES
+        from ..mapping.vectors import MEDIA_TYPES
         job = jobs.get(jid)
         if kind == 'polygons':
             path = job.polygons(format)

@@ -24,7 +24,7 @@ never an upload's. Uploads, job outputs and scenes are removed by --keep-hours, 
 
 
 def build_parser(prog=None):
-    from ..apis.predict_cli import build_parser as predictor_parser
+    from ..mapping.cli import build_parser as predictor_parser
     p = predictor_parser(prog, inputs=False, epilog=EXAMPLES,
                          description='Interactive map page: a scene, typed classes, the class '
                          'map as an overlay to inspect and download.')
@@ -60,13 +60,13 @@ def main(argv=None, prog=None) -> int:
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
     logging.getLogger('segearth_ov').setLevel(logging.INFO)
-    from ..apis.predict_cli import model_settings, scene_options
+    from ..mapping.cli import model_settings, scene_options
     from .app import create_app, leaflet_dir
     from .retention import Limits
     try:
         classes = ''
         if args.classes or args.classes_file:      # the class box's first content
-            from ..apis.predict import parse_classes
+            from ..mapping.predictor import parse_classes
             names = parse_classes(args.classes_file or args.classes)
             classes = ';'.join(','.join(syn) for syn in names.classes)
         settings = model_settings(args)

@@ -29,7 +29,7 @@ def upload_driver(path: Path, name: str) -> str:
     """The first of SELF_CONTAINED that opens the upload (GDAL tries only that driver)."""
     import rasterio
 
-    from ..apis.raster_io import gdal_env, quiet_georeference
+    from ..mapping.raster_io import gdal_env, quiet_georeference
     with gdal_env(), quiet_georeference(), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN='EMPTY_DIR'):
         for driver in SELF_CONTAINED:
             try:
@@ -56,7 +56,7 @@ def data_dir_driver(path: Path, root: Path, name: str, depth: int = 0) -> str:
         return 'VRT'
     import rasterio
 
-    from ..apis.raster_io import gdal_env, quiet_georeference
+    from ..mapping.raster_io import gdal_env, quiet_georeference
     try:
         with gdal_env(), quiet_georeference(), rasterio.open(path) as src:
             driver = src.driver

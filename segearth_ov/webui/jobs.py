@@ -88,8 +88,8 @@ class Job:
 
     def polygons(self, fmt: str) -> Path:
         """The class polygons in `fmt` (gpkg, geojson, fgb), traced from the job's class map
-        and probabilities at the first download (`apis.vectors`), then kept with its outputs."""
-        from ..apis.vectors import VECTOR_FORMATS, VectorOptions, vector_path, vectorize
+        and probabilities at the first download (`mapping.vectors`), then kept with its outputs."""
+        from ..mapping.vectors import VECTOR_FORMATS, VectorOptions, vector_path, vectorize
         if fmt not in VECTOR_FORMATS:
             raise RequestError(f'polygon format {fmt!r}: use ' + ', '.join(VECTOR_FORMATS), 404)
         labels, probs = self.file('labels'), self.file('probs')
@@ -151,7 +151,7 @@ class JobQueue:
     # ------------------------------------------------------------------ requests
     def submit(self, scene: Scene, classes: str, model_options: dict | None, bands,
                percentiles) -> Job:
-        from ..apis.predict import parse_classes
+        from ..mapping.predictor import parse_classes
         if not isinstance(classes, str):
             raise RequestError('classes must be text, e.g. "building,roof;road;water"')
         # a list of lines, never the text itself: parse_classes would read a text naming a
@@ -214,7 +214,7 @@ class JobQueue:
 
     # ------------------------------------------------------------------ worker
     def _model(self, job: Job):
-        from ..apis.predict import build_model
+        from ..mapping.predictor import build_model
         settings = dict(self.settings)
         opts = dict(job.model_options)
         prob_thd = opts.pop('prob_thd', None)
@@ -260,9 +260,9 @@ class JobQueue:
     def _execute(self, job: Job) -> None:
         from dataclasses import replace
 
-        from ..apis.predict import _ensure_classes, parse_classes, predict_file
+        from ..mapping.predictor import ensure_classes, parse_classes, predict_file
         model = self._model(job)
-        _ensure_classes(model, parse_classes(job.lines))
+        ensure_classes(model, parse_classes(job.lines))
         options = replace(self.scene_options, bands=job.bands or self.scene_options.bands,
                           percentiles=job.percentiles)
 

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..apis.raster_io import (SceneReader, crs_name, gdal_env, is_georeferenced, open_raster,
-                              pixel_size_m, select_bands)
+from ..mapping.raster_io import (SceneReader, crs_name, gdal_env, is_georeferenced,
+                                 open_raster, pixel_size_m, select_bands)
 from ..utils.images import ImageReadError
 from .safety import RequestError
 

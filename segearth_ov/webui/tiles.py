@@ -66,7 +66,7 @@ def decimated(src, bands, side: int = 2048):
     """bands×h×w nearest-neighbour read with long side ≤ `side` (the plain-image view)."""
     from rasterio.enums import Resampling
 
-    from ..apis.raster_io import overview_shape
+    from ..mapping.raster_io import overview_shape
     h, w = overview_shape(src.height, src.width, side)
     return src.read(bands, out_shape=(len(bands), h, w), resampling=Resampling.nearest)
 
@@ -86,7 +86,7 @@ def scene_rgba(data: np.ndarray, covered, stretch, nodata, alpha_band=None) -> n
 
 def labels_rgba(labels: np.ndarray, colours: np.ndarray, hidden=()) -> np.ndarray:
     """RGBA of an h×w class map: palette colours, transparent for no data and hidden classes."""
-    from ..apis.raster_io import NODATA_LABEL
+    from ..mapping.raster_io import NODATA_LABEL
     lut = np.zeros((256, 4), np.uint8)
     lut[:len(colours), :3] = colours
     lut[:len(colours), 3] = 255

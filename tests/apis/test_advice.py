@@ -39,10 +39,10 @@ def typed(hint: str) -> list[str]:
 # ---------------------------------------------------------------- every table, every tool
 @pytest.mark.parametrize('setting', sorted(advice.PREDICT_CLI) if advice else ['-'])
 def test_predictor_advice_parses_in_predict_region_and_demo(setting):
-    from segearth_ov.apis import predict_cli, region
+    from segearth_ov.mapping import cli, region
     words = typed(advice.PREDICT_CLI[setting])
     assert words[0].startswith('--')
-    predict_cli.build_parser('tools/predict.py').parse_args(['in.tif', *words])
+    cli.build_parser('tools/predict.py').parse_args(['in.tif', *words])
     region.build_parser('tools/predict.py').parse_args(['in.tif', '--region', *words])
     script('demo.py').parse_args(['--image', 'in.tif', '--classes', 'a;b', *words])
 
@@ -115,7 +115,7 @@ def test_predict_missing_simfeatup_names_its_flags_and_each_place_once(tmp_path,
     """Was: feature_up=False (no flag) and the same path listed twice."""
     from PIL import Image
 
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('SEGEARTH_CHECKPOINTS', 'checkpoints')
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / 'p.png')

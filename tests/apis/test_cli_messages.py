@@ -34,7 +34,7 @@ def scene(path, h=300, w=200):
 
 def test_truncated_geotiff_says_truncated_and_gdals_error(tmp_path, capsys):
     """Was: "Read failed. See previous exception for details." and no previous exception."""
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     good = scene(tmp_path / 'good.tif')
     cut = tmp_path / 'cut.tif'
     data = good.read_bytes()
@@ -50,7 +50,7 @@ def test_truncated_geotiff_says_truncated_and_gdals_error(tmp_path, capsys):
 
 
 def test_class_file_that_is_not_utf8_is_named(tmp_path, capsys):
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     classes = tmp_path / 'classes.txt'
     classes.write_bytes('water\nforêt,bois\n'.encode('latin-1'))
     rc = main([str(scene(tmp_path / 's.tif', 20, 20)), '--classes-file', str(classes),
@@ -65,7 +65,7 @@ def test_class_file_that_is_not_utf8_is_named(tmp_path, capsys):
 def test_out_that_is_a_file_is_refused_before_the_model(tmp_path, capsys, under):
     """Was: [Errno 17] File exists, once per input, after the model loaded. No fixture model
     here: had the model been built first, offline weights would be the error."""
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     taken = tmp_path / 'taken'
     taken.write_text('a file')
     out = taken / under if under else taken
@@ -80,7 +80,7 @@ def test_out_that_is_a_file_is_refused_before_the_model(tmp_path, capsys, under)
 
 
 def test_predict_help_names_region_mode(capsys):
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     with pytest.raises(SystemExit):
         main(['--help'], prog='tools/predict.py')
     out = capsys.readouterr().out

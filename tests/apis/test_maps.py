@@ -1,4 +1,4 @@
-"""Maps an analyst uses directly: class polygons (segearth_ov/apis/vectors.py,
+"""Maps an analyst uses directly: class polygons (segearth_ov/mapping/vectors.py,
 `tools/predict.py --vector`) and Cloud-Optimized GeoTIFFs (raster_io.write_cog).
 
 Class rasters here are written by the predictor's own `ClassMapWriter` (uint8, nodata 255,
@@ -17,9 +17,9 @@ import shapely
 from affine import Affine
 
 from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT
-from segearth_ov.apis import predict as P
-from segearth_ov.apis.raster_io import ClassMapWriter
-from segearth_ov.apis.vectors import PolygonWriter, VectorOptions, vectorize
+from segearth_ov.mapping import predictor
+from segearth_ov.mapping.raster_io import ClassMapWriter
+from segearth_ov.mapping.vectors import PolygonWriter, VectorOptions, vectorize
 
 gpd = pytest.importorskip('geopandas')
 NAMES = ['background', 'building', 'road', 'water']
@@ -168,8 +168,8 @@ def test_class_map_and_probabilities_are_valid_cogs(tmp_path):
     model = bench.PixelwiseSegmentor(['water', 'field', 'town'])
     for dtype in ('uint8', 'float32'):
         out = tmp_path / dtype
-        P.predict_file(scene, model, out, save_probs=True, probs_dtype=dtype, overlay=False,
-                       progress=False, options=P.SceneOptions(tile=256, overlap=32))
+        predictor.predict_file(scene, model, out, save_probs=True, probs_dtype=dtype, overlay=False,
+                       progress=False, options=predictor.SceneOptions(tile=256, overlap=32))
         for name in ('scene_labels.tif', 'scene_probs.tif'):
             valid, errors, warnings = cog_validate(out / name)
             assert valid and not errors and not warnings, (name, errors, warnings)
@@ -189,7 +189,7 @@ def test_cli_vector_on_the_openearthmap_tile(tmp_path, capsys):
     sees the tile at long side 448 (one tile; outputs at the tile's resolution)."""
     from rio_cogeo.cogeo import cog_validate
 
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     out = tmp_path / 'out'
     rc = main([str(OEM_TILE), '--classes', 'background;building,roof;road;tree;water',
                '--pretrained', str(TINY_PT), '--model-cfg', str(TINY_CFG),

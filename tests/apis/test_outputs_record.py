@@ -68,7 +68,7 @@ def test_summary_and_overlay_title_name_the_weights(tiny, tmp_path, monkeypatch)
     """predict_file's summary JSON records both files with their full SHA-256; the overlay's
     title names them short (file name @ first 8 hex digits)."""
     from segearth_ov import visualization
-    from segearth_ov.apis import predict as P
+    from segearth_ov.mapping import predictor
     titles = []
     real = visualization.save_overlay
     monkeypatch.setattr(visualization, 'save_overlay',
@@ -76,7 +76,7 @@ def test_summary_and_overlay_title_name_the_weights(tiny, tmp_path, monkeypatch)
     rgb = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
     import cv2
     cv2.imwrite(str(tmp_path / 'img.png'), rgb)
-    result = P.predict_file(tmp_path / 'img.png', tiny, tmp_path / 'out', progress=False)
+    result = predictor.predict_file(tmp_path / 'img.png', tiny, tmp_path / 'out', progress=False)
     on_disk = json.loads((tmp_path / 'out' / 'img_summary.json').read_text())
     assert on_disk['model']['weights'] == dict(file=str(TINY_PT.resolve()), sha256=sha256(TINY_PT))
     assert on_disk['model']['upsampler']['sha256'] == sha256(JBU_CKPT['jbu_one'])
@@ -174,14 +174,14 @@ def test_geotiff_colour_table_and_web_legend_use_the_class_colours(tiny, tmp_pat
     import rasterio
     from affine import Affine
 
-    from segearth_ov.apis import predict as P
+    from segearth_ov.mapping import predictor
     from segearth_ov.webui.jobs import Job
     img = np.random.default_rng(1).integers(1, 255, (64, 80, 3), dtype=np.uint8)
     path = tmp_path / 'scene.tif'
     with rasterio.open(path, 'w', driver='GTiff', height=64, width=80, count=3, dtype='uint8',
                        crs='EPSG:32632', transform=Affine(0.5, 0, 5e5, 0, -0.5, 5.6e6)) as dst:
         dst.write(np.moveaxis(img, 2, 0))
-    result = P.predict_file(path, tiny, tmp_path / 'out', overlay=False, progress=False)
+    result = predictor.predict_file(path, tiny, tmp_path / 'out', overlay=False, progress=False)
     expected = class_colours(CLASSES)
     with rasterio.open(tmp_path / 'out' / 'scene_labels.tif') as out:
         cmap = out.colormap(1)
@@ -193,7 +193,7 @@ def test_geotiff_colour_table_and_web_legend_use_the_class_colours(tiny, tmp_pat
 
 
 def test_scene_sizes_are_printed_width_by_height(capsys):
-    from segearth_ov.apis.predict_cli import _report
+    from segearth_ov.mapping.cli import _report
     _report(dict(input='s.tif', height=300, width=500, plan=dict(tiles=2), seconds=1.0,
                  crs='EPSG:32632', classes=[], nodata_pixels=0, outputs=[]))
     assert 's.tif: 500 × 300 px' in capsys.readouterr().out

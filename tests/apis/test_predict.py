@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from affine import Affine
 
 from conftest import JBU_CKPT, ROOT, TINY_CFG, TINY_PT, tiny_segmentor
-from segearth_ov.apis import predict as P
-from segearth_ov.apis import raster_io
-from segearth_ov.apis.tiling import overlap_tiles, slide_starts, window_tiles
+from segearth_ov.mapping import predictor
+from segearth_ov.mapping import raster_io
+from segearth_ov.mapping.tiling import overlap_tiles, slide_starts, window_tiles
 from segearth_ov.utils.images import ImageReadError
 from segearth_ov.visualization import class_colours
 
@@ -110,7 +110,7 @@ def test_tiled_geotiff_equals_untiled_and_keeps_georeference(tiny, tmp_path):
     img[:, :40] = 0
     transform = Affine(0.3, 0, 500000.0, 0, -0.3, 5600000.0)
     scene = write_tif(tmp_path / 'scene.tif', img, transform=transform, nodata=0)
-    result = P.predict_file(scene, tiny, tmp_path / 'out', options=P.SceneOptions(tile=224),
+    result = predictor.predict_file(scene, tiny, tmp_path / 'out', options=predictor.SceneOptions(tile=224),
                             save_probs=True, probs_dtype='float32', progress=False)
     assert result['plan']['tiles'] == 6
 
@@ -139,7 +139,7 @@ def test_tiled_geotiff_equals_untiled_and_keeps_georeference(tiny, tmp_path):
         probs = src.read()
         assert src.descriptions == ('background', 'building', 'road', 'tree')
     # untiled: the segmentor's own slide inference over the whole image
-    ref_logits = P.tile_logits(tiny, img)
+    ref_logits = predictor.tile_logits(tiny, img)
     ref = tiny.class_probabilities(torch.from_numpy(ref_logits)).numpy()
     ref_labels = tiny.labels(torch.from_numpy(ref))[0].numpy()
     assert np.isnan(probs[:, :, :40]).all()
@@ -163,7 +163,7 @@ def test_cli_with_fixture_model_on_plain_png(tmp_path, capsys):
     """A CRS-less PNG: png class map with palette, no georeference, a message saying so."""
     from PIL import Image
 
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     Image.fromarray(patchwork(224, 240)).save(tmp_path / 'photo.png')
     rc = main([str(tmp_path / 'photo.png'), '--classes', 'water,river;building;tree;',
                '--pretrained', str(TINY_PT), '--model-cfg', str(TINY_CFG),
@@ -231,15 +231,15 @@ def test_many_tile_rows_and_resize_match_the_segmentor_path(tmp_path):
     stub = BENCH.PixelwiseSegmentor(['water,river', 'field', 'town'])
     img = patchwork(300, 500, seed=1)
     path = write_tif(tmp_path / 's.tif', img)
-    labels, probs = P.predict(path, model=stub, resize_long_side=200, tile=64, overlap=16,
+    labels, probs = predictor.predict(path, model=stub, resize_long_side=200, tile=64, overlap=16,
                               return_probs=True)
     with rasterio.open(path) as src:
-        plan = P.plan_scene(src, P.SceneOptions(resize_long_side=200, tile=64, overlap=16),
-                            P.slide_settings(stub))
+        plan = predictor.plan_scene(src, predictor.SceneOptions(resize_long_side=200, tile=64, overlap=16),
+                            predictor.slide_settings(stub))
         grid = src.read(out_shape=(3, 120, 200),
                         resampling=rasterio.enums.Resampling.bilinear)
     assert (plan.model_height, plan.model_width, plan.n_tiles) == (120, 200, 12)
-    logits = P.tile_logits(stub, np.moveaxis(grid, 0, -1))
+    logits = predictor.tile_logits(stub, np.moveaxis(grid, 0, -1))
     up = F.interpolate(torch.from_numpy(logits)[None], size=(300, 500), mode='bilinear',
                        align_corners=False)[0]
     ref = stub.class_probabilities(up).numpy()
@@ -253,7 +253,7 @@ def test_api_arrays_gsd_and_bands(tmp_path):
     stub = BENCH.PixelwiseSegmentor(['a', 'b'])
     rgb = patchwork(50, 60)
     labels = segearth_ov.predict(rgb, model=stub)
-    ref = stub.class_probabilities(torch.from_numpy(P.tile_logits(stub, rgb))).argmax(0)
+    ref = stub.class_probabilities(torch.from_numpy(predictor.tile_logits(stub, rgb))).argmax(0)
     assert labels.dtype == np.uint8 and (labels == ref.numpy()).all()
     # five bands, R,G,B = bands 5,3,1; switching the classes of the built model
     five = np.stack([rgb[..., 2], np.zeros_like(rgb[..., 0]), rgb[..., 1],
@@ -269,11 +269,11 @@ def test_api_arrays_gsd_and_bands(tmp_path):
     # gsd: 0.3 m pixels seen at 0.6 m → a 25 × 30 model grid
     path = write_tif(tmp_path / 'g.tif', rgb)
     with rasterio.open(path) as src:
-        plan = P.plan_scene(src, P.SceneOptions(gsd=0.6), P.slide_settings(stub))
+        plan = predictor.plan_scene(src, predictor.SceneOptions(gsd=0.6), predictor.slide_settings(stub))
     assert (plan.model_height, plan.model_width) == (25, 30)
-    assert P.predict(path, model=stub, gsd=0.6).shape == (50, 60)
+    assert predictor.predict(path, model=stub, gsd=0.6).shape == (50, 60)
     with pytest.raises(ValueError, match='--gsd needs .* projected CRS.*no CRS'):
-        P.predict(write_tif(tmp_path / 'n.tif', rgb, crs=None), model=stub, gsd=1.0)
+        predictor.predict(write_tif(tmp_path / 'n.tif', rgb, crs=None), model=stub, gsd=1.0)
 
 
 def test_peak_memory_does_not_grow_with_the_scene_area():
@@ -297,16 +297,16 @@ def test_peak_memory_does_not_grow_with_the_scene_area():
 
 # ------------------------------------------------------------------------------ errors
 def test_clear_errors(tmp_path, capsys):
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     with pytest.raises(ValueError, match='class list is empty'):
-        P.parse_classes(' ; ')
+        predictor.parse_classes(' ; ')
     with pytest.raises(ValueError, match='line 2: blank line'):
-        P.parse_classes('a;;b')
-    assert P.parse_classes('building,roof;road;').classes == (('building', 'roof'), ('road',))
+        predictor.parse_classes('a;;b')
+    assert predictor.parse_classes('building,roof;road;').classes == (('building', 'roof'), ('road',))
     bad = tmp_path / 'broken.tif'
     bad.write_text('not an image')
     with pytest.raises(ImageReadError, match='broken.tif cannot be read as an image'):
-        P.predict(bad, model=BENCH.PixelwiseSegmentor(['a']))
+        predictor.predict(bad, model=BENCH.PixelwiseSegmentor(['a']))
     assert main([str(bad), '--classes', '', '--dry-run']) == 2
     assert 'class list is empty' in capsys.readouterr().err
     two = write_tif(tmp_path / 'two.tif', np.zeros((8, 8, 2), np.uint16))
@@ -320,7 +320,7 @@ def test_clear_errors(tmp_path, capsys):
 
 
 def test_dry_run_prints_plan_and_memory(tmp_path, capsys):
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     scene = BENCH.write_scene(tmp_path / 'big.tif', 3000, 2000)
     rc = main([str(scene), '--classes', 'building,roof;road;water', '--dry-run',
                '--out', str(tmp_path / 'out')])
@@ -336,7 +336,7 @@ def test_dry_run_prints_plan_and_memory(tmp_path, capsys):
 
 def test_window_batch_below_one_is_refused_with_the_option_named(tmp_path, capsys):
     """--window-batch 0 used to reach the segmentor and crash in an empty torch.cat."""
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     scene = write_tif(tmp_path / 'a.tif', np.zeros((8, 8, 3), np.uint8))
     for value in ('0', '-3', 'x'):
         with pytest.raises(SystemExit) as exit_:
@@ -351,18 +351,18 @@ def test_window_batch_below_one_is_refused_with_the_option_named(tmp_path, capsy
 def test_one_failing_input_does_not_end_the_batch(tiny, tmp_path, capsys, monkeypatch):
     """An unexpected error in one input (as the AttributeError of trained models was) is
     reported with the input's name; the other inputs are segmented; the exit status is 1."""
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping.cli import main
     first = write_tif(tmp_path / 'first.tif', patchwork(40, 48, seed=1))
     second = write_tif(tmp_path / 'second.tif', patchwork(40, 48, seed=2))
-    real = P.predict_file
+    real = predictor.predict_file
 
     def predict_file(path, *args, **kw):
         if path.name == 'first.tif':
             raise AttributeError("'Model' object has no attribute 'prob_thd'")
         return real(path, *args, **kw)
 
-    monkeypatch.setattr(P, 'build_model', lambda classes, **settings: tiny)
-    monkeypatch.setattr(P, 'predict_file', predict_file)
+    monkeypatch.setattr(predictor, 'build_model', lambda classes, **settings: tiny)
+    monkeypatch.setattr(predictor, 'predict_file', predict_file)
     rc = main([str(first), str(second), '--classes', ';'.join(CLASSES),
                '--out', str(tmp_path / 'out'), '--quiet'])
     err = capsys.readouterr().err

@@ -67,8 +67,8 @@ def test_predictor_with_synonyms_equals_the_cpu(tmp_path):
 
 def test_predict_cli_and_region_mode_on_cuda(tmp_path):
     """tools/predict.py on one GeoTIFF, and region mode over two, with --device cuda."""
-    from segearth_ov.apis import region as R
-    from segearth_ov.apis.predict_cli import main
+    from segearth_ov.mapping import region
+    from segearth_ov.mapping.cli import main
     rng = np.random.default_rng(0)
     scenes = []
     for k in range(2):
@@ -85,7 +85,7 @@ def test_predict_cli_and_region_mode_on_cuda(tmp_path):
                  '--quiet']) == 0
     with rasterio.open(tmp_path / 'one' / 'scene0_labels.tif') as src:
         assert src.read(1).max() < 3
-    assert R.main([*map(str, scenes), *classes, *model, '--out', str(tmp_path / 'region'),
+    assert region.main([*map(str, scenes), *classes, *model, '--out', str(tmp_path / 'region'),
                    '--quiet', '--region']) == 0
     for k in range(2):
         with rasterio.open(tmp_path / 'region' / f'scene{k}_labels.tif') as src:

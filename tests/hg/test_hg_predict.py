@@ -56,7 +56,7 @@ def test_predictor_runs_the_trained_model_from_its_checkpoint(tmp_path):
 
 
 def test_checkpoint_needs_its_config_and_a_trained_config_needs_its_checkpoint(tmp_path):
-    from segearth_ov.apis.predict import build_model
+    from segearth_ov.mapping.predictor import build_model
     _, cfg, ckpt = write_trained(tmp_path)
     with pytest.raises(ValueError, match='--checkpoint needs the --config'):
         build_model('red;green', checkpoint=str(ckpt))

@@ -1,7 +1,8 @@
 """Slide-window placement and patch padding, including odd sizes."""
 import pytest
 
-from segearth_ov.models.segmentors.segearth import patch_padding, slide_windows
+from segearth_ov.models.segmentors.segearth import patch_padding
+from segearth_ov.models.segmentors.windows import slide_windows
 
 
 def test_windows_cover_image_and_end_inside():

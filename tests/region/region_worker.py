@@ -36,23 +36,23 @@ def stub(slide_crop: int):
 
 
 def job(out, paths, max_units=None, **kw):
-    from segearth_ov.apis import predict as P
-    from segearth_ov.apis import region as R
-    options = P.SceneOptions(tile=64, overlap=16)
-    return R.RegionJob(paths=[Path(p) for p in paths], out=Path(out), options=options,
+    from segearth_ov.mapping import predictor
+    from segearth_ov.mapping import region
+    options = predictor.SceneOptions(tile=64, overlap=16)
+    return region.RegionJob(paths=[Path(p) for p in paths], out=Path(out), options=options,
                        key='test', split_pixels=20_000, max_units=max_units, progress=False,
                        overlay=False, **kw)
 
 
 if __name__ == '__main__':
     torch.set_num_threads(1)
-    from segearth_ov.apis import region as R
+    from segearth_ov.mapping import region
     from segearth_ov.training.distributed import init_distributed
     out, crop, max_units, *paths = sys.argv[1:]
     ctx = init_distributed('cpu')
     try:
         limit = None if int(max_units) < 0 else int(max_units)
-        R.run_region(stub(int(crop)), job(out, paths, limit), ctx.rank, ctx.world_size)
+        region.run_region(stub(int(crop)), job(out, paths, limit), ctx.rank, ctx.world_size)
     finally:       # a test must tear down what it starts, also when the run fails
         import torch.distributed as dist
         if dist.is_initialized():

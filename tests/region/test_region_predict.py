@@ -1,4 +1,4 @@
-"""Region prediction (segearth_ov/apis/region.py): work units over torchrun ranks, resuming,
+"""Region prediction (segearth_ov/mapping/region/): work units over torchrun ranks, resuming,
 checksums, the VRT mosaic and the STAC catalogue.
 
 The model is `region_worker.stub`: the per-pixel linear stub of tools/benchmark_scene.py
@@ -21,8 +21,8 @@ import torch
 from affine import Affine
 
 from conftest import JBU_CKPT, TINY_CFG, TINY_PT
-from segearth_ov.apis import predict as P
-from segearth_ov.apis import region as R
+from segearth_ov.mapping import predictor
+from segearth_ov.mapping import region
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -72,7 +72,7 @@ def state(out: Path) -> dict:
 
 
 def run_single(out, scenes, crop=32, max_units=None):
-    return R.run_region(W.stub(crop), W.job(out, scenes, max_units))
+    return region.run_region(W.stub(crop), W.job(out, scenes, max_units))
 
 
 @pytest.fixture(scope='module')
@@ -85,7 +85,7 @@ def single(tmp_path_factory, scenes):
 # ------------------------------------------------------------------------------ the plan
 def test_plan_splits_large_scenes_and_balances_ranks(scenes):
     model = W.stub(32)
-    units = R.plan_region(scenes, P.SceneOptions(tile=64, overlap=16), P.slide_settings(model),
+    units = region.plan_region(scenes, predictor.SceneOptions(tile=64, overlap=16), predictor.slide_settings(model),
                           2, split_pixels=20_000)
     blocks = [u for u in units if u.stem == 'scene0']
     assert len(blocks) == 3 and all(u.block is not None for u in blocks)
@@ -98,7 +98,7 @@ def test_plan_splits_large_scenes_and_balances_ranks(scenes):
     load = [sum(u.pixels for u in units if u.rank == r) for r in range(2)]
     assert sum(load) == sum(h * w for h, w in SIZES)
     assert abs(load[0] - load[1]) <= max(u.pixels for u in units)
-    again = R.plan_region(scenes, P.SceneOptions(tile=64, overlap=16), P.slide_settings(model),
+    again = region.plan_region(scenes, predictor.SceneOptions(tile=64, overlap=16), predictor.slide_settings(model),
                           2, split_pixels=20_000)
     assert [(u.id, u.rank) for u in again] == [(u.id, u.rank) for u in units]
 
@@ -123,7 +123,7 @@ def test_two_ranks_equal_single_process_and_the_scene_predictor(tmp_path, scenes
     assert logs == ['rank0.log', 'rank1.log']
     # and the split scene is the single-process predictor's, pixel for pixel
     model = W.stub(32)
-    ref = P.predict(scenes[0], model=model, tile=64, overlap=16)
+    ref = predictor.predict(scenes[0], model=model, tile=64, overlap=16)
     with rasterio.open(out / 'scene0_labels.tif') as src:
         assert np.array_equal(src.read(1), ref)
         assert src.colormap(1)[0][:3] != (0, 0, 0) and 'CLASS_NAMES' in src.tags()
@@ -249,10 +249,10 @@ def test_mixed_crs_needs_target_crs(tmp_path, scenes):
     other = write_scenes(tmp_path / 'other', crs='EPSG:32633')[:1]
     renamed = other[0].rename(other[0].with_name('east.tif'))
     with pytest.raises(ValueError, match='--target-crs'):
-        R.check_same_crs([scenes[1], renamed])
+        region.check_same_crs([scenes[1], renamed])
     out = tmp_path / 'warped'
     job = W.job(out, [scenes[1], renamed], target_crs='EPSG:3857')
-    R.run_region(W.stub(32), job)
+    region.run_region(W.stub(32), job)
     with rasterio.open(out / 'region_labels.vrt') as vrt:
         assert vrt.crs.to_epsg() == 3857
 
@@ -263,15 +263,15 @@ def test_cli_region_mode_with_fixture_model_and_dry_run(tmp_path, scenes, capsys
             '--pretrained', str(TINY_PT), '--model-cfg', str(TINY_CFG),
             '--upsampler-ckpt', str(JBU_CKPT['jbu_one']), '--device', 'cpu', '--threads', '1',
             '--out', str(tmp_path / 'cli'), '--quiet', '--region']
-    assert R.main(argv + ['--dry-run', '--ranks', '2']) == 0
+    assert region.main(argv + ['--dry-run', '--ranks', '2']) == 0
     out = capsys.readouterr().out
     assert 'over 2 rank(s)' in out and 'rank 1: 1 unit(s)' in out and 'estimated peak' in out
-    assert R.main(argv) == 0
+    assert region.main(argv) == 0
     assert 'region: 2 scene(s)' in capsys.readouterr().out
     assert (tmp_path / 'cli' / 'stac' / 'catalog.json').is_file()
     with rasterio.open(tmp_path / 'cli' / 'scene1_labels.tif') as src:
         assert src.read(1).max() < 3
-    assert R.main(argv[:-1] + ['--target-crs', 'nonsense:1', '--no-mosaic', '--region',
+    assert region.main(argv[:-1] + ['--target-crs', 'nonsense:1', '--no-mosaic', '--region',
                                '--classes-file', 'x']) == 2
     assert 'not both' in capsys.readouterr().err
 
@@ -279,8 +279,8 @@ def test_cli_region_mode_with_fixture_model_and_dry_run(tmp_path, scenes, capsys
 def test_split_scene_probabilities_equal_predict_file(tmp_path, scenes):
     """--save-probs: blocks keep float probabilities; the assembled file is predict_file's."""
     model = W.stub(32)
-    R.run_region(model, W.job(tmp_path / 'region', scenes[:1], save_probs=True))
-    P.predict_file(scenes[0], model, tmp_path / 'ref', options=P.SceneOptions(tile=64, overlap=16),
+    region.run_region(model, W.job(tmp_path / 'region', scenes[:1], save_probs=True))
+    predictor.predict_file(scenes[0], model, tmp_path / 'ref', options=predictor.SceneOptions(tile=64, overlap=16),
                    save_probs=True, overlay=False, progress=False)
     for name in ('scene0_labels.tif', 'scene0_probs.tif'):
         with rasterio.open(tmp_path / 'region' / name) as a, rasterio.open(tmp_path / 'ref' / name) as b:
@@ -297,7 +297,7 @@ def test_unreadable_scene_is_reported_and_the_rest_finishes(tmp_path, scenes, ca
     data = scenes[0].read_bytes()
     bad.write_bytes(data[:len(data) // 3])
     out = tmp_path / 'out'
-    result = R.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
+    result = region.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
     assert result['failed'] == ['bad'] and result['scenes'] == 2
     assert 'bad' in capsys.readouterr().out
     assert sorted(labels_of(out)) == ['scene1_labels.tif', 'scene2_labels.tif']
@@ -305,7 +305,7 @@ def test_unreadable_scene_is_reported_and_the_rest_finishes(tmp_path, scenes, ca
     with rasterio.open(out / 'region_labels.vrt') as vrt:
         assert vrt.read(1).size
     bad.write_bytes(data)
-    again = R.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
+    again = region.run_region(W.stub(32), W.job(out, [scenes[1], bad, scenes[2]]))
     assert again['failed'] == [] and again['scenes'] == 3
     assert again['stats'][0]['units'] == 3            # bad's three blocks only
 
@@ -318,10 +318,10 @@ def test_split_scene_polygons_and_stac_assets(tmp_path, scenes):
     import pystac
     import pyogrio
     from rio_cogeo.cogeo import cog_validate
-    from segearth_ov.apis.vectors import VectorOptions
+    from segearth_ov.mapping.vectors import VectorOptions
     model, vector = W.stub(32), VectorOptions(block_rows=50)
-    R.run_region(model, W.job(tmp_path / 'region', scenes[:2], save_probs=True, vector=vector))
-    P.predict_file(scenes[0], model, tmp_path / 'ref', options=P.SceneOptions(tile=64, overlap=16),
+    region.run_region(model, W.job(tmp_path / 'region', scenes[:2], save_probs=True, vector=vector))
+    predictor.predict_file(scenes[0], model, tmp_path / 'ref', options=predictor.SceneOptions(tile=64, overlap=16),
                    save_probs=True, overlay=False, progress=False, vector=vector)
     a = pyogrio.read_dataframe(tmp_path / 'region' / 'scene0_polygons.gpkg')
     b = pyogrio.read_dataframe(tmp_path / 'ref' / 'scene0_polygons.gpkg')
@@ -346,7 +346,7 @@ def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypat
     cuda:2 (the explicit index used to win on every rank: all ranks on one GPU). A fake
     CUDA of 4 devices on this CPU machine; the process group is not really started."""
     import torch.distributed as dist
-    from segearth_ov.training import distributed as D
+    from segearth_ov.training import distributed
     chosen, started, built, group = [], [], [], []
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
@@ -357,7 +357,7 @@ def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypat
     for k, v in dict(WORLD_SIZE='4', RANK='6', LOCAL_RANK='2', LOCAL_WORLD_SIZE='4').items():
         monkeypatch.setenv(k, v)
     for device in ('cuda:0', 'cuda:3', 'cuda', None):
-        assert D.init_distributed(device).device == torch.device('cuda', 2)
+        assert distributed.init_distributed(device).device == torch.device('cuda', 2)
     assert chosen == [torch.device('cuda', 2)] * 4 and started == ['nccl'] * 4
 
     # through the region command line: the model is built on the rank's GPU; the process
@@ -366,21 +366,21 @@ def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypat
         group.append('nccl group')       # as if init_process_group had started one
         built.append(settings['device'])
         raise ValueError('stop before building')
-    monkeypatch.setattr(P, 'build_model', build_model)
+    monkeypatch.setattr(predictor, 'build_model', build_model)
     argv = [str(scenes[1]), '--classes', 'a;b', '--device', 'cuda:0', '--threads', '1',
             '--out', str(tmp_path / 'out'), '--no-mosaic', '--quiet']
-    assert R.main(argv) == 2 and built == ['cuda:2']
+    assert region.main(argv) == 2 and built == ['cuda:2']
     assert not group, 'the process group outlived the failed run'
 
     # one process keeps an explicit index; an index beyond the GPUs is named
     monkeypatch.setenv('WORLD_SIZE', '1')
     monkeypatch.setenv('LOCAL_RANK', '0')
-    assert D.init_distributed('cuda:3').device == torch.device('cuda', 3)
+    assert distributed.init_distributed('cuda:3').device == torch.device('cuda', 3)
     with pytest.raises(ValueError, match=r'cuda:5 asked for, but 4 GPU\(s\) are visible'):
-        D.init_distributed('cuda:5')
+        distributed.init_distributed('cuda:5')
     monkeypatch.setenv('WORLD_SIZE', '8')
     monkeypatch.setenv('LOCAL_RANK', '5')
-    assert R.main(argv) == 2
+    assert region.main(argv) == 2
     assert 'cuda:5 (LOCAL_RANK 5) asked for, but 4 GPU(s)' in capsys.readouterr().err
 
 
@@ -388,12 +388,12 @@ def test_a_checkpoint_replaced_at_the_same_path_is_another_run(tmp_path):
     """Records of a run with the old weights must not count as finished units of the new."""
     ckpt = tmp_path / 'iter_10.pth'
     ckpt.write_bytes(b'weights of step 10')
-    classes = P.parse_classes('a;b')
+    classes = predictor.parse_classes('a;b')
     settings = dict(config='hg.py', checkpoint=str(ckpt))
-    options = P.SceneOptions()
+    options = predictor.SceneOptions()
 
     def key():
-        return R.run_key(classes, settings, options, False, 'uint8', 'auto', True)
+        return region.run_key(classes, settings, options, False, 'uint8', 'auto', True)
     before = key()
     assert key() == before
     ckpt.write_bytes(b'weights of step 20, retrained')

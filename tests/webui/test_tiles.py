@@ -9,13 +9,13 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from segearth_ov.webui import tiles as T
+from segearth_ov.webui import tiles
 from segearth_ov.webui.safety import RequestError
 
 
 def lonlat_to_tile_pixel(lon, lat, z):
     """Global pixel coordinates (x, y) of a point in the XYZ scheme at zoom z."""
-    n = 2 ** z * T.TILE
+    n = 2 ** z * tiles.TILE
     x = (lon + 180) / 360 * n
     y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
     return x, y
@@ -37,13 +37,13 @@ def test_class_map_tile_puts_the_boundary_at_its_longitude(tmp_path):
     (lon,), (lat,) = warp('EPSG:32632', 'EPSG:4326', [356100], [5644900])
     z = 18
     px, py = lonlat_to_tile_pixel(lon, lat, z)
-    x, y = int(px // T.TILE), int(py // T.TILE)
+    x, y = int(px // tiles.TILE), int(py // tiles.TILE)
     with rasterio.open(path) as src:
-        data, covered = T.read_tile(src, [1], z, x, y, nodata=255)
-        assert T.read_tile(src, [1], z, 0, 0, nodata=255) is None      # far away
+        data, covered = tiles.read_tile(src, [1], z, x, y, nodata=255)
+        assert tiles.read_tile(src, [1], z, 0, 0, nodata=255) is None      # far away
         with pytest.raises(RequestError, match='does not exist'):
-            T.read_tile(src, [1], z, 2 ** z, 0)
-    row, col = int(py - y * T.TILE), int(px - x * T.TILE)
+            tiles.read_tile(src, [1], z, 2 ** z, 0)
+    row, col = int(py - y * tiles.TILE), int(px - x * tiles.TILE)
     assert data.shape == (1, 256, 256) and covered[row].any()
     line = data[0, row]
     assert (line[:col - 1][covered[row, :col - 1]] == 0).all()

@@ -260,7 +260,7 @@ def test_basemap_is_off_by_default_and_checked(tmp_path):
 
 
 def test_cli_options_are_the_predictors_and_bind_locally():
-    from segearth_ov.apis.predict_cli import model_settings
+    from segearth_ov.mapping.cli import model_settings
     from segearth_ov.webui.cli import build_parser
     args = build_parser().parse_args(['--prob-thd', '0.2', '--upsampler', 'none',
                                       '--data-dir', 'scenes', '--classes', 'road;water'])

@@ -30,7 +30,7 @@ def model_settings() -> dict:
 
 
 def make_app(work_dir: Path, data_dir: Path | None = None, max_upload_mb: float = 1, **kw):
-    from segearth_ov.apis.predict import SceneOptions
+    from segearth_ov.mapping.predictor import SceneOptions
     from segearth_ov.webui.app import create_app
     return create_app(model_settings(), SceneOptions(), data_dir, work_dir, max_upload_mb,
                       threads=1, **kw)

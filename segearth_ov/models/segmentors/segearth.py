@@ -28,6 +28,7 @@ from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
 from ..upsamplers.weights import resolve_upsampler_weights
 from ..upsamplers.kernel_atlas import KernelAtlas
+from .windows import slide_windows
 
 logger = logging.getLogger('segearth_ov')
 
@@ -43,16 +44,6 @@ def clip_data_preprocessor() -> dict:
 
 # ViT precision: autocast dtype per `precision` setting (None: plain float32)
 AUTOCAST = {'auto': None, 'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-
-
-def slide_windows(h: int, w: int, crop: int, stride: int):
-    """mmseg's slide-inference windows (y1, y2, x1, x2), clipped to end inside the image."""
-    h_grids = max(h - crop + stride - 1, 0) // stride + 1
-    w_grids = max(w - crop + stride - 1, 0) // stride + 1
-    for i in range(h_grids):
-        for j in range(w_grids):
-            y2, x2 = min(i * stride + crop, h), min(j * stride + crop, w)
-            yield max(y2 - crop, 0), y2, max(x2 - crop, 0), x2
 
 
 def _chunks(items: list, size: int):

@@ -15,28 +15,23 @@ band of tiles, whatever the scene's size.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..models.text.embeddings import ClassNames, load_class_names, parse_class_lines
-from ..utils.images import ImageReadError
-from ..utils.provenance import model_weights, weights_line
-from . import raster_io
-from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, crs_name,
-                        gdal_env, is_georeferenced, open_raster, pixel_area_m2, pixel_size_m,
-                        quiet_georeference, select_bands, write_text_atomic)
+from .outputs import (SceneSummary, class_map_writer, output_paths, overlay_title,
+                      polygon_writer, scene_summary, write_scene_files)
+from .raster_io import (NODATA_LABEL, SceneReader, crs_name, gdal_env, is_georeferenced,
+                        open_raster, pixel_size_m, select_bands)
 from .tiling import LogitBlender, RowResampler, TilePlan, chunk_rows_for
 from .vectors import class_probability
 
 logger = logging.getLogger('segearth_ov')
-
-IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.img', '.vrt', '.bmp')
 
 
 # --------------------------------------------------------------------------- options
@@ -114,6 +109,14 @@ def plan_scene(src, options: SceneOptions, slide: tuple[int, int]) -> TilePlan:
     return TilePlan(src.height, src.width, mh, mw, options.tile, options.overlap, *slide)
 
 
+def scene_reader(src, options: SceneOptions, name: str) -> SceneReader:
+    """The SceneReader of an open raster under `options` (bands, SAR conversion, nodata,
+    stretch); ValueError names a band the file lacks."""
+    bands, alpha = select_bands(src, options.bands, options.sar, name)
+    return SceneReader(src, bands, alpha, options.nodata, options.sar and options.linear_sar,
+                       options.percentiles, name)
+
+
 # --------------------------------------------------------------------------- the core
 def logit_channels(model) -> int:
     """Channels of `model.image_logits`: one per query (class name) for the training-free
@@ -161,27 +164,6 @@ def classify(model, logits: np.ndarray, valid: np.ndarray | None):
     return labels, probs.numpy()
 
 
-class SceneSummary:
-    """Class pixel counts and a decimated class map for the preview, filled chunk by chunk."""
-
-    def __init__(self, num_classes: int, height: int, width: int, preview_hw):
-        self.counts = np.zeros(num_classes, np.int64)
-        self.nodata = 0
-        oh, ow = preview_hw
-        # nearest-neighbour sample positions, as GDAL picks them for a decimated read
-        self.rows = np.minimum(((np.arange(oh) + 0.5) * height / oh).astype(np.int64), height - 1)
-        self.cols = np.minimum(((np.arange(ow) + 0.5) * width / ow).astype(np.int64), width - 1)
-        self.preview = np.full((oh, ow), NODATA_LABEL, np.uint8)
-
-    def add(self, r0: int, labels: np.ndarray) -> None:
-        valid = labels != NODATA_LABEL
-        self.counts += np.bincount(labels[valid], minlength=len(self.counts))[:len(self.counts)]
-        self.nodata += int((~valid).sum())
-        sel = (self.rows >= r0) & (self.rows < r0 + labels.shape[0])
-        if sel.any():
-            self.preview[sel] = labels[self.rows[sel] - r0][:, self.cols]
-
-
 class _TileCallback(contextlib.nullcontext):
     """`progress=callable`: callable(done, total) after every tile (the web UI's progress;
     an exception it raises, e.g. a cancel, stops the run and no partial output remains)."""
@@ -204,9 +186,6 @@ def _progress(total: int, desc: str, enabled):
 
 
 # --------------------------------------------------------------------------- the model
-DEFAULT_MODEL = dict(clip_type='CLIP', vit_type='ViT-B/16', model_type='SegEarth')
-
-
 def build_model(classes, config: str | None = None, checkpoint: str | None = None,
                 **settings):
     """A segmentor for `classes`: from an mmseg config's `model` (with `settings`
@@ -220,7 +199,7 @@ def build_model(classes, config: str | None = None, checkpoint: str | None = Non
     if config is None:
         if checkpoint is not None:
             raise ValueError('--checkpoint needs the --config the model was trained with')
-        from .inference import init_segmentor
+        from ..apis.inference import init_segmentor
         return init_segmentor(lines, **settings)
     import segearth_ov  # noqa: F401  (registers the segmentor)
     from mmengine.config import Config
@@ -275,20 +254,22 @@ def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict)
     return model.to(device).eval()
 
 
-def _ensure_classes(model, class_names: ClassNames | None):
+def ensure_classes(model, class_names: ClassNames | None):
+    """Switch a built model to `class_names` when its classes differ (None: keep them)."""
     if class_names is not None and tuple(model.class_names.classes) != class_names.classes:
         model.set_classes([','.join(syn) for syn in class_names.classes])
     return model
 
 
-def _options(kw: dict) -> tuple[SceneOptions, dict]:
+def split_options(kw: dict) -> tuple[SceneOptions, dict]:
     """Split keyword options into SceneOptions and model settings."""
     fields = SceneOptions.__dataclass_fields__
     scene = SceneOptions(**{k: kw.pop(k) for k in list(kw) if k in fields})
     return scene, kw
 
 
-def _sar_default(options: SceneOptions, model) -> SceneOptions:
+def sar_default(options: SceneOptions, model) -> SceneOptions:
+    """`options` with the SAR conversion on for an AlignEarth (SAR) model."""
     if not options.sar and getattr(model, 'clip_type', '') == 'AlignEarth':
         logger.info('AlignEarth preset: SAR conversion (--sar) chosen')
         options.sar = True
@@ -312,7 +293,7 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
     resolution, and with `return_probs` also the C×H×W float32 class probabilities.
     The whole result is returned in memory; `predict_file` streams large scenes to disk.
     """
-    scene_opts, settings = _options(dict(options))
+    scene_opts, settings = split_options(dict(options))
     class_names = parse_classes(classes) if classes is not None else None
     if model is None:
         if class_names is None:
@@ -321,14 +302,11 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
     elif settings:
         raise ValueError(f'model settings {sorted(settings)} have no effect on a built model: '
                          'build another one (or set them as attributes, e.g. model.prob_thd)')
-    _ensure_classes(model, class_names)
+    ensure_classes(model, class_names)
     name = str(image) if not isinstance(image, np.ndarray) else 'array'
     with gdal_env(), open_raster(image, name) as src:
-        scene_opts = _sar_default(scene_opts, model)
-        bands, alpha = select_bands(src, scene_opts.bands, scene_opts.sar, name)
-        reader = SceneReader(src, bands, alpha, scene_opts.nodata,
-                             scene_opts.sar and scene_opts.linear_sar, scene_opts.percentiles,
-                             name)
+        scene_opts = sar_default(scene_opts, model)
+        reader = scene_reader(src, scene_opts, name)
         plan = plan_scene(src, scene_opts, slide_settings(model))
         labels = np.empty((src.height, src.width), np.uint8)
         probs = np.empty((model.num_classes, src.height, src.width), np.float32) \
@@ -345,13 +323,6 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
     return (labels, probs) if return_probs else labels
 
 
-def output_paths(image: Path, out_dir: Path, fmt: str) -> dict:
-    stem = Path(image).stem
-    return dict(labels=out_dir / f'{stem}_labels.{fmt}', probs=out_dir / f'{stem}_probs.tif',
-                overlay=out_dir / f'{stem}_overlay.png', summary=out_dir / f'{stem}_summary.json',
-                classes=out_dir / f'{stem}_classes.txt')
-
-
 def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                  fmt: str = 'auto', save_probs: bool = False, probs_dtype: str = 'uint8',
                  overlay: bool = True, progress: bool = True, title: str | None = None,
@@ -366,26 +337,20 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
     `vector`: a `vectors.VectorOptions` (or a format name: gpkg, geojson, fgb) to also write
     `<stem>_polygons.<format>`, the class regions as polygons, streamed with the class map.
     """
-    from ..visualization import class_colours
-    options = _sar_default(options or SceneOptions(), model)
+    options = sar_default(options or SceneOptions(), model)
     path, out_dir = Path(path), Path(out_dir)
     names = model.class_names.names
-    colours = class_colours(model.class_names.classes)
     t0 = time.perf_counter()
     with gdal_env(), open_raster(path, str(path), driver) as src:
         georef = is_georeferenced(src)      # no CRS: outputs without georeference
         fmt = ('tif' if georef else 'png') if fmt == 'auto' else fmt
         files = output_paths(path, out_dir, fmt)
-        bands, alpha = select_bands(src, options.bands, options.sar, str(path))
-        reader = SceneReader(src, bands, alpha, options.nodata,
-                             options.sar and options.linear_sar, options.percentiles, str(path))
+        reader = scene_reader(src, options, str(path))
         plan = plan_scene(src, options, slide_settings(model))
         summary = SceneSummary(len(names), src.height, src.width, reader.overview_hw)
         out_dir.mkdir(parents=True, exist_ok=True)
-        writer = ClassMapWriter(files['labels'], names, colours, src.height, src.width,
-                                src.crs if georef else None, src.transform if georef else None,
-                                files['probs'] if save_probs else None, probs_dtype, fmt)
-        polygons = _polygon_writer(vector, files, names, src, georef)
+        writer = class_map_writer(files, model, src, georef, save_probs, probs_dtype, fmt)
+        polygons = polygon_writer(vector, files, names, src, georef)
 
         def sink(r0, chunk, valid):
             labels, probs = classify(model, chunk, valid)
@@ -398,154 +363,8 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                 _progress(plan.n_tiles, path.name, progress) as bar:
             segment_scene(model, reader, plan, sink, bar)
         seconds = time.perf_counter() - t0
-        result = _summary(path, src, georef, model, options, plan, reader, summary, files,
-                          save_probs, overlay, seconds)
-    if overlay:
-        _write_overlay(files['overlay'], reader, summary, model.class_names.classes,
-                       title or overlay_title(model))
-    write_text_atomic(files['classes'], ''.join(
-        f'{i}\t{",".join(syn)}\n' for i, syn in enumerate(model.class_names.classes)))
-    write_text_atomic(files['summary'], json.dumps(result, indent=2) + '\n')
+        result = scene_summary(path, src, georef, model, options, plan, reader, summary, files,
+                               save_probs, overlay, seconds)
+    write_scene_files(files, result, reader, summary, model.class_names.classes,
+                      (title or overlay_title(model)) if overlay else None)
     return result
-
-
-def _polygon_writer(vector, files: dict, names, src, georef: bool):
-    """The `vectors.PolygonWriter` of `<stem>_polygons.<format>` (None without `vector`)."""
-    if vector is None:
-        return None
-    from .vectors import PolygonWriter, VectorOptions, vector_path
-    options = VectorOptions(format=vector) if isinstance(vector, str) else vector
-    files['polygons'] = vector_path(files['labels'], options.format)
-    return PolygonWriter(files['polygons'], names, src.height, src.width,
-                         src.crs if georef else None, src.transform if georef else None,
-                         options)
-
-
-def overlay_title(model) -> str:
-    """'CLIP ViT-B/16 · SegEarth · weights <file>@<hash8> · SimFeatUp <file>@<hash8>'."""
-    return (f'{model.clip_type} {model.vit_type} · {model.model_type} · '
-            f'{weights_line(model_weights(model))}')
-
-
-def _summary(path, src, georef, model, options, plan, reader, summary, files, save_probs,
-             overlay, seconds) -> dict:
-    area = pixel_area_m2(src.crs, src.transform) if georef else None
-    valid = int(summary.counts.sum())
-    classes = []
-    for i, syn in enumerate(model.class_names.classes):
-        n = int(summary.counts[i])
-        classes.append(dict(index=i, name=syn[0], synonyms=list(syn), pixels=n,
-                            fraction=n / valid if valid else 0.0,
-                            area_m2=None if area is None else n * area))
-    written = [str(files['labels']), str(files['summary']), str(files['classes'])]
-    if save_probs:
-        written.append(str(files['probs']))
-    if 'polygons' in files:
-        written.append(str(files['polygons']))
-    if overlay:
-        written.append(str(files['overlay']))
-    return dict(
-        input=str(path), height=src.height, width=src.width, bands=reader.bands,
-        dtype=src.dtypes[reader.bands[0] - 1], nodata_value=reader.nodata,
-        crs=crs_name(src.crs) if georef else None,
-        transform=list(src.transform)[:6] if georef else None,
-        pixel_area_m2=area, valid_pixels=valid, nodata_pixels=summary.nodata,
-        classes=classes, stretch=reader.stretch.describe(),
-        model=dict(clip_type=model.clip_type, vit_type=model.vit_type,
-                   model_type=model.model_type, prob_thd=getattr(model, 'prob_thd', None),
-                   feature_up=getattr(model, 'upsampler', None) is not None,
-                   **model_weights(model)),
-        options={k: (list(v) if isinstance(v, tuple) else v)
-                 for k, v in asdict(options).items()},
-        plan=dict(model_height=plan.model_height, model_width=plan.model_width,
-                  tiles=plan.n_tiles, tile=plan.tile, overlap=plan.effective_overlap),
-        seconds=round(seconds, 3), outputs=written)
-
-
-def _write_overlay(path: Path, reader: SceneReader, summary: SceneSummary, classes, title):
-    """Image | overlay preview (decimated for large scenes); no-data shown as a class.
-    `classes`: the class lines (tuples of synonyms), coloured as in the class map."""
-    from ..visualization import NODATA_COLOUR, class_colours, save_overlay
-    rgb = reader.stretch(reader.overview, 'preview')
-    pred, shown = summary.preview, [list(syn) for syn in classes]
-    colours = class_colours(classes)
-    if (pred == NODATA_LABEL).any():
-        pred = np.where(pred == NODATA_LABEL, len(classes), pred)
-        shown.append(['no data'])
-        colours = np.vstack([colours, NODATA_COLOUR])
-    with atomic_path(path) as tmp:
-        save_overlay(tmp, rgb, pred, shown, title=title, colours=colours)
-
-
-def expand_inputs(inputs) -> list[Path]:
-    """Files, folders (their images, sorted) and glob patterns → image paths (in order)."""
-    import glob
-    paths = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            paths += sorted(q for q in p.iterdir()
-                            if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith('.'))
-        elif any(ch in str(item) for ch in '*?['):
-            matches = sorted(glob.glob(str(item), recursive=True))
-            if not matches:
-                raise ImageReadError(f'no file matches {item!r}')
-            paths += [Path(m) for m in matches if Path(m).is_file()]
-        else:
-            paths.append(p)
-    if not paths:
-        raise ImageReadError(f'no image found in {", ".join(map(str, inputs))}')
-    stems = {}
-    for p in paths:
-        stems.setdefault(p.stem, []).append(str(p))
-    same = [names for names in stems.values() if len(names) > 1]
-    if same:   # outputs are named after the stem: the second would replace the first's
-        raise ValueError(f'inputs {" and ".join(same[0])} have the same name, so their outputs '
-                         'would overwrite each other: segment them into different --out folders')
-    return paths
-
-
-def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16') -> int:
-    """Weights of the model (exact when built; else a figure for the ViT size)."""
-    if model is not None:
-        return sum(t.numel() * t.element_size() for t in model.state_dict().values()) + \
-            sum(p.numel() * p.element_size() for p in model._embedder.model.parameters())
-    return int((1.7 if 'L' in vit_type.split('/')[0] else 0.6) * 2 ** 30)
-
-
-def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: int,
-                  num_queries: int, model_bytes: int, save_probs: bool = False) -> list[str]:
-    """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
-    bands, alpha = select_bands(src, options.bands, options.sar, str(path))
-    plan = plan_scene(src, options, slide)
-    crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
-    size = pixel_size_m(src.crs, src.transform)
-    chunk = chunk_rows_for(plan.width, num_queries)
-    parts = plan.memory_bytes(num_classes, num_queries, chunk, save_probs)
-    parts['model weights'] = model_bytes
-    # measured with ViT-B/16 + JBU_One on CPU (tools/benchmark_scene.py): about 0.6 GB for a
-    # 448 px tile, growing with the tile's area
-    parts['model working set'] = int(0.6 * 2 ** 30 * max(1.0, (plan.tile_size / 448) ** 2))
-    parts['libraries (torch, mmseg, GDAL)'] = int(0.85 * 2 ** 30)
-    parts['GDAL block cache (max)'] = raster_io.GDAL_CACHE_MB * 2 ** 20
-    lines = [f'{path}: {src.count} band(s) {src.dtypes[0]}, using {bands}'
-             + (f' (alpha band {alpha} as mask)' if alpha else '')
-             + f', nodata {band_nodata_text(src, bands, options.nodata)}',
-             f'  CRS {crs}' + (f', pixel {size[0]:.3g} × {size[1]:.3g} m' if size else '')]
-    lines += ['  ' + ln for ln in plan.describe()]
-    lines.append('  estimated peak memory ~{:.2f} GB: '.format(sum(parts.values()) / 2 ** 30)
-                 + ', '.join(f'{k} {v / 2 ** 20:.0f} MB' for k, v in parts.items()))
-    return lines
-
-
-def band_nodata_text(src, bands, nodata) -> str:
-    from .raster_io import band_nodata
-    v = band_nodata(src, bands, nodata)
-    return 'none' if v is None else f'{v:g}'
-
-
-@contextlib.contextmanager
-def opened(path):
-    """open_raster with the GDAL settings of the predictor (for --dry-run)."""
-    with gdal_env(), quiet_georeference(), open_raster(path, str(path)) as src:
-        yield src

@@ -97,6 +97,13 @@ def open_raster(image, name: str = 'image', driver: str | None = None):
         src.close()
 
 
+@contextlib.contextmanager
+def opened(path):
+    """open_raster of a file with the GDAL settings of the predictor (plans, --dry-run)."""
+    with gdal_env(), quiet_georeference(), open_raster(path, str(path)) as src:
+        yield src
+
+
 def is_georeferenced(src) -> bool:
     return src.crs is not None
 

@@ -17,6 +17,10 @@ import sys
 from pathlib import Path
 
 from ..utils import advice
+from ..utils.images import ImageReadError
+from . import predictor
+
+IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.img', '.vrt', '.bmp')
 
 EXAMPLES = """\
 examples:
@@ -216,8 +220,7 @@ def model_settings(args) -> dict:
 
 
 def scene_options(args):
-    from .predict import SceneOptions
-    return SceneOptions(bands=args.bands, sar=args.sar or args.linear_sar,
+    return predictor.SceneOptions(bands=args.bands, sar=args.sar or args.linear_sar,
                         linear_sar=args.linear_sar, nodata=args.nodata,
                         percentiles=tuple(args.percentiles),
                         resize_long_side=args.resize_long_side, gsd=args.gsd,
@@ -227,12 +230,39 @@ def scene_options(args):
 def parsed_inputs(args):
     """(classes, model settings, scene options, input paths) of the command line; a
     ValueError / FileNotFoundError names what is wrong. Shared with region mode."""
-    from . import predict as P
     if args.classes and args.classes_file:
         raise ValueError('give --classes or --classes-file, not both')
-    classes = P.parse_classes(args.classes_file or args.classes)
+    classes = predictor.parse_classes(args.classes_file or args.classes)
     check_out_folder(args.out)
-    return classes, model_settings(args), scene_options(args), P.expand_inputs(args.inputs)
+    return classes, model_settings(args), scene_options(args), expand_inputs(args.inputs)
+
+
+def expand_inputs(inputs) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns → image paths (in order)."""
+    import glob
+    paths = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(q for q in p.iterdir()
+                            if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith('.'))
+        elif any(ch in str(item) for ch in '*?['):
+            matches = sorted(glob.glob(str(item), recursive=True))
+            if not matches:
+                raise ImageReadError(f'no file matches {item!r}')
+            paths += [Path(m) for m in matches if Path(m).is_file()]
+        else:
+            paths.append(p)
+    if not paths:
+        raise ImageReadError(f'no image found in {", ".join(map(str, inputs))}')
+    stems = {}
+    for p in paths:
+        stems.setdefault(p.stem, []).append(str(p))
+    same = [names for names in stems.values() if len(names) > 1]
+    if same:   # outputs are named after the stem: the second would replace the first's
+        raise ValueError(f'inputs {" and ".join(same[0])} have the same name, so their outputs '
+                         'would overwrite each other: segment them into different --out folders')
+    return paths
 
 
 def check_out_folder(out) -> None:
@@ -253,8 +283,6 @@ def main(argv=None, prog: str | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
     logging.getLogger('segearth_ov').setLevel(logging.INFO)   # ours, not open_clip's chatter
     from ..models.backbones import WeightsNotFoundError
-    from ..utils.images import ImageReadError
-    from . import predict as P
 
     try:
         classes, settings, options, paths = parsed_inputs(args)
@@ -272,7 +300,7 @@ def main(argv=None, prog: str | None = None) -> int:
     try:
         vector = vector_options(args)
         t0 = time.perf_counter()
-        model = P.build_model(classes, **settings)
+        model = predictor.build_model(classes, **settings)
         if vector is not None:
             from .vectors import kept_classes
             kept_classes(model.class_names.names, vector.classes)
@@ -287,10 +315,10 @@ def main(argv=None, prog: str | None = None) -> int:
     failed = 0
     for path in tqdm(paths, desc='files', unit='file', disable=args.quiet or len(paths) < 2):
         try:
-            result = P.predict_file(path, model, args.out, options=scene_options(args),
-                                    fmt=args.format, save_probs=args.save_probs,
-                                    probs_dtype=args.probs_dtype, overlay=not args.no_overlay,
-                                    progress=not args.quiet, vector=vector)
+            result = predictor.predict_file(
+                path, model, args.out, options=scene_options(args), fmt=args.format,
+                save_probs=args.save_probs, probs_dtype=args.probs_dtype,
+                overlay=not args.no_overlay, progress=not args.quiet, vector=vector)
         except (ImageReadError, ValueError, OSError) as err:
             failed += 1
             print(f'error: {path}: {err}', file=sys.stderr)
@@ -322,18 +350,18 @@ def _report(result: dict) -> None:
 
 
 def _dry_run(paths, classes, settings, options, args) -> int:
-    from ..utils.images import ImageReadError
-    from . import predict as P
-    slide = P.slide_settings(settings=settings)
-    model_bytes = P.model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'))
+    from .estimates import dry_run_lines, model_memory_bytes
+    from .raster_io import opened
+    slide = predictor.slide_settings(settings=settings)
+    model_bytes = model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'))
     status = 0
     print(f'{len(classes.classes)} classes ({len(classes.queries)} names): '
           + '; '.join(','.join(s) for s in classes.classes))
     for path in paths:
         try:
-            with P.opened(path) as src:
-                lines = P.dry_run_lines(path, src, options, slide, len(classes.classes),
-                                        len(classes.queries), model_bytes, args.save_probs)
+            with opened(path) as src:
+                lines = dry_run_lines(path, src, options, slide, len(classes.classes),
+                                      len(classes.queries), model_bytes, args.save_probs)
         except (ImageReadError, ValueError) as err:
             print(f'error: {path}: {err}', file=sys.stderr)
             status = 1

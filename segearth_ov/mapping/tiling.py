@@ -23,12 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def slide_starts(n: int, crop: int, stride: int) -> list[int]:
-    """Starts of the segmentor's slide windows along one axis (mmseg's placement: every
-    `stride`, the last one moved back to end at n; one window [0, n) when n ≤ crop)."""
-    count = max(n - crop + stride - 1, 0) // stride + 1
-    return [max(min(m * stride + crop, n) - crop, 0) for m in range(count)]
+from ..models.segmentors.windows import slide_starts
 
 
 @dataclass
