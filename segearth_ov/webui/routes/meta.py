@@ -1,0 +1,52 @@
+"""GET /api/info (the page's settings, choices and class presets) and GET /api/files (the
+rasters of --data-dir the page may pick)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from ..jobs import CHOICES
+from . import AppContext
+
+ROOT = Path(__file__).resolve().parents[3]
+RASTER_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.vrt', '.bmp')
+
+
+def class_presets() -> dict:
+    """Class lists of the datasets (configs/cls_*.txt) as the text box's syntax."""
+    out = {}
+    for f in sorted((ROOT / 'configs').glob('cls_*.txt')):
+        lines = [ln.strip() for ln in f.read_text().splitlines() if ln.strip()]
+        out[f.stem[4:]] = ';'.join(lines)
+    return out
+
+
+def router(ctx: AppContext) -> APIRouter:
+    api = APIRouter()
+
+    @api.get('/api/info')
+    def info():
+        ctx.keeper.prune()                  # the page loads: a moment to apply --keep-hours
+        return dict(model={k: str(v) for k, v in ctx.settings.items()}, choices=CHOICES,
+                    presets=class_presets(), data_dir=ctx.data_dir is not None,
+                    max_upload_mb=ctx.max_upload_mb, leaflet=ctx.leaflet, classes=ctx.classes,
+                    basemap=ctx.basemap)
+
+    @api.get('/api/files')
+    def files():
+        data_dir = ctx.data_dir
+        if data_dir is None:
+            return dict(files=[], message='the server was started without --data-dir')
+        found = []
+        for p in sorted(data_dir.rglob('*')):
+            if len(found) >= 1000:
+                break
+            if p.suffix.lower() in RASTER_SUFFIXES and p.is_file() and \
+                    not any(part.startswith('.') for part in p.relative_to(data_dir).parts):
+                rp = p.resolve()
+                if rp == data_dir or data_dir in rp.parents:    # links leading out are hidden
+                    found.append(str(p.relative_to(data_dir)))
+        return dict(files=found)
+
+    return api
