@@ -24,12 +24,9 @@ from ..backbones import build_clip
 from ..backbones.weights import cache_dir
 from ..decoders import HierarchicalDecoder, PEAViTEncoder, get_templates
 from ..text import TextEmbedder, load_class_names
-from ...training.mmengine_checkpoints import allow_mmengine_checkpoints
 from .segearth import clip_data_preprocessor, slide_windows
 
-# HG checkpoints are written by mmengine's Runner: make them loadable (`load_from`,
-# `--resume`) wherever this model is registered, under torch's safe unpickler.
-allow_mmengine_checkpoints()
+
 
 def hg_data_preprocessor(size=None) -> dict:
     """CLIP normalisation; training batches padded to `size` (or to the largest image),

@@ -23,6 +23,7 @@ from ...ops import cpu_kernels
 from ...utils.parallel import parallel_map
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
+from ..backbones.constants import CLIP_MEAN, CLIP_STD
 from ..backbones.weights import RANDOM, cache_dir
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
@@ -30,10 +31,6 @@ from ..upsamplers.weights import resolve_upsampler_weights
 from ..upsamplers.kernel_atlas import KernelAtlas
 
 logger = logging.getLogger('segearth_ov')
-
-CLIP_MEAN = [122.771, 116.746, 104.094]
-CLIP_STD = [68.501, 66.632, 70.323]
-
 
 def clip_data_preprocessor() -> dict:
     # `_scope_`: built by mmengine's BaseModel, which otherwise looks in its own registry.
