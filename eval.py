@@ -41,6 +41,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     args = parse_args(argv)
     from segearth_ov.utils import advice
     with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…

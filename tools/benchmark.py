@@ -103,6 +103,8 @@ def time_predict(model, imgs, runs: int) -> float:
 
 
 def main(argv=None):
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, default=448)
     p.add_argument('--runs', type=int, default=3)

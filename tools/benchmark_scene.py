@@ -166,6 +166,8 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
 
 
 def main(argv=None) -> int:
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, nargs='+', default=[10000], help='scene side(s) in pixels')
     p.add_argument('--rows', type=int, default=None,

@@ -9,7 +9,6 @@ import os
 import time
 from pathlib import Path
 
-import torch
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
 

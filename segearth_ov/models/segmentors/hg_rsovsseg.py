@@ -21,9 +21,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..backbones import build_clip
-from ..backbones.weights import cache_dir
 from ..decoders import HierarchicalDecoder, PEAViTEncoder, get_templates
 from ..text import TextEmbedder, load_class_names
+from ...utils.paths import cache_dir
 from .segearth import clip_data_preprocessor, slide_windows
 
 

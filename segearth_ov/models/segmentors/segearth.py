@@ -21,10 +21,12 @@ from mmseg.structures import SegDataSample
 
 from ...ops import cpu_kernels
 from ...utils.parallel import parallel_map
+from ...utils.paths import cache_dir
+from ...utils.runtime import use_huge_pages
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
 from ..backbones.constants import CLIP_MEAN, CLIP_STD
-from ..backbones.weights import RANDOM, cache_dir
+from ..backbones.weights import RANDOM
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
 from ..upsamplers.weights import resolve_upsampler_weights
@@ -84,6 +86,7 @@ class SegEarthSegmentation(BaseSegmentor):
                  pretrained=None, model_cfg=None, quick_gelu=None, classes=None, device=None,
                  text_cache=True, window_batch=16, fast=True, precision='auto',
                  data_preprocessor=None, init_cfg=None):
+        use_huge_pages()        # SimFeatUp's large CPU maps; before this model's first tensor
         super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
                          init_cfg=init_cfg)
         check_model_type(model_type)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from ...utils.files import atomic_path
+
 logger = logging.getLogger('segearth_ov')
 
 
@@ -194,9 +196,9 @@ class TextEmbedder:
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f'.tmp{os.getpid()}')
-                torch.save({'queries': queries, 'embeddings': emb.cpu()}, tmp)
-                os.replace(tmp, path)   # atomic: a concurrent reader never sees half a file
+                # atomic: a concurrent reader never sees half a file
+                with atomic_path(path) as tmp:
+                    torch.save({'queries': queries, 'embeddings': emb.cpu()}, tmp)
             except OSError as err:
                 logger.warning('could not write text-embedding cache %s (%s)', path, err)
         return emb
