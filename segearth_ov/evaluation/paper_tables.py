@@ -32,7 +32,7 @@ from .results import WEIGHTS_COLUMNS, weights_id
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = Path(__file__).resolve().parent / 'published'
 CONFIGS = ROOT / 'configs'
-SECONDS_PER_IMAGE_CPU = 6.0   # README "Speed and memory": one 448² image, slide 224/112, 2 cores
+SECONDS_PER_IMAGE_CPU = 6.0   # docs/speed.md#toolsbenchmarkpy: one 448² image, slide 224/112, 2 cores
 
 
 @dataclass(frozen=True)

@@ -294,8 +294,13 @@ class HGRSOVSeg(BaseSegmentor):
     model_type = 'HG-RSOVSSeg'
 
     @property
-    def device_(self) -> torch.device:
+    def device(self) -> torch.device:
         return self.query_features.device
+
+    @property
+    def device_(self) -> torch.device:
+        """Old name of `device`, kept until segearth_ov/apis/predict_cli.py is switched."""
+        return self.device
 
     @property
     def slide_crop(self) -> int:

@@ -2,7 +2,7 @@
 
 A class-name file has one class per line; a line may hold comma-separated synonyms
 (`building,roof,house`), each a *query*. Each query is put into the 80 OpenAI ImageNet
-templates, encoded, L2-normalised, averaged and normalised again (reference-behaviour §1).
+templates, encoded, L2-normalised, averaged and normalised again (docs/method.md §1).
 The result depends only on the text weights, the names and the templates, so it is cached
 on disk under a key made of those three.
 """
