@@ -59,6 +59,8 @@ def predictor_argv(args) -> list[str]:
 
 
 def main(argv=None) -> int:
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     from segearth_ov.mapping.cli import main as predict_main
     return predict_main(predictor_argv(parse_args(argv)), prog='demo.py')
 

@@ -41,6 +41,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     args = parse_args(argv)
     from segearth_ov.utils import advice
     with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…
@@ -54,7 +56,8 @@ def run(args) -> int:
 
     from segearth_ov.evaluation.cfg_options import ConfigKeyError
     from segearth_ov.evaluation.run import (check_test_images, evaluate, how_to_prepare,
-                                            init_distributed, load_config, missing_data)
+                                            load_config, missing_data)
+    from segearth_ov.utils.distributed import init_mmengine_distributed
     if not os.path.isfile(args.config):
         return _error(f'config not found: {args.config} (the benchmark configs: configs/cfg_*.py)')
     try:
@@ -69,7 +72,7 @@ def run(args) -> int:
         check_test_images(cfg)
     except (ValueError, FileNotFoundError) as err:   # NoImagesError, a bad class file, …
         return _error(err)
-    init_distributed(cfg)
+    init_mmengine_distributed(cfg)
     try:
         evaluate(cfg, args.config, None if args.no_results else args.results, args.tag,
                  lock_timeout=args.lock_timeout)

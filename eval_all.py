@@ -63,6 +63,8 @@ def select(args) -> list[Path]:
 
 
 def main(argv=None) -> int:
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     args = parse_args(argv)
     from segearth_ov.utils import advice
     with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from segearth_ov.models.segmentors.segearth import CLIP_MEAN, CLIP_STD
-from segearth_ov.training.data import IMAGE_SUFFIXES
+from segearth_ov.models.backbones.constants import CLIP_MEAN, CLIP_STD
+from segearth_ov.utils.images import IMAGE_SUFFIXES
 from segearth_ov.utils.images import read_image
 
 Pair = tuple[Path, Path]

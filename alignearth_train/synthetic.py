@@ -10,12 +10,12 @@ A crude but honest model of what separates a SAR image from its optical twin:
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from segearth_ov.utils.files import atomic_path
 from segearth_ov.utils.images import read_image
 
 LUMA = np.array([0.299, 0.587, 0.114])   # ITU-R BT.601 weights
@@ -73,9 +73,8 @@ def tiles(rgb: np.ndarray, size: int | None):
 
 
 def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.stem + '.tmp' + path.suffix)
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def make_pairs(optical_images, out_dir: str | Path, tile: int | None = 224, looks: float = 4,

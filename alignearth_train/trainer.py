@@ -16,17 +16,16 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 
-from segearth_ov.training import (DistContext, ResumableSampler, TrainLogger, gather_rng,
-                                  gather_shards, init_distributed, load_training_state,
-                                  restore_rank_rng, save_training_state)
-from segearth_ov.training.state import unique_temp_name
+from segearth_ov.training import (ResumableSampler, TrainLogger, gather_rng, gather_shards,
+                                  load_training_state, restore_rank_rng, save_training_state)
+from segearth_ov.utils.distributed import DistContext, init_distributed
+from segearth_ov.utils.files import write_text_atomic
 
 from .data import PairDataset, find_pairs, split_pairs
 from .encoders import build_encoders, projected_tokens, save_student_checkpoint
@@ -108,9 +107,7 @@ def lr_lambda(schedule: str, warmup: int, total: int):
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    tmp = unique_temp_name(path)
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2))
 
 
 def load_settings(cfg: dict, teacher_visual) -> dict:

@@ -1,20 +1,14 @@
 """SegEarth-OV: training-free open-vocabulary semantic segmentation of remote-sensing images.
 
-Importing the package registers `SegEarthSegmentation` in mmseg's MODELS registry.
+Importing the package registers `SegEarthSegmentation` in mmseg's MODELS registry; it changes
+no process setting (PyTorch's huge-page allocation is turned on where the work starts:
+segearth_ov/utils/runtime.py).
 """
 __version__ = '0.1.0'
 
-import os
-
-# PyTorch's transparent-huge-page allocation for CPU buffers ≥ 2 MB: SimFeatUp's full-size maps
-# (40 MB per window) otherwise cost ~0.5 ms per MB in page faults each time they are
-# allocated (≈ 10 % of a 448² image, measured). torch reads it at its first allocation, so it
-# takes effect when segearth_ov is imported before tensors are made; 0 turns it off.
-os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
-
-from . import models  # noqa: E402,F401
-from .models import SegEarthSegmentation  # noqa: E402,F401
-from . import datasets  # noqa: E402,F401  (registers the dataset classes and LoadSARImageFromFile)
+from . import models  # noqa: F401
+from .models import SegEarthSegmentation  # noqa: F401
+from . import datasets  # noqa: F401  (registers the dataset classes and LoadSARImageFromFile)
 
 
 def __getattr__(name):

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def make_image_list(source: str | Path, count: int, out: str | Path, seed: int = 0) -> Path:
     """Sample `count` images of `source` (all if fewer) with `seed`; write them to `out`."""
     from segearth_ov.training import list_images
+    from segearth_ov.utils.files import write_text_atomic
     out = Path(out)
     if out.exists():
         raise FileExistsError(f'{out} exists: choose another --out (an existing list is kept)')
@@ -30,9 +31,8 @@ def make_image_list(source: str | Path, count: int, out: str | Path, seed: int =
     chosen = random.Random(seed).sample(files, min(count, len(files)))
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [os.path.relpath(Path(f).resolve(), out.parent.resolve()) for f in chosen]
-    tmp = out.with_name(out.name + '.tmp')
-    tmp.write_text(f'# {len(lines)} images of {source}, seed {seed}\n' + '\n'.join(lines) + '\n')
-    os.replace(tmp, out)
+    write_text_atomic(out, f'# {len(lines)} images of {source}, seed {seed}\n'
+                      + '\n'.join(lines) + '\n')
     return out
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segearth_ov.models.segmentors.segearth import CLIP_MEAN, CLIP_STD
+from segearth_ov.models.backbones.constants import CLIP_MEAN, CLIP_STD
 
 
 def gaussian_kernel1d(size: int = 5, sigma: float = 1.0) -> torch.Tensor:

@@ -23,9 +23,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from segearth_ov.models.upsamplers.jbu import build_upsampler
-from segearth_ov.training import (ResumableSampler, TrainLogger, gather_rng, init_distributed,
-                                  list_images, load_training_state, restore_rank_rng,
-                                  save_training_state, work_dir_lock)
+from segearth_ov.training import (ResumableSampler, TrainLogger, gather_rng, list_images,
+                                  load_training_state, restore_rank_rng, save_training_state,
+                                  work_dir_lock)
+from segearth_ov.utils.distributed import init_distributed
 
 from .data import UnlabeledCrops, collate_crops
 from .features import FrozenCLIPFeatures

@@ -5,12 +5,13 @@ low-res map projected on the same directions, so equal colours mean equal featur
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from segearth_ov.utils.files import atomic_path
 
 from .modules import pca_basis
 
@@ -44,7 +45,6 @@ def save_picture(path: str | Path, img_uint8: torch.Tensor, lr: torch.Tensor, hr
     rec = ((recon.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
     gap = np.full((image.shape[0], 4, 3), 255, np.uint8)
     row = np.concatenate([image, gap, lr_rgb, gap, hr_rgb, gap, rec], axis=1)
-    tmp = path.with_name(path.name + '.tmp')
-    Image.fromarray(row).save(tmp, format='PNG')
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(row).save(tmp, format='PNG')
     return path

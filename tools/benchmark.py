@@ -94,15 +94,17 @@ def image_flops(model, h: int, w: int) -> float:
 def time_predict(model, imgs, runs: int) -> float:
     times = []
     for _ in range(runs):
-        _sync(model.device_)
+        _sync(model.device)
         t0 = time.perf_counter()
         model.predict(imgs)
-        _sync(model.device_)
+        _sync(model.device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def main(argv=None):
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, default=448)
     p.add_argument('--runs', type=int, default=3)
@@ -125,7 +127,7 @@ def main(argv=None):
                  upsampler='jbu_one', upsampler_ckpt='random', device=args.device,
                  precision=args.precision)
     model = init_segmentor(OEM_CLASSES, pretrained='random', **build)
-    dev = model.device_
+    dev = model.device
     gflops = matmul_gflops(dev)
     print(f'device {dev.type}' + (f' {torch.cuda.get_device_name(dev)}' if dev.type == 'cuda'
                                    else ''))

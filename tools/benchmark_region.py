@@ -37,7 +37,7 @@ def worker(args) -> int:
     from benchmark_scene import build
     from segearth_ov.mapping import predictor
     from segearth_ov.mapping import region
-    from segearth_ov.training.distributed import init_distributed
+    from segearth_ov.utils.distributed import init_distributed
     ctx = init_distributed(args.device)
     torch.set_num_threads(args.threads)
     model = build(args.model, str(ctx.device))

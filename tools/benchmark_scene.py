@@ -35,6 +35,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'tools'))      # peak_memory.py
 
 OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tree,forest',
                'water,river', 'cropland', 'building,roof,house']
@@ -61,7 +62,7 @@ class PixelwiseSegmentor:
         self.query_idx = torch.tensor(self.class_names.query_idx)
         self.mean = torch.tensor([122.771, 116.746, 104.094]).view(3, 1, 1)
         self.std = torch.tensor([68.501, 66.632, 70.323]).view(3, 1, 1)
-        self.device_ = torch.device('cpu')
+        self.device = self.device_ = torch.device('cpu')   # device_: predict_cli's old name
 
     @property
     def num_classes(self) -> int:
@@ -139,8 +140,7 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
     time and peak memory."""
     rows = rows or size
     from segearth_ov.mapping import estimates, predictor, raster_io
-    from segearth_ov.utils.memory import (peak_rss_bytes, release_free_memory, reset_peak_rss,
-                                          rss_bytes)
+    from peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         scene = write_scene(Path(tmp) / f'scene_{size}.tif', rows, size)
         opts = predictor.SceneOptions(tile=tile, overlap=overlap, **options)
@@ -166,6 +166,8 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
 
 
 def main(argv=None) -> int:
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, nargs='+', default=[10000], help='scene side(s) in pixels')
     p.add_argument('--rows', type=int, default=None,

@@ -74,8 +74,7 @@ def run(args) -> int:
 
     from segearth_ov.evaluation.hg_cross import table_records, update_table
     from segearth_ov.evaluation.run import missing_data
-    from segearth_ov.training.mmengine_checkpoints import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
+    from segearth_ov.utils.checkpoints import mmengine_checkpoints_allowed
     tests = args.tests or test_sets()
     results, skipped = {}, []
     for item in args.checkpoint:
@@ -96,7 +95,8 @@ def run(args) -> int:
                 skipped.append(f'{train} → {test}: data not found: {", ".join(missing)}')
                 continue
             print(f'=== trained on {train}, tested on {test}', flush=True)
-            metrics = Runner.from_cfg(cfg).test()
+            with mmengine_checkpoints_allowed():
+                metrics = Runner.from_cfg(cfg).test()
             results.setdefault(train, {})[test] = round(float(metrics['mIoU']), 2)
     for s in skipped:
         print(f'  SKIPPED {s}')

@@ -38,6 +38,8 @@ def run_scenario(spec: dict, image: np.ndarray, precision: str, device: str):
 
 
 def main(argv=None):
+    from segearth_ov.utils.runtime import use_huge_pages
+    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--precision', nargs='+', default=['fp32', 'bf16'])
     p.add_argument('--device', default='cpu')

@@ -68,17 +68,17 @@ def main(argv=None) -> int:
 def train(args) -> int:
     from mmengine.runner import Runner
 
-    from segearth_ov.evaluation.run import init_distributed
     from segearth_ov.training import WorkDirBusy, work_dir_lock
-    from segearth_ov.training.mmengine_checkpoints import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
+    from segearth_ov.utils.checkpoints import mmengine_checkpoints_allowed
+    from segearth_ov.utils.distributed import init_mmengine_distributed
     cfg = build_config(args)
     try:
         # one run per work dir: rank 0 holds its lock (train.lock) until the end
         with work_dir_lock(cfg.work_dir, enabled=os.environ.get('RANK', '0') == '0'):
-            init_distributed(cfg)
+            init_mmengine_distributed(cfg)
             runner = Runner.from_cfg(cfg)
-            runner.train()
+            with mmengine_checkpoints_allowed():     # `--resume` / `load_from` load in here
+                runner.train()
     except WorkDirBusy as err:
         raise SystemExit(f'error: {err}') from None
     finally:

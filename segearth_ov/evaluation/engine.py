@@ -1,13 +1,14 @@
 """mmengine plumbing for evaluation: a distributed-inference model wrapper and an overlay hook."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from mmengine.hooks import Hook
 from mmengine.registry import MODEL_WRAPPERS
 from mmseg.registry import HOOKS
+
+from ..utils.files import atomic_path
 
 
 @MODEL_WRAPPERS.register_module()
@@ -75,6 +76,6 @@ class SaveOverlayHook(Hook):
                 image = cv2.resize(image, pred.shape[::-1], interpolation=cv2.INTER_AREA)
             name = Path(sample.img_path).stem
             target = self.out_dir / f'{name}.png'
-            tmp = self.out_dir / f'.{name}.{os.getpid()}.tmp.png'
-            save_overlay(tmp, image, pred, names, alpha=self.alpha, title=f'{name} · {made_by}')
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                save_overlay(tmp, image, pred, names, alpha=self.alpha,
+                             title=f'{name} · {made_by}')

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..utils.files import atomic_path, write_text_atomic
 from . import methods as presets
 from .benchmarks import BY_TITLE
 from .results import WEIGHTS_COLUMNS, weights_id
@@ -31,7 +32,7 @@ from .results import WEIGHTS_COLUMNS, weights_id
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = Path(__file__).resolve().parent / 'published'
 CONFIGS = ROOT / 'configs'
-SECONDS_PER_IMAGE_CPU = 6.0   # README "Speed and memory": one 448² image, slide 224/112, 2 cores
+SECONDS_PER_IMAGE_CPU = 6.0   # docs/speed.md#toolsbenchmarkpy: one 448² image, slide 224/112, 2 cores
 
 
 @dataclass(frozen=True)
@@ -319,9 +320,7 @@ def run_cells(cells: list[Cell], progress: bool = True) -> list[tuple[Cell, str]
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_text(text, encoding='utf-8')
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 # ---------------------------------------------------------------- the table
@@ -451,10 +450,11 @@ def bar_chart(path: Path, spec: TableSpec, columns, rows, ours) -> Path | None:
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.png')
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

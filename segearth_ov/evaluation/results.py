@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..utils.files import atomic_path
 from .benchmarks import BENCHMARKS, BY_TITLE, GROUPS, benchmark_of
 
 RESULTS_SHEET = 'results'
@@ -236,13 +237,8 @@ def _new_workbook():
 
 
 def _atomic_save(wb, path: Path) -> None:
-    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.xlsx')
-    try:
+    with atomic_path(path) as tmp:
         wb.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 LOCK_TIMEOUT_ENV = 'SEGEARTH_LOCK_TIMEOUT'

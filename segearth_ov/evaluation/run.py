@@ -9,7 +9,6 @@ import os
 import time
 from pathlib import Path
 
-import torch
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
 
@@ -35,21 +34,6 @@ def load_config(config: str, cfg_options: dict | None = None, work_dir: str | No
         hooks.append(dict(type='SaveOverlayHook', out_dir=str(show_dir)))
         cfg.custom_hooks = hooks
     return cfg
-
-
-def init_distributed(cfg) -> None:
-    """For `launcher='pytorch'` without a GPU: use gloo, and start the process group here.
-
-    mmengine's own start calls `torch.cuda.set_device`, which fails on a machine without a
-    GPU; started here, mmengine sees the group running and uses it. With GPUs mmengine
-    starts it itself with `env_cfg.dist_cfg.backend` (nccl).
-    """
-    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
-        return
-    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-    import torch.distributed as dist
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
 
 
 def missing_data(cfg) -> list[str]:
@@ -184,6 +168,7 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
     """
     from mmengine.runner import Runner
 
+    from ..utils.checkpoints import mmengine_checkpoints_allowed
     from .results import append_row, make_row, results_text
     t0 = time.perf_counter()
     run_cfg = cfg
@@ -193,7 +178,8 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
                              key=model_key(cfg.model),
                              image_key=model_key(cfg.model, image_side_only=True))
     runner = Runner.from_cfg(run_cfg)
-    metrics = dict(runner.test())
+    with mmengine_checkpoints_allowed():        # `load_from` an mmengine (HG) checkpoint
+        metrics = dict(runner.test())
     seconds = time.perf_counter() - t0
     images = len(runner.test_dataloader.dataset)
     row = make_row(metrics, config, dict(cfg.model), images, seconds, tag=tag,

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import torch
 
+from ..utils.files import temp_name
 from ..utils.parallel import inherit, parallel_map, workers
+from ..utils.paths import cache_dir
 
 logger = logging.getLogger('segearth_ov')
 SOURCE = Path(__file__).with_name('jbu_cpu.c')
@@ -47,12 +49,11 @@ def _build() -> ctypes.CDLL | None:
         logger.info('no C compiler found: SimFeatUp uses its PyTorch path on CPU')
         return None
     key = hashlib.sha256(SOURCE.read_bytes() + ' '.join(FLAGS).encode() + _cpu_id().encode())
-    from ..models.backbones.weights import cache_dir
     out_dir = cache_dir() / 'kernels'
     lib = out_dir / f'jbu_cpu_{key.hexdigest()[:16]}.so'
     if not lib.is_file():
         out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = lib.with_suffix(f'.tmp{os.getpid()}.so')
+        tmp = temp_name(lib)
         res = subprocess.run([cc, *FLAGS, str(SOURCE), '-o', str(tmp)],
                              capture_output=True, text=True)
         if res.returncode != 0:

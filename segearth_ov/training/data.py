@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Sampler
 
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp')
+from ..utils.images import IMAGE_SUFFIXES
 
 
 def list_images(source: str | Path) -> list[Path]:

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from tqdm import tqdm
 
-from .state import unique_temp_name
+from ..utils.files import write_text_atomic
 
 logger = logging.getLogger('segearth_ov')
 
@@ -80,9 +79,7 @@ def truncate_log(path: Path, step: int) -> int:
             kept.append(line if line.endswith('\n') else line + '\n')
     dropped = len(lines) - len(kept)
     if dropped:
-        tmp = unique_temp_name(path)
-        tmp.write_text(''.join(kept))
-        os.replace(tmp, path)
+        write_text_atomic(path, ''.join(kept))
         logger.info('%s: dropped %d row(s) after step %d, which this resumed run does again',
                     path, dropped, step)
     return dropped

@@ -13,14 +13,14 @@ restores its own (`restore_rank_rng`).
 from __future__ import annotations
 
 import logging
-import os
 import random
-import uuid
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from ..utils.files import atomic_path
 
 logger = logging.getLogger('segearth_ov')
 
@@ -108,20 +108,9 @@ def save_training_state(path: str | Path, state: dict) -> Path:
     """Write `state` atomically: a temporary file of this call's own, then a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = unique_temp_name(path)
-    try:
-        with open(tmp, 'xb') as f:
-            torch.save(state, f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, 'xb') as f:
+        torch.save(state, f)
     return path
-
-
-def unique_temp_name(path: Path) -> Path:
-    """A temporary name beside `path` that no other process or call uses (pid + random)."""
-    return path.with_name(f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp')
 
 
 def load_training_state(path: str | Path, map_location='cpu') -> dict:

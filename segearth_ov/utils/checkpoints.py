@@ -14,10 +14,17 @@ The containers met in practice, and how each is read:
   (SimFeatUp, FeatUp). Training checkpoints hold numpy scalars (a cosine schedule's learning
   rate), pickled under numpy 1 (`numpy.core.multiarray.scalar`) or numpy 2
   (`numpy._core.multiarray.scalar`): those names, `numpy.dtype` and its dtype classes are
-  allow-listed for the one load (`torch.serialization.safe_globals`), nothing else.
+  allow-listed for the one load (`allowed_globals`), nothing else.
+- mmengine Runner checkpoints (HG-RSOVSSeg's `iter_*.pth`, `load_from`, `--resume`): mmengine
+  0.10.7 calls `torch.load` without `weights_only`, which since torch 2.6 means the safe
+  unpickler, and refuses the message hub's `HistoryBuffer`s and NumPy values these files hold.
+  `mmengine_checkpoints_allowed()` allow-lists exactly those types around a Runner's load
+  (`evaluation/run.py`, `tools/train.py`, the predictor), and takes them off again after.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import pickle
 import re
 import warnings
@@ -45,6 +52,51 @@ def numpy_safe_globals() -> list:
                     (obj, f'numpy._core.multiarray.{name}')]
     entries += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]
     return entries
+
+
+@contextlib.contextmanager
+def allowed_globals(entries: list):
+    """`torch.load(weights_only=True)` accepts `entries` inside the block, and only there.
+
+    Only entries not allowed yet are added, and only those are removed at the end (torch's own
+    `safe_globals` context removes all it was given, also what was allowed before it).
+    """
+    extra = [g for g in entries if g not in torch.serialization.get_safe_globals()]
+    with torch.serialization.safe_globals(extra):
+        yield
+
+
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def history_buffer_method(owner, name: str):
+    """Stands in for `getattr` while unpickling, and only returns HistoryBuffer's statistics.
+
+    A `HistoryBuffer` pickles its method table as `getattr(HistoryBuffer, 'min')` etc.;
+    allow-listing the real `getattr` would let a checkpoint reach any attribute of any
+    allowed object, so anything else is refused.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if owner is HistoryBuffer and name in HISTORY_BUFFER_STATISTICS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for {getattr(owner, "__name__", owner)!r}.{name}: only '
+        f'HistoryBuffer.{"/".join(HISTORY_BUFFER_STATISTICS)} are allowed in mmengine checkpoints')
+
+
+def mmengine_checkpoint_globals() -> list:
+    """The types found in checkpoints written by mmengine's Runner (iteration-based)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    return [HistoryBuffer, collections.OrderedDict, collections.defaultdict,
+            (history_buffer_method, '__builtin__.getattr'),
+            (history_buffer_method, 'builtins.getattr'),
+            *numpy_safe_globals()]
+
+
+def mmengine_checkpoints_allowed():
+    """A context in which mmengine's Runner can load (`load_from`, `--resume`) its checkpoints
+    under torch's safe unpickler; wrap the Runner call that loads, e.g. `runner.train()`."""
+    return allowed_globals(mmengine_checkpoint_globals())
 
 
 def container_of(path: str | Path) -> str:
@@ -96,11 +148,8 @@ def load_checkpoint(path: str | Path, map_location='cpu'):
     if kind == 'unknown':
         raise CheckpointError(f'{path} is not a checkpoint SegEarth-OV can read (neither a '
                               'PyTorch file nor safetensors): check that it is the weights file')
-    # only what is not allowed yet: leaving the context removes what it added
-    allowed = torch.serialization.get_safe_globals()
-    extra = [g for g in numpy_safe_globals() if g not in allowed]
     try:
-        with torch.serialization.safe_globals(extra):
+        with allowed_globals(numpy_safe_globals()):
             return torch.load(str(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise CheckpointError(_unpickling_message(path, err)) from None

@@ -19,9 +19,26 @@ import numpy as np
 
 logger = logging.getLogger('segearth_ov')
 
+# Files taken as images when a folder is listed. PIL reads these (the trainers' image lists);
+# the scene predictor reads through GDAL, which adds JPEG 2000, ERDAS Imagine and VRT mosaics.
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp')
+RASTER_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.img', '.vrt', '.bmp')
+
 
 class ImageReadError(ValueError):
     """The file is missing or not an image this tool can read."""
+
+
+def parse_bands(text, what: str = '--bands') -> tuple[int, ...] | None:
+    """'3,2,1' → (3, 2, 1); None or '' → None. ValueError naming `what` for anything else
+    (how many bands a reader accepts, and which exist, is checked where the image is read)."""
+    if text in (None, ''):
+        return None
+    try:
+        return tuple(int(b) for b in str(text).split(','))
+    except ValueError:
+        raise ValueError(f'{what} {text!r}: give band numbers from 1, separated by commas, '
+                         'e.g. 3,2,1') from None
 
 
 def to_three_bands(img: np.ndarray, source: str = 'image') -> np.ndarray:

@@ -16,6 +16,9 @@ import json
 import os
 from pathlib import Path
 
+from .files import write_text_atomic
+from .paths import cache_dir
+
 RANDOM = 'random'          # weights initialised at random (`pretrained='random'`)
 SHORT = 8                  # hex digits of the hash shown in titles
 
@@ -25,8 +28,7 @@ _memory: dict[str, str] = {}
 def hash_cache_file() -> Path:
     """`file_hashes.json` in $SEGEARTH_CACHE (else ~/.cache/segearth_ov), the cache folder
     of the text embeddings and downloaded weights."""
-    root = os.environ.get('SEGEARTH_CACHE', Path.home() / '.cache' / 'segearth_ov')
-    return Path(root) / 'file_hashes.json'
+    return cache_dir() / 'file_hashes.json'
 
 
 def _key(path: str) -> str:
@@ -48,9 +50,7 @@ def _write_cache(cache: Path, key: str, digest: str) -> None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         data = _read_cache(cache)
         data[key] = digest
-        tmp = cache.with_name(f'.{cache.name}.{os.getpid()}.tmp')
-        tmp.write_text(json.dumps(data, indent=0), encoding='utf-8')
-        os.replace(tmp, cache)
+        write_text_atomic(cache, json.dumps(data, indent=0))
     except OSError:
         pass        # a read-only cache folder costs time, not correctness
 

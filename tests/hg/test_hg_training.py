@@ -57,9 +57,9 @@ def train(config, work_dir, *extra, check=True):
 
 
 def load_state(path):
-    from segearth_ov.training.mmengine_checkpoints import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
-    return torch.load(path, map_location='cpu', weights_only=True)
+    from segearth_ov.utils.checkpoints import mmengine_checkpoints_allowed
+    with mmengine_checkpoints_allowed():
+        return torch.load(path, map_location='cpu', weights_only=True)
 
 
 @pytest.fixture(scope='module')

@@ -1,4 +1,5 @@
-"""Parity with the reference SegEarth-OV: every golden scenario, within the README's tolerances."""
+"""Parity with the reference SegEarth-OV: every golden scenario, within the tolerances of
+docs/method.md#parity."""
 from __future__ import annotations
 
 import numpy as np
@@ -90,7 +91,7 @@ def _fp16_agreement(name, spec, folder):
 @pytest.mark.gpu
 def test_fp16_autocast_agreement_per_golden_on_cuda(capsys):
     """CUDA's default precision ('auto') is fp16 autocast of the ViT: this prints the `pred`
-    agreement of every golden under it (the README's table) and holds it to ≥ 99 %; below
+    agreement of every golden under it (the table of docs/gpus.md) and holds it to ≥ 99 %; below
     that, the CUDA default must become fp32 (segmentors/segearth.py `_autocast`)."""
     rows = [(n, _fp16_agreement(n, s, GOLDEN)) for n, s in sorted(SCENARIOS.items())]
     rows += [(n, _fp16_agreement(n, s, GOLDEN / 'baselines')) for n, s in sorted(BASELINES.items())]

@@ -64,7 +64,7 @@ def test_cache_is_not_used_across_weights(tmp_path):
 
 def test_corrupt_cache_entry_is_recomputed(monkeypatch):
     seg = tiny_segmentor(CLASSES, feature_up=False)
-    from segearth_ov.models.backbones.weights import cache_dir
+    from segearth_ov.utils.paths import cache_dir
     for f in (cache_dir() / 'text_embeddings').glob('*.pt'):
         f.write_bytes(b'not a torch file')
     again = tiny_segmentor(CLASSES, feature_up=False)

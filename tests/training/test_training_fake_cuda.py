@@ -19,7 +19,7 @@ from fake_cuda_grads import zero_grad_backward
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from segearth_ov.training import DistContext  # noqa: E402
+from segearth_ov.utils.distributed import DistContext  # noqa: E402
 from segearth_ov.utils.images import read_image  # noqa: E402
 
 CUDA = DistContext(device=torch.device('cuda', 0))

@@ -30,9 +30,7 @@ import csv
 import hashlib
 import io
 import json
-import os
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -48,16 +46,9 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     """Write `data` atomically unless `path` already holds exactly it. True if written."""
     if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
+    from segearth_ov.utils.files import write_bytes_atomic
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, data)
     return True
 
 

@@ -112,9 +112,6 @@ def main(argv=None) -> int:
                          '(python tools/train.py CONFIG writes it)')
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise SystemExit(f'--checkpoint {args.checkpoint}: no such file')
-    if args.checkpoint:
-        from segearth_ov.training.mmengine_checkpoints import allow_mmengine_checkpoints
-        allow_mmengine_checkpoints()
     base = load_config(str(config), args.cfg_options)
     rows, written = [], None
     try:

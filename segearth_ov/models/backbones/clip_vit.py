@@ -2,7 +2,7 @@
 
 Nothing of open_clip is copied: this reads the modules of the pip `VisionTransformer`
 (conv1, class/positional embeddings, ln_pre, resblocks, ln_post, proj) and runs the
-last blocks itself (reference-behaviour §2 and §2a).
+last blocks itself (docs/method.md §2 and §2a).
 """
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ class CLIPViTFeatures(nn.Module):
         return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
 
     def _gem(self, x: torch.Tensor, blocks) -> torch.Tensor:
-        """GEM (reference-behaviour §2a): a parameter-free self-self stream beside the normal one."""
+        """GEM (docs/method.md §2a): a parameter-free self-self stream beside the normal one."""
         g = x
         for i, blk in enumerate(blocks):
             a = blk.ln_1(x)

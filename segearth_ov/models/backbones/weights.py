@@ -9,7 +9,7 @@ import os
 
 from ...utils.advice import how_to_set
 from ...utils.download import offline, unreachable
-from ...utils.paths import cache_dir, checkpoints_dir, openai_clip_cache  # noqa: F401
+from ...utils.paths import cache_dir, checkpoints_dir, openai_clip_cache
 from .presets import BackbonePreset
 
 RANDOM = 'random'   # `pretrained='random'`: random initialisation (benchmarks, training from scratch)

@@ -21,15 +21,12 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..backbones import build_clip
-from ..backbones.weights import cache_dir
 from ..decoders import HierarchicalDecoder, PEAViTEncoder, get_templates
 from ..text import TextEmbedder, load_class_names
-from ...training.mmengine_checkpoints import allow_mmengine_checkpoints
+from ...utils.paths import cache_dir
 from .segearth import clip_data_preprocessor, slide_windows
 
-# HG checkpoints are written by mmengine's Runner: make them loadable (`load_from`,
-# `--resume`) wherever this model is registered, under torch's safe unpickler.
-allow_mmengine_checkpoints()
+
 
 def hg_data_preprocessor(size=None) -> dict:
     """CLIP normalisation; training batches padded to `size` (or to the largest image),
@@ -297,8 +294,13 @@ class HGRSOVSeg(BaseSegmentor):
     model_type = 'HG-RSOVSSeg'
 
     @property
-    def device_(self) -> torch.device:
+    def device(self) -> torch.device:
         return self.query_features.device
+
+    @property
+    def device_(self) -> torch.device:
+        """Old name of `device`, kept until segearth_ov/apis/predict_cli.py is switched."""
+        return self.device
 
     @property
     def slide_crop(self) -> int:

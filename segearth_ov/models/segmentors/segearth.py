@@ -1,6 +1,6 @@
 """SegEarthSegmentation: image + class names → label map, exactly as SegEarth-OV computes it.
 
-The path, top to bottom (reference-behaviour §4–§5): split the image into windows →
+The path, top to bottom (docs/method.md §4–§5): split the image into windows →
 dense CLIP features of each window (modified last block) → SimFeatUp → cosine logits
 against the text embeddings → global bias alleviation (λ·[CLS]) → merge windows →
 softmax, max over synonyms → argmax and threshold.
@@ -19,11 +19,13 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from ...ops import cpu_kernels
 from ...utils.parallel import parallel_map
+from ...utils.paths import cache_dir
+from ...utils.runtime import use_huge_pages
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
-from ..backbones.weights import RANDOM, cache_dir
+from ..backbones.constants import CLIP_MEAN, CLIP_STD
+from ..backbones.weights import RANDOM
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
 from ..upsamplers.weights import resolve_upsampler_weights
@@ -31,10 +33,6 @@ from ..upsamplers.kernel_atlas import KernelAtlas
 from .windows import slide_windows
 
 logger = logging.getLogger('segearth_ov')
-
-CLIP_MEAN = [122.771, 116.746, 104.094]
-CLIP_STD = [68.501, 66.632, 70.323]
-
 
 def clip_data_preprocessor() -> dict:
     # `_scope_`: built by mmengine's BaseModel, which otherwise looks in its own registry.
@@ -66,7 +64,9 @@ class SegEarthSegmentation(BaseSegmentor):
     decides; True/False forces it, for weights of your own), `classes` (class lines instead
     of `name_path`), `device` (default: CUDA if present, else CPU), `window_batch`, `fast`
     and `precision` of the ViT: 'auto' (fp16 autocast on CUDA, fp32 elsewhere), 'fp32',
-    'fp16' or 'bf16' (autocast; `tools/precision_drift.py` measures what it changes).
+    'fp16' or 'bf16' (autocast; `tools/precision_drift.py` measures what it changes), and
+    `share_kernels`: SimFeatUp's guidance kernels computed once per image for all overlapping
+    slide windows (`KernelAtlas`, fast path); False computes them window by window.
     """
 
     def __init__(self, name_path=None, clip_type='CLIP', vit_type='ViT-B/16',
@@ -77,7 +77,8 @@ class SegEarthSegmentation(BaseSegmentor):
                                      model_path='checkpoints/xclip_jbu_one_million_aid.ckpt'),
                  pretrained=None, model_cfg=None, quick_gelu=None, classes=None, device=None,
                  text_cache=True, window_batch=16, fast=True, precision='auto',
-                 data_preprocessor=None, init_cfg=None):
+                 share_kernels=True, data_preprocessor=None, init_cfg=None):
+        use_huge_pages()        # SimFeatUp's large CPU maps; before this model's first tensor
         super().__init__(data_preprocessor=data_preprocessor or clip_data_preprocessor(),
                          init_cfg=init_cfg)
         check_model_type(model_type)
@@ -128,9 +129,7 @@ class SegEarthSegmentation(BaseSegmentor):
         # fast=False: the straightforward path (one window at a time, SimFeatUp on all C
         # channels in plain PyTorch) for debugging and as the benchmarks' baseline.
         self.fast = fast
-        # share_kernels: SimFeatUp's guidance kernels computed once per image for all
-        # overlapping slide windows (KernelAtlas); False computes them window by window.
-        self.share_kernels = True
+        self.share_kernels = share_kernels
 
         # Kept (outside the module tree, so state_dict and .to() see the image side only)
         # for set_classes(): a new class list needs only the text encoder.
@@ -146,7 +145,7 @@ class SegEarthSegmentation(BaseSegmentor):
         self._embed(self.class_names)
 
     def _embed(self, class_names) -> None:
-        device = self.device_
+        device = self.device
         self._embedder.model.to(device)
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -168,9 +167,14 @@ class SegEarthSegmentation(BaseSegmentor):
         return self
 
     @property
-    def device_(self) -> torch.device:
+    def device(self) -> torch.device:
         """Where the model is now (mmengine's Runner may have moved it after construction)."""
         return self.query_features.device
+
+    @property
+    def device_(self) -> torch.device:
+        """Old name of `device`, kept until segearth_ov/apis/predict_cli.py is switched."""
+        return self.device
 
     @property
     def num_classes(self) -> int:
@@ -178,7 +182,7 @@ class SegEarthSegmentation(BaseSegmentor):
 
     # ----------------------------------------------------------------- one window
     def _autocast(self):
-        dev = self.device_.type
+        dev = self.device.type
         dtype = AUTOCAST[self.precision]
         if self.precision == 'auto':
             dtype = torch.float16 if dev == 'cuda' else None
@@ -205,17 +209,10 @@ class SegEarthSegmentation(BaseSegmentor):
         def one(i):
             f, basis = feats[i:i + 1], None
             if self.upsampler is not None:
-                src, guide = f.float(), crops[i:i + 1]
-                if not self.fast and hasattr(self.upsampler, 'forward_naive'):
-                    with self._autocast(), cpu_kernels.disabled():
-                        f = self.upsampler.forward_naive(src, guide)
-                elif hasattr(self.upsampler, 'reduced'):
-                    # float32 even on CUDA: the thin QR has no half-precision kernel
-                    f, basis = self.upsampler.reduced(src, guide,
-                                                      kernels[i]() if kernels else None)
-                else:
-                    with self._autocast():
-                        f = self.upsampler(src, guide)
+                cut = kernels[i]() if kernels else None
+                with self._autocast():
+                    f, basis = self.upsampler.upsample(f.float(), crops[i:i + 1], cut,
+                                                       fast=self.fast)
             f = f.float()
             t = text if basis is None else text @ basis[0].float()      # Q×r
             logits = torch.einsum('brhw,qr->bqhw', f, t) / f.norm(dim=1, keepdim=True)
@@ -225,7 +222,7 @@ class SegEarthSegmentation(BaseSegmentor):
 
         # windows side by side on CPU, one thread each (utils/parallel.py); one at a time on
         # CUDA and on the straightforward path
-        out = parallel_map(one, range(crops.shape[0]), self.device_,
+        out = parallel_map(one, range(crops.shape[0]), self.device,
                            max_workers=None if self.fast else 1)
         logits = torch.cat(out) if len(out) > 1 else out[0]
         if logits.shape[-2:] != crops.shape[-2:]:
@@ -265,7 +262,8 @@ class SegEarthSegmentation(BaseSegmentor):
     def _kernel_atlas(self, img: torch.Tensor, windows: list) -> KernelAtlas | None:
         """SimFeatUp's guidance kernels for all windows at once (fast path, overlapping
         windows of one patch-multiple size), else None."""
-        if not (self.fast and self.share_kernels and hasattr(self.upsampler, 'reduced')
+        if not (self.fast and self.share_kernels and self.upsampler is not None
+                and self.upsampler.atlas_kernels
                 and KernelAtlas.applies(windows, img.shape[-2:], self.patch_size)):
             return None
         y1, y2, x1, x2 = windows[0]
@@ -304,7 +302,7 @@ class SegEarthSegmentation(BaseSegmentor):
                 'Load 1-band images as 3 bands (replicated) and drop a 4th (alpha) band; '
                 'segearth_ov.utils.images.to_three_bands does both.')
         samples = data_samples or [None] * inputs.shape[0]
-        inputs = inputs.to(self.device_)
+        inputs = inputs.to(self.device)
         preds = []
         for i, sample in enumerate(samples):
             meta = sample.metainfo if sample is not None else {}

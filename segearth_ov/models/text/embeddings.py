@@ -2,7 +2,7 @@
 
 A class-name file has one class per line; a line may hold comma-separated synonyms
 (`building,roof,house`), each a *query*. Each query is put into the 80 OpenAI ImageNet
-templates, encoded, L2-normalised, averaged and normalised again (reference-behaviour §1).
+templates, encoded, L2-normalised, averaged and normalised again (docs/method.md §1).
 The result depends only on the text weights, the names and the templates, so it is cached
 on disk under a key made of those three.
 """
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from ...utils.files import atomic_path
 
 logger = logging.getLogger('segearth_ov')
 
@@ -194,9 +196,9 @@ class TextEmbedder:
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f'.tmp{os.getpid()}')
-                torch.save({'queries': queries, 'embeddings': emb.cpu()}, tmp)
-                os.replace(tmp, path)   # atomic: a concurrent reader never sees half a file
+                # atomic: a concurrent reader never sees half a file
+                with atomic_path(path) as tmp:
+                    torch.save({'queries': queries, 'embeddings': emb.cpu()}, tmp)
             except OSError as err:
                 logger.warning('could not write text-embedding cache %s (%s)', path, err)
         return emb

@@ -14,9 +14,17 @@ Everything before `fixup_proj` is linear in the source features with weights tha
 the guidance only, and `fixup_proj` is affine, so `JBUOne`/`JBUStack` run the chain on a
 basis of rank ≤ min(C, h·w + 1) and the features are that basis times the result, exactly
 (`_JBUChain.reduced`).
+
+Every upsampler answers one call, `upsample(source, guidance, kernels=None, fast=True) →
+(features, basis)`: the features are `basis · features` when a basis is returned (B×C×r), else
+the features themselves; `kernels` are one window's guidance kernels cut from a `KernelAtlas`
+(only upsamplers with `atlas_kernels = True` take them); `fast=False` is the straightforward
+path (all C channels, plain PyTorch). The caller's autocast applies, except where an upsampler
+needs float32.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from functools import partial
 
@@ -315,12 +323,23 @@ class JBULearnedRange(nn.Module):
         return self.apply_kernel(source, self.kernel(guidance) if kernel is None else kernel)
 
 
+def _float32(t: torch.Tensor):
+    """The caller's autocast switched off (nothing changes where none is on)."""
+    dev = t.device.type
+    if torch.is_autocast_enabled(dev):
+        return torch.autocast(dev, enabled=False)
+    return contextlib.nullcontext()
+
+
 class _JBUChain(nn.Module):
     """A chain of ×2 JBU steps followed by `y + 0.1·conv1x1(y)`.
 
     `steps()` lists the JBU module used for each ×2 step; the number of steps is
     log2(patch size), so a /16 backbone takes 4 and a /32 one 5.
     """
+
+    # the steps' kernels depend on the guidance only: a KernelAtlas can share them
+    atlas_kernels = True
 
     def __init__(self, feat_dim: int, num_steps: int):
         super().__init__()
@@ -330,6 +349,17 @@ class _JBUChain(nn.Module):
 
     def steps(self) -> list[JBULearnedRange]:
         raise NotImplementedError
+
+    def upsample(self, source: torch.Tensor, guidance: torch.Tensor,
+                 kernels: list | None = None, fast: bool = True):
+        """(features, basis), see the module docstring: `reduced` in float32 (the thin QR has
+        no half-precision kernel), or with fast=False `forward_naive` (basis None) in plain
+        PyTorch under the caller's autocast."""
+        if not fast:
+            with cpu_kernels.disabled():
+                return self.forward_naive(source, guidance), None
+        with _float32(source):
+            return self.reduced(source, guidance, kernels)
 
     def upsample_linear(self, source: torch.Tensor, guidance: torch.Tensor,
                         kernels: list | None = None) -> torch.Tensor:
@@ -428,8 +458,14 @@ class JBUStack(_JBUChain):
 class BilinearUp(nn.Module):
     """Parameter-free baseline: bilinear resize of the features to the guidance size."""
 
+    atlas_kernels = False
+
     def __init__(self, feat_dim: int = 0, num_steps: int = 4):
         super().__init__()
+
+    def upsample(self, source, guidance, kernels=None, fast: bool = True):
+        """(features, None): one path, under the caller's autocast; `kernels` are not used."""
+        return self(source, guidance), None
 
     def forward(self, source, guidance):
         return F.interpolate(source, size=guidance.shape[-2:], mode='bilinear', align_corners=False)
