@@ -62,7 +62,7 @@ class PixelwiseSegmentor:
         self.query_idx = torch.tensor(self.class_names.query_idx)
         self.mean = torch.tensor([122.771, 116.746, 104.094]).view(3, 1, 1)
         self.std = torch.tensor([68.501, 66.632, 70.323]).view(3, 1, 1)
-        self.device = self.device_ = torch.device('cpu')   # device_: predict_cli's old name
+        self.device = torch.device('cpu')
 
     @property
     def num_classes(self) -> int:

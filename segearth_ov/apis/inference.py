@@ -4,33 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..models.segmentors.released import init_segmentor  # noqa: F401  (the API's name for it)
 from ..utils.images import read_image
-
-
-def init_segmentor(classes, clip_type='CLIP', vit_type='ViT-B/16', model_type='SegEarth',
-                   pretrained=None, model_cfg=None, upsampler='jbu_one', upsampler_ckpt=None,
-                   device=None, **settings):
-    """A SegEarthSegmentation with the released optical defaults (λ = -0.3, JBU_One).
-
-    `classes` is a class-name file or a list of lines ('building,roof,house', 'road', …).
-    `upsampler=None` turns SimFeatUp off.
-    """
-    from mmseg.registry import MODELS
-    import segearth_ov  # noqa: F401
-    cfg = dict(type='SegEarthSegmentation', clip_type=clip_type, vit_type=vit_type,
-               model_type=model_type, pretrained=pretrained, model_cfg=model_cfg, device=device,
-               cls_token_lambda=-0.3, prob_thd=0.0)
-    if isinstance(classes, (list, tuple)):
-        cfg['classes'] = list(classes)
-    else:
-        cfg['name_path'] = str(classes)
-    if upsampler:
-        # no checkpoint: the upsampler's released weights (downloaded on first use)
-        cfg['feature_up_cfg'] = dict(model_name=upsampler, model_path=upsampler_ckpt)
-    else:
-        cfg['feature_up'] = False
-    cfg.update(settings)
-    return MODELS.build(cfg)
 
 
 @torch.no_grad()

@@ -17,10 +17,8 @@ import sys
 from pathlib import Path
 
 from ..utils import advice
-from ..utils.images import ImageReadError
+from ..utils.images import RASTER_SUFFIXES, ImageReadError, parse_bands
 from . import predictor
-
-IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.img', '.vrt', '.bmp')
 
 EXAMPLES = """\
 examples:
@@ -47,10 +45,9 @@ and machines with torchrun. Its options: python tools/predict.py --region --help
 
 def _bands(text: str):
     try:
-        return tuple(int(b) for b in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'--bands {text!r}: give band numbers from 1, '
-                                          'separated by commas, e.g. 3,2,1') from None
+        return parse_bands(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _positive_int(flag: str):
@@ -245,7 +242,7 @@ def expand_inputs(inputs) -> list[Path]:
         p = Path(item)
         if p.is_dir():
             paths += sorted(q for q in p.iterdir()
-                            if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith('.'))
+                            if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith('.'))
         elif any(ch in str(item) for ch in '*?['):
             matches = sorted(glob.glob(str(item), recursive=True))
             if not matches:
@@ -306,7 +303,7 @@ def main(argv=None, prog: str | None = None) -> int:
             kept_classes(model.class_names.names, vector.classes)
         print(f'model built in {time.perf_counter() - t0:.1f}s '
               f'({model.clip_type} {model.vit_type}, {model.model_type}, '
-              f'{model.num_classes} classes, device {model.device_})')
+              f'{model.num_classes} classes, device {model.device})')
     except (WeightsNotFoundError, FileNotFoundError, ValueError, KeyError, TypeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

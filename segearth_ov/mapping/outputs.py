@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.files import atomic_path, write_text_atomic
 from ..utils.provenance import model_weights, weights_line
-from .raster_io import (NODATA_LABEL, ClassMapWriter, SceneReader, atomic_path, crs_name,
-                        pixel_area_m2, write_text_atomic)
+from .raster_io import NODATA_LABEL, ClassMapWriter, SceneReader, crs_name, pixel_area_m2
 
 
 class SceneSummary:

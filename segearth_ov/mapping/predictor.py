@@ -199,7 +199,7 @@ def build_model(classes, config: str | None = None, checkpoint: str | None = Non
     if config is None:
         if checkpoint is not None:
             raise ValueError('--checkpoint needs the --config the model was trained with')
-        from ..apis.inference import init_segmentor
+        from ..models.segmentors.released import init_segmentor
         return init_segmentor(lines, **settings)
     import segearth_ov  # noqa: F401  (registers the segmentor)
     from mmengine.config import Config
@@ -247,9 +247,9 @@ def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict)
     cfg.update(settings, classes=lines)
     model = registry.build(cfg)
     from mmengine.runner import load_checkpoint
-    from ..training.mmengine_checkpoints import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    from ..utils.checkpoints import mmengine_checkpoints_allowed
+    with mmengine_checkpoints_allowed():
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.checkpoint_path = str(checkpoint)      # recorded in the outputs (utils/provenance)
     return model.to(device).eval()
 

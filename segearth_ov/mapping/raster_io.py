@@ -11,15 +11,15 @@ the model sees the scene at another resolution, and the validity of source rows)
 
 Writing: `ClassMapWriter` (a uint8 class Cloud-Optimized GeoTIFF with nodata, colour table, class names in
 the band metadata, a raster attribute table and category names in `.aux.xml`, and a QGIS
-`.qml` style; optionally class probabilities; PNG on request), and `atomic_path` so that an
-interrupted run never leaves a half-written file under the final name.
+`.qml` style; optionally class probabilities; PNG on request), through
+`utils.files.atomic_path` so that an interrupted run never leaves a half-written file under
+the final name.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from ..utils.advice import how_to_set
+from ..utils.files import atomic_path, write_text_atomic
 from ..utils.images import (ImageReadError, linear_to_db, percentile_range, to_uint8_rgb,
                             valid_mask)
 
@@ -309,30 +310,6 @@ def crs_name(crs) -> str | None:
 
 
 # ------------------------------------------------------------------------------ writing
-@contextlib.contextmanager
-def atomic_path(path: Path, keep: bool = True):
-    """A temporary name beside `path`, moved onto it only when the block finishes.
-
-    keep=False: the temporary file is for the caller to use and delete (never moved).
-    """
-    path = Path(path)
-    tmp = path.with_name(f'.{path.name}.partial-{os.getpid()}{path.suffix}')
-    ok = False
-    try:
-        yield tmp
-        ok = True
-    finally:
-        if ok and keep:
-            os.replace(tmp, path)
-        elif tmp.exists() and (keep or not ok):
-            tmp.unlink()
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding='utf-8')
-
-
 def class_aux_xml(names: list[str], colours: np.ndarray) -> str:
     """GDAL PAM `.aux.xml` with category names and a thematic raster attribute table.
 

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .raster_io import NODATA_LABEL, atomic_path, gdal_env, pixel_area_m2
+from ..utils.files import atomic_path
+from .raster_io import NODATA_LABEL, gdal_env, pixel_area_m2
 
 VECTOR_FORMATS = {'gpkg': 'GPKG', 'geojson': 'GeoJSON', 'fgb': 'FlatGeobuf'}
 MEDIA_TYPES = {'gpkg': 'application/geopackage+sqlite3', 'geojson': 'application/geo+json',

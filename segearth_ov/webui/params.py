@@ -1,17 +1,17 @@
 """Query and body parameters of the web API, checked: a bad one is a 400 naming the fix."""
 from __future__ import annotations
 
+from ..utils.images import parse_bands
 from .safety import RequestError
 
 
 def bands_param(text):
-    if text in (None, ''):
-        return None
     try:
-        bands = tuple(int(b) for b in str(text).split(','))
-    except ValueError:
-        raise RequestError(f'bands {text!r}: give band numbers from 1 separated by commas, '
-                           'e.g. 3,2,1') from None
+        bands = parse_bands(text, 'bands')
+    except ValueError as err:
+        raise RequestError(str(err)) from None
+    if bands is None:
+        return None
     if len(bands) not in (1, 3) or min(bands) < 1:
         raise RequestError(f'bands {text!r}: give 1 or 3 band numbers from 1, e.g. 3,2,1 or 1')
     return bands

@@ -47,7 +47,7 @@ def job(out, paths, max_units=None, **kw):
 if __name__ == '__main__':
     torch.set_num_threads(1)
     from segearth_ov.mapping import region
-    from segearth_ov.training.distributed import init_distributed
+    from segearth_ov.utils.distributed import init_distributed
     out, crop, max_units, *paths = sys.argv[1:]
     ctx = init_distributed('cpu')
     try:

@@ -346,7 +346,7 @@ def test_each_torchrun_rank_takes_its_local_rank_gpu(tmp_path, scenes, monkeypat
     cuda:2 (the explicit index used to win on every rank: all ranks on one GPU). A fake
     CUDA of 4 devices on this CPU machine; the process group is not really started."""
     import torch.distributed as dist
-    from segearth_ov.training import distributed
+    from segearth_ov.utils import distributed
     chosen, started, built, group = [], [], [], []
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)

@@ -17,7 +17,8 @@ from .. import predictor
 from ..outputs import (SceneSummary, class_map_writer, output_paths, overlay_title,
                        polygon_writer, scene_summary, write_scene_files)
 from ..predictor import SceneOptions
-from ..raster_io import NODATA_LABEL, atomic_path, gdal_env, is_georeferenced, opened
+from ...utils.files import atomic_path
+from ..raster_io import NODATA_LABEL, gdal_env, is_georeferenced, opened
 from ..tiling import LogitBlender, RowResampler, chunk_rows_for
 from ..vectors import class_probability
 from .planning import Unit, first_overlapping_row

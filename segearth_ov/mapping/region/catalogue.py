@@ -7,7 +7,8 @@ import os
 import re
 from pathlib import Path
 
-from ..raster_io import NODATA_LABEL, atomic_path, gdal_env, opened, write_text_atomic
+from ...utils.files import atomic_path, write_text_atomic
+from ..raster_io import NODATA_LABEL, gdal_env, opened
 
 
 def check_same_crs(paths) -> None:

@@ -77,7 +77,7 @@ def main(argv=None, prog=None) -> int:
                 model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16')), options,
                 slide, args.save_probs)))
         return 0
-    from ...training.distributed import init_distributed
+    from ...utils.distributed import init_distributed
     try:
         ctx = init_distributed(args.device)
     except ValueError as err:

@@ -14,9 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from .. import predictor
+from ...utils.files import write_text_atomic
 from ...utils.images import ImageReadError
 from ..predictor import SceneOptions
-from ..raster_io import write_text_atomic
 from .blocks import assemble_scene, run_block
 from .catalogue import check_same_crs, reproject_labels, write_stac, write_vrt
 from .planning import SPLIT_PIXELS, assembler, plan_region

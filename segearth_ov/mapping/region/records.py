@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..predictor import SceneOptions
-from ..raster_io import write_text_atomic
+from ...utils.files import write_text_atomic
 from .planning import Unit
 
 logger = logging.getLogger('segearth_ov')

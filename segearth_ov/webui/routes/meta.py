@@ -6,11 +6,13 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from ...utils.images import RASTER_SUFFIXES
 from ..jobs import CHOICES
 from . import AppContext
 
 ROOT = Path(__file__).resolve().parents[3]
-RASTER_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2', '.vrt', '.bmp')
+# the rasters the picker lists: those the page opens (not ERDAS .img: formats.SELF_CONTAINED)
+PICKER_SUFFIXES = tuple(s for s in RASTER_SUFFIXES if s != '.img')
 
 
 def class_presets() -> dict:
@@ -42,7 +44,7 @@ def router(ctx: AppContext) -> APIRouter:
         for p in sorted(data_dir.rglob('*')):
             if len(found) >= 1000:
                 break
-            if p.suffix.lower() in RASTER_SUFFIXES and p.is_file() and \
+            if p.suffix.lower() in PICKER_SUFFIXES and p.is_file() and \
                     not any(part.startswith('.') for part in p.relative_to(data_dir).parts):
                 rp = p.resolve()
                 if rp == data_dir or data_dir in rp.parents:    # links leading out are hidden
