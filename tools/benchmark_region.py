@@ -42,8 +42,8 @@ def worker(args) -> int:
     torch.set_num_threads(args.threads)
     model = build(args.model, str(ctx.device))
     job = region.RegionJob(paths=sorted(Path(args.scenes_dir).glob('*.tif')), out=Path(args.out),
-                      options=predictor.SceneOptions(tile=args.tile), key='benchmark', overlay=False,
-                      progress=False, split_pixels=args.split_pixels)
+                           options=predictor.SceneOptions(tile=args.tile), key='benchmark', overlay=False,
+                           progress=False, split_pixels=args.split_pixels)
     sync = region.RankSync(ctx.world_size)
     sync.barrier()
     t0 = time.perf_counter()

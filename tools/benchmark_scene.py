@@ -148,13 +148,13 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
             plan = predictor.plan_scene(src, opts, predictor.slide_settings(model))
             weights = estimates.model_memory_bytes(model) if hasattr(model, '_embedder') else 0
             estimate = estimates.dry_run_lines(scene, src, opts, predictor.slide_settings(model),
-                                       model.num_classes, len(model.class_names.queries), weights)
+                                               model.num_classes, len(model.class_names.queries), weights)
         release_free_memory()
         baseline = rss_bytes()
         reset_peak_rss()
         t0 = time.perf_counter()
         predictor.predict_file(scene, model, Path(tmp) / 'out', options=opts, overlay=False,
-                       progress=False)
+                               progress=False)
         seconds = time.perf_counter() - t0
         peak = peak_rss_bytes()
     est_mb = float(estimate[-1].split('~')[1].split()[0]) * 1024

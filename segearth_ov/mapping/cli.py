@@ -218,10 +218,10 @@ def model_settings(args) -> dict:
 
 def scene_options(args):
     return predictor.SceneOptions(bands=args.bands, sar=args.sar or args.linear_sar,
-                        linear_sar=args.linear_sar, nodata=args.nodata,
-                        percentiles=tuple(args.percentiles),
-                        resize_long_side=args.resize_long_side, gsd=args.gsd,
-                        tile=args.tile, overlap=args.overlap)
+                                  linear_sar=args.linear_sar, nodata=args.nodata,
+                                  percentiles=tuple(args.percentiles),
+                                  resize_long_side=args.resize_long_side, gsd=args.gsd,
+                                  tile=args.tile, overlap=args.overlap)
 
 
 def parsed_inputs(args):

@@ -169,7 +169,7 @@ def test_class_map_and_probabilities_are_valid_cogs(tmp_path):
     for dtype in ('uint8', 'float32'):
         out = tmp_path / dtype
         predictor.predict_file(scene, model, out, save_probs=True, probs_dtype=dtype, overlay=False,
-                       progress=False, options=predictor.SceneOptions(tile=256, overlap=32))
+                               progress=False, options=predictor.SceneOptions(tile=256, overlap=32))
         for name in ('scene_labels.tif', 'scene_probs.tif'):
             valid, errors, warnings = cog_validate(out / name)
             assert valid and not errors and not warnings, (name, errors, warnings)

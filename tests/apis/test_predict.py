@@ -111,7 +111,7 @@ def test_tiled_geotiff_equals_untiled_and_keeps_georeference(tiny, tmp_path):
     transform = Affine(0.3, 0, 500000.0, 0, -0.3, 5600000.0)
     scene = write_tif(tmp_path / 'scene.tif', img, transform=transform, nodata=0)
     result = predictor.predict_file(scene, tiny, tmp_path / 'out', options=predictor.SceneOptions(tile=224),
-                            save_probs=True, probs_dtype='float32', progress=False)
+                                    save_probs=True, probs_dtype='float32', progress=False)
     assert result['plan']['tiles'] == 6
 
     labels_tif = tmp_path / 'out' / 'scene_labels.tif'
@@ -232,10 +232,10 @@ def test_many_tile_rows_and_resize_match_the_segmentor_path(tmp_path):
     img = patchwork(300, 500, seed=1)
     path = write_tif(tmp_path / 's.tif', img)
     labels, probs = predictor.predict(path, model=stub, resize_long_side=200, tile=64, overlap=16,
-                              return_probs=True)
+                                      return_probs=True)
     with rasterio.open(path) as src:
         plan = predictor.plan_scene(src, predictor.SceneOptions(resize_long_side=200, tile=64, overlap=16),
-                            predictor.slide_settings(stub))
+                                    predictor.slide_settings(stub))
         grid = src.read(out_shape=(3, 120, 200),
                         resampling=rasterio.enums.Resampling.bilinear)
     assert (plan.model_height, plan.model_width, plan.n_tiles) == (120, 200, 12)

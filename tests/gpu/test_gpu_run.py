@@ -86,7 +86,7 @@ def test_predict_cli_and_region_mode_on_cuda(tmp_path):
     with rasterio.open(tmp_path / 'one' / 'scene0_labels.tif') as src:
         assert src.read(1).max() < 3
     assert region.main([*map(str, scenes), *classes, *model, '--out', str(tmp_path / 'region'),
-                   '--quiet', '--region']) == 0
+                        '--quiet', '--region']) == 0
     for k in range(2):
         with rasterio.open(tmp_path / 'region' / f'scene{k}_labels.tif') as src:
             assert src.read(1).max() < 3

@@ -40,8 +40,8 @@ def job(out, paths, max_units=None, **kw):
     from segearth_ov.mapping import region
     options = predictor.SceneOptions(tile=64, overlap=16)
     return region.RegionJob(paths=[Path(p) for p in paths], out=Path(out), options=options,
-                       key='test', split_pixels=20_000, max_units=max_units, progress=False,
-                       overlay=False, **kw)
+                            key='test', split_pixels=20_000, max_units=max_units, progress=False,
+                            overlay=False, **kw)
 
 
 if __name__ == '__main__':

@@ -86,7 +86,7 @@ def single(tmp_path_factory, scenes):
 def test_plan_splits_large_scenes_and_balances_ranks(scenes):
     model = W.stub(32)
     units = region.plan_region(scenes, predictor.SceneOptions(tile=64, overlap=16), predictor.slide_settings(model),
-                          2, split_pixels=20_000)
+                               2, split_pixels=20_000)
     blocks = [u for u in units if u.stem == 'scene0']
     assert len(blocks) == 3 and all(u.block is not None for u in blocks)
     # the blocks' rows tile the scene without gap or overlap
@@ -99,7 +99,7 @@ def test_plan_splits_large_scenes_and_balances_ranks(scenes):
     assert sum(load) == sum(h * w for h, w in SIZES)
     assert abs(load[0] - load[1]) <= max(u.pixels for u in units)
     again = region.plan_region(scenes, predictor.SceneOptions(tile=64, overlap=16), predictor.slide_settings(model),
-                          2, split_pixels=20_000)
+                               2, split_pixels=20_000)
     assert [(u.id, u.rank) for u in again] == [(u.id, u.rank) for u in units]
 
 
@@ -272,7 +272,7 @@ def test_cli_region_mode_with_fixture_model_and_dry_run(tmp_path, scenes, capsys
     with rasterio.open(tmp_path / 'cli' / 'scene1_labels.tif') as src:
         assert src.read(1).max() < 3
     assert region.main(argv[:-1] + ['--target-crs', 'nonsense:1', '--no-mosaic', '--region',
-                               '--classes-file', 'x']) == 2
+                                    '--classes-file', 'x']) == 2
     assert 'not both' in capsys.readouterr().err
 
 
@@ -281,7 +281,7 @@ def test_split_scene_probabilities_equal_predict_file(tmp_path, scenes):
     model = W.stub(32)
     region.run_region(model, W.job(tmp_path / 'region', scenes[:1], save_probs=True))
     predictor.predict_file(scenes[0], model, tmp_path / 'ref', options=predictor.SceneOptions(tile=64, overlap=16),
-                   save_probs=True, overlay=False, progress=False)
+                           save_probs=True, overlay=False, progress=False)
     for name in ('scene0_labels.tif', 'scene0_probs.tif'):
         with rasterio.open(tmp_path / 'region' / name) as a, rasterio.open(tmp_path / 'ref' / name) as b:
             assert a.count == b.count and np.array_equal(a.read(), b.read())
@@ -322,7 +322,7 @@ def test_split_scene_polygons_and_stac_assets(tmp_path, scenes):
     model, vector = W.stub(32), VectorOptions(block_rows=50)
     region.run_region(model, W.job(tmp_path / 'region', scenes[:2], save_probs=True, vector=vector))
     predictor.predict_file(scenes[0], model, tmp_path / 'ref', options=predictor.SceneOptions(tile=64, overlap=16),
-                   save_probs=True, overlay=False, progress=False, vector=vector)
+                           save_probs=True, overlay=False, progress=False, vector=vector)
     a = pyogrio.read_dataframe(tmp_path / 'region' / 'scene0_polygons.gpkg')
     b = pyogrio.read_dataframe(tmp_path / 'ref' / 'scene0_polygons.gpkg')
     assert len(a) > 10 and a.drop(columns='geometry').equals(b.drop(columns='geometry'))
