@@ -5,9 +5,6 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-# re-exported for importers not yet switched to segearth_ov.utils.distributed
-from ..utils.distributed import DistContext, init_distributed  # noqa: F401
-
 
 def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate `x` from every rank along dim 0; gradients flow back to this rank's part."""

@@ -298,11 +298,6 @@ class HGRSOVSeg(BaseSegmentor):
         return self.query_features.device
 
     @property
-    def device_(self) -> torch.device:
-        """Old name of `device`, kept until segearth_ov/apis/predict_cli.py is switched."""
-        return self.device
-
-    @property
     def slide_crop(self) -> int:
         if self.test_cfg.get('mode', 'whole') != 'slide':
             return 0

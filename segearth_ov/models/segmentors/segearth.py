@@ -172,11 +172,6 @@ class SegEarthSegmentation(BaseSegmentor):
         return self.query_features.device
 
     @property
-    def device_(self) -> torch.device:
-        """Old name of `device`, kept until segearth_ov/apis/predict_cli.py is switched."""
-        return self.device
-
-    @property
     def num_classes(self) -> int:
         return len(self.class_names.classes)
 
