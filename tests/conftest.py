@@ -12,7 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+from segearth_ov.utils.runtime import use_huge_pages
+
+use_huge_pages()   # as the entry points do, before torch's first allocation in this process
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / 'shared'

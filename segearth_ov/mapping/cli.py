@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import ast
-import logging
 import sys
 from pathlib import Path
 
 from ..utils import advice
+from ..utils.runtime import cli_logging
 from ..utils.images import RASTER_SUFFIXES, ImageReadError, parse_bands
 from . import predictor
 
@@ -277,8 +277,7 @@ def check_out_folder(out) -> None:
 @advice.using(advice.PREDICT_CLI)
 def main(argv=None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format='%(message)s')
-    logging.getLogger('segearth_ov').setLevel(logging.INFO)   # ours, not open_clip's chatter
+    cli_logging()
     from ..models.backbones import WeightsNotFoundError
 
     try:

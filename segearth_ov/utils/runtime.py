@@ -20,3 +20,11 @@ HUGE_PAGES_ENV = 'THP_MEM_ALLOC_ENABLE'
 def use_huge_pages() -> None:
     """Turn on PyTorch's huge-page CPU allocation for this process, unless the user set it."""
     os.environ.setdefault(HUGE_PAGES_ENV, '1')
+
+
+def cli_logging() -> None:
+    """Console logging for the command-line tools: SegEarth-OV's progress messages (INFO),
+    other libraries' warnings only (open_clip and mmengine are chatty at INFO)."""
+    import logging
+    logging.basicConfig(level=logging.WARNING, format='%(message)s')
+    logging.getLogger('segearth_ov').setLevel(logging.INFO)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..utils import advice
+from ..utils.runtime import cli_logging
 
 EXAMPLES = """\
 examples:
@@ -56,10 +57,8 @@ def build_parser(prog=None):
 
 @advice.using(advice.WEB_PAGE)
 def main(argv=None, prog=None) -> int:
-    import logging
     args = build_parser(prog).parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format='%(message)s')
-    logging.getLogger('segearth_ov').setLevel(logging.INFO)
+    cli_logging()
     from ..mapping.cli import model_settings, scene_options
     from .app import create_app, leaflet_dir
     from .retention import Limits

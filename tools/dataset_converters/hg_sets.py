@@ -15,7 +15,6 @@ The download folders are only read.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path

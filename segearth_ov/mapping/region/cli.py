@@ -2,13 +2,13 @@
 process (`--region`) or on each torchrun rank (README "Mapping a region")."""
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
 
 from .. import predictor
 from ...utils import advice
+from ...utils.runtime import cli_logging
 from ...utils.images import ImageReadError
 from ..estimates import model_memory_bytes
 from .execution import RegionJob, run_region
@@ -51,8 +51,7 @@ def main(argv=None, prog=None) -> int:
     """tools/predict.py in region mode (one process or one torchrun rank)."""
     from ..cli import parsed_inputs, vector_options
     args = build_parser(prog).parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format='%(message)s')
-    logging.getLogger('segearth_ov').setLevel(logging.INFO)
+    cli_logging()
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
     try:

@@ -6,7 +6,6 @@ the batch (index b·N + n), so no weight depends on the number of classes.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 FA_MODES = ('product', 'similarity', 'cost')

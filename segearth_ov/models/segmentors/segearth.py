@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from ...utils.parallel import parallel_map
 from ...utils.paths import cache_dir
