@@ -57,6 +57,7 @@ def run(args) -> int:
     from segearth_ov.evaluation.cfg_options import ConfigKeyError
     from segearth_ov.evaluation.run import (check_test_images, evaluate, how_to_prepare,
                                             load_config, missing_data)
+    from segearth_ov.utils.checkpoints import CheckpointError
     from segearth_ov.utils.distributed import init_mmengine_distributed
     if not os.path.isfile(args.config):
         return _error(f'config not found: {args.config} (the benchmark configs: configs/cfg_*.py)')
@@ -76,8 +77,8 @@ def run(args) -> int:
     try:
         evaluate(cfg, args.config, None if args.no_results else args.results, args.tag,
                  lock_timeout=args.lock_timeout)
-    except FileNotFoundError as err:   # weights (WeightsNotFoundError), SimFeatUp checkpoint:
-        return _error(err)             # raised inside the model's build
+    except (FileNotFoundError, CheckpointError) as err:   # weights not found or unreadable,
+        return _error(err)                                # raised inside the model's build
     finally:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():

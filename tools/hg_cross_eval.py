@@ -95,7 +95,7 @@ def run(args) -> int:
                 skipped.append(f'{train} → {test}: data not found: {", ".join(missing)}')
                 continue
             print(f'=== trained on {train}, tested on {test}', flush=True)
-            with mmengine_checkpoints_allowed():
+            with mmengine_checkpoints_allowed(cfg.get('load_from')):
                 metrics = Runner.from_cfg(cfg).test()
             results.setdefault(train, {})[test] = round(float(metrics['mIoU']), 2)
     for s in skipped:

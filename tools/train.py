@@ -69,7 +69,7 @@ def train(args) -> int:
     from mmengine.runner import Runner
 
     from segearth_ov.training import WorkDirBusy, work_dir_lock
-    from segearth_ov.utils.checkpoints import mmengine_checkpoints_allowed
+    from segearth_ov.utils.checkpoints import CheckpointError, mmengine_checkpoints_allowed
     from segearth_ov.utils.distributed import init_mmengine_distributed
     cfg = build_config(args)
     try:
@@ -77,9 +77,10 @@ def train(args) -> int:
         with work_dir_lock(cfg.work_dir, enabled=os.environ.get('RANK', '0') == '0'):
             init_mmengine_distributed(cfg)
             runner = Runner.from_cfg(cfg)
-            with mmengine_checkpoints_allowed():     # `--resume` / `load_from` load in here
+            # `--resume` / `load_from` load in here
+            with mmengine_checkpoints_allowed(cfg.get('load_from') or 'the checkpoint resumed'):
                 runner.train()
-    except WorkDirBusy as err:
+    except (WorkDirBusy, CheckpointError) as err:
         raise SystemExit(f'error: {err}') from None
     finally:
         import torch.distributed as dist

@@ -178,7 +178,7 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
                              key=model_key(cfg.model),
                              image_key=model_key(cfg.model, image_side_only=True))
     runner = Runner.from_cfg(run_cfg)
-    with mmengine_checkpoints_allowed():        # `load_from` an mmengine (HG) checkpoint
+    with mmengine_checkpoints_allowed(cfg.get('load_from')):   # an mmengine (HG) checkpoint
         metrics = dict(runner.test())
     seconds = time.perf_counter() - t0
     images = len(runner.test_dataloader.dataset)

@@ -248,7 +248,7 @@ def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict)
     model = registry.build(cfg)
     from mmengine.runner import load_checkpoint
     from ..utils.checkpoints import mmengine_checkpoints_allowed
-    with mmengine_checkpoints_allowed():
+    with mmengine_checkpoints_allowed(checkpoint):
         load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.checkpoint_path = str(checkpoint)      # recorded in the outputs (utils/provenance)
     return model.to(device).eval()

@@ -93,10 +93,18 @@ def mmengine_checkpoint_globals() -> list:
             *numpy_safe_globals()]
 
 
-def mmengine_checkpoints_allowed():
+@contextlib.contextmanager
+def mmengine_checkpoints_allowed(path: str | Path | None = None):
     """A context in which mmengine's Runner can load (`load_from`, `--resume`) its checkpoints
-    under torch's safe unpickler; wrap the Runner call that loads, e.g. `runner.train()`."""
-    return allowed_globals(mmengine_checkpoint_globals())
+    under torch's safe unpickler; wrap the Runner call that loads, e.g. `runner.train()`.
+    A checkpoint holding anything else is refused in our words (`path`: the file, if known),
+    not with torch's advice to turn the safety off."""
+    try:
+        with allowed_globals(mmengine_checkpoint_globals()):
+            yield
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(_unpickling_message(path or 'the checkpoint mmengine loaded',
+                                                  err)) from None
 
 
 def container_of(path: str | Path) -> str:

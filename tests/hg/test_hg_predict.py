@@ -55,6 +55,20 @@ def test_predictor_runs_the_trained_model_from_its_checkpoint(tmp_path):
     assert (labels != untrained[0].numpy()).any()   # the checkpoint's weights were used
 
 
+def test_checkpoint_holding_other_objects_is_refused_in_our_words(tmp_path):
+    """Was torch's message, with its advice to load with weights_only=False."""
+    import argparse
+    from segearth_ov.mapping.predictor import build_model
+    from segearth_ov.utils.checkpoints import CheckpointError
+    trained, cfg, ckpt = write_trained(tmp_path)
+    torch.save({'state_dict': trained.state_dict(), 'meta': {'args': argparse.Namespace()}}, ckpt)
+    with pytest.raises(CheckpointError) as err:
+        build_model(CLASSES, config=str(cfg), checkpoint=str(ckpt))
+    assert f'{ckpt} is a PyTorch checkpoint holding an object of type argparse.Namespace' \
+        in str(err.value)
+    assert 'weights_only' not in str(err.value)
+
+
 def test_checkpoint_needs_its_config_and_a_trained_config_needs_its_checkpoint(tmp_path):
     from segearth_ov.mapping.predictor import build_model
     _, cfg, ckpt = write_trained(tmp_path)
