@@ -183,6 +183,6 @@ def save_overlay(path, image: np.ndarray, pred: np.ndarray, class_names: list,
     fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 5), frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96 if title else 1))   # the title above the panels
     fig.savefig(path)
     plt.close(fig)
