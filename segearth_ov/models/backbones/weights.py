@@ -103,10 +103,11 @@ def _fetch(name, what, local, download):
     if offline():
         raise WeightsNotFoundError(_missing_message(
             name, what, local, reason='offline (HF_HUB_OFFLINE or SEGEARTH_OFFLINE is set)'))
-    why = unreachable(os.environ.get('HF_ENDPOINT', HF_ENDPOINT))
+    endpoint = os.environ.get('HF_ENDPOINT', HF_ENDPOINT)      # huggingface_hub's variable
+    why = unreachable(endpoint)
     if why:   # the hub clients would retry for a minute before failing
         raise WeightsNotFoundError(_missing_message(
-            name, what, local, reason=f'no network: {HF_ENDPOINT} unreachable, {why}'))
+            name, what, local, reason=f'no network: {endpoint} unreachable, {why}'))
     try:
         return download(False)
     except Exception as err:  # offline, no such repo/file, no permission, …
