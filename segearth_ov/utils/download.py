@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .files import atomic_path
+
 
 class DownloadError(OSError):
     """A file could not be downloaded or failed its check; the message names the URL."""
@@ -68,7 +70,7 @@ def download_verified(url: str, dest: str | Path, blob_id: str, timeout: float =
     """Download `url` to `dest` (atomically), check its git blob id, return `dest`.
 
     A file that fails the check is deleted and a DownloadError says so; nothing half-written
-    is ever left at `dest`.
+    is ever left at `dest` (utils.files.atomic_path).
     """
     from tqdm import tqdm
     dest = Path(dest)
@@ -79,25 +81,23 @@ def download_verified(url: str, dest: str | Path, blob_id: str, timeout: float =
     if why:
         raise DownloadError(f'cannot download {url}: no network ({why})')
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(f'{dest.name}.{os.getpid()}.part')
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(part, 'wb') as out:
-            total = int(response.headers.get('Content-Length') or 0) or None
-            with tqdm(total=total, unit='B', unit_scale=True, desc=dest.name,
-                      disable=None) as bar:
-                for chunk in iter(lambda: response.read(1 << 20), b''):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        got = git_blob_id(part)
-        if got != blob_id:
-            raise DownloadError(f'{url} failed its check: git blob id {got}, expected {blob_id} '
-                                '(a changed or corrupted file); it was deleted')
-        os.replace(part, dest)
+        with atomic_path(dest) as part:          # dest appears only once the check passed
+            with urllib.request.urlopen(url, timeout=timeout) as response, \
+                    open(part, 'wb') as out:
+                total = int(response.headers.get('Content-Length') or 0) or None
+                with tqdm(total=total, unit='B', unit_scale=True, desc=dest.name,
+                          disable=None) as bar:
+                    for chunk in iter(lambda: response.read(1 << 20), b''):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            got = git_blob_id(part)
+            if got != blob_id:
+                raise DownloadError(f'{url} failed its check: git blob id {got}, expected '
+                                    f'{blob_id} (a changed or corrupted file); it was deleted')
         return dest
+    except DownloadError:
+        raise
     except (urllib.error.URLError, OSError) as err:
-        if isinstance(err, DownloadError):
-            raise
         reason = getattr(err, 'reason', None) or err
         raise DownloadError(f'cannot download {url}: {reason}') from None
-    finally:
-        part.unlink(missing_ok=True)
