@@ -70,6 +70,25 @@ def _isolated_cache(tmp_path, monkeypatch):
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope='module')
+def one_thread():
+    """One intra-op thread for a module's tests (the test machine is shared: faster and the
+    same every run); `pytestmark = pytest.mark.usefixtures('one_thread')`."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def load_script(path: str):
+    """A script of the repository (e.g. 'tools/benchmark_scene.py', 'eval.py') as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(path.replace('/', '_')[:-3], ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tiny_segmentor(classes, upsampler='jbu_one', **settings):
     """SegEarthSegmentation built through mmseg's MODELS with the fixture CLIP and upsampler."""
     import segearth_ov  # noqa: F401  (registers the segmentor)

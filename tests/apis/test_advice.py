@@ -6,7 +6,6 @@ Then the messages themselves, raised inside each tool.
 """
 from __future__ import annotations
 
-import importlib.util
 import shlex
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from conftest import JBU_CKPT, ROOT, TINY_CFG, TINY_PT
+from conftest import JBU_CKPT, ROOT, TINY_CFG, TINY_PT, load_script
 
 try:
     from segearth_ov.utils import advice
@@ -22,13 +21,6 @@ except ImportError:       # before advice.py existed: the behaviour tests below 
     advice = None
 
 FIXTURE = ['--pretrained', str(TINY_PT), '--model-cfg', str(TINY_CFG), '--device', 'cpu']
-
-
-def script(path: str):
-    spec = importlib.util.spec_from_file_location(path.replace('/', '_')[:-3], ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def typed(hint: str) -> list[str]:
@@ -44,7 +36,7 @@ def test_predictor_advice_parses_in_predict_region_and_demo(setting):
     assert words[0].startswith('--')
     cli.build_parser('tools/predict.py').parse_args(['in.tif', *words])
     region.build_parser('tools/predict.py').parse_args(['in.tif', '--region', *words])
-    script('demo.py').parse_args(['--image', 'in.tif', '--classes', 'a;b', *words])
+    load_script('demo.py').parse_args(['--image', 'in.tif', '--classes', 'a;b', *words])
 
 
 @pytest.mark.parametrize('tool,table,config', [
@@ -58,7 +50,7 @@ def test_cfg_options_advice_parses_and_names_keys_the_config_has(tool, table, co
     from segearth_ov.evaluation.cfg_options import check_cfg_options
     from segearth_ov.evaluation.run import load_config
     cfg = load_config(str(ROOT / config))
-    module = script(tool)
+    module = load_script(tool)
     required = {'eval.py': ['--config', config], 'tools/train.py': [config],
                 'tools/hg_cross_eval.py': ['--checkpoint', 'loveda=x.pth']}.get(tool, [])
     for setting, hint in getattr(advice, table).items():
@@ -100,7 +92,7 @@ def test_demo_on_a_two_band_image_advises_bands_and_bands_works(tmp_path, capsys
     with rasterio.open(two, 'w', driver='GTiff', height=64, width=80, count=2, dtype='uint8',
                        crs='EPSG:32632', transform=Affine(0.5, 0, 5e5, 0, -0.5, 5.6e6)) as dst:
         dst.write(rng.integers(0, 255, (2, 64, 80), dtype=np.uint8))
-    demo = script('demo.py').main
+    demo = load_script('demo.py').main
     argv = ['--image', str(two), '--classes', 'a;b', *FIXTURE,
             '--upsampler-ckpt', str(JBU_CKPT['jbu_one']), '--out', str(tmp_path / 'o')]
     assert demo(argv) == 1
@@ -138,7 +130,7 @@ def test_eval_missing_weights_names_cfg_options(tmp_path, monkeypatch, capsys):
     config = str(ROOT / 'configs' / 'cfg_udd5.py')
     monkeypatch.chdir(tmp_path)
     make_synthetic_dataset(load_config(config), tmp_path)
-    rc = script('eval.py').main([
+    rc = load_script('eval.py').main([
         '--config', config, '--cfg-options', 'model.clip_type=RemoteCLIP',
         'model.vit_type=ViT-B/32', 'model.device=cpu', 'model.feature_up=False',
         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'])

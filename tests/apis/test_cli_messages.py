@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-import torch
 from affine import Affine
 
 from conftest import JBU_CKPT, TINY_CFG, TINY_PT
@@ -14,12 +13,7 @@ FIXTURE = ['--pretrained', str(TINY_PT), '--model-cfg', str(TINY_CFG), '--upsamp
            str(JBU_CKPT['jbu_one']), '--device', 'cpu', '--quiet']
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def scene(path, h=300, w=200):

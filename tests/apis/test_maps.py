@@ -7,7 +7,6 @@ the predictor really writes.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import rasterio
 import shapely
 from affine import Affine
 
-from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT
+from conftest import JBU_CKPT, OEM_TILE, TINY_CFG, TINY_PT, load_script
 from segearth_ov.mapping import predictor
 from segearth_ov.mapping.raster_io import ClassMapWriter
 from segearth_ov.mapping.vectors import PolygonWriter, VectorOptions, vectorize
@@ -151,19 +150,12 @@ def test_options_formats_and_plain_images(tmp_path):
 
 
 # ------------------------------------------------------------------------------ COG
-def _stub():
-    spec = importlib.util.spec_from_file_location('benchmark_scene',
-                                                  ROOT / 'tools' / 'benchmark_scene.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_class_map_and_probabilities_are_valid_cogs(tmp_path):
     """rio-cogeo's validator (the layout STAC clients and web viewers rely on) on the class
     map and both probability types of a 600 × 700 scene (overviews until one 256² tile)."""
     from rio_cogeo.cogeo import cog_validate
-    bench = _stub()
+    bench = load_script('tools/benchmark_scene.py')
     scene = bench.write_scene(tmp_path / 'scene.tif', 600, 700)
     model = bench.PixelwiseSegmentor(['water', 'field', 'town'])
     for dtype in ('uint8', 'float32'):

@@ -11,7 +11,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_PT, tiny_segmentor
 from segearth_ov.utils import provenance
@@ -24,12 +23,14 @@ def sha256(path) -> str:
     return hashlib.sha256(open(path, 'rb').read()).hexdigest()
 
 
+pytestmark = pytest.mark.usefixtures('one_thread')
+
+
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv('SEGEARTH_CACHE', str(tmp_path_factory.mktemp('cache')))
         mp.setenv('HF_HUB_OFFLINE', '1')
-        torch.set_num_threads(1)
         return tiny_segmentor(CLASSES)
 
 

@@ -8,7 +8,6 @@ predictor's. torch runs on one thread here: on two busy cores, two threads mostl
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import xml.etree.ElementTree as ET
 
@@ -19,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from affine import Affine
 
-from conftest import JBU_CKPT, ROOT, TINY_CFG, TINY_PT, tiny_segmentor
+from conftest import JBU_CKPT, TINY_CFG, TINY_PT, load_script, tiny_segmentor
 from segearth_ov.mapping import predictor
 from segearth_ov.mapping import raster_io
 from segearth_ov.mapping.tiling import overlap_tiles, slide_starts, window_tiles
@@ -30,23 +29,10 @@ CLASSES = ['background', 'building,roof', 'road', 'tree,forest']
 UTM = 'EPSG:32632'
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location('benchmark_scene',
-                                                  ROOT / 'tools' / 'benchmark_scene.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BENCH = load_script('tools/benchmark_scene.py')
 
 
-BENCH = _load_benchmark()
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

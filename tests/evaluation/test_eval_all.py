@@ -2,7 +2,6 @@
 writes the paper-style summary sheet."""
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 from openpyxl import load_workbook
@@ -10,16 +9,13 @@ from synthetic_data import CONFIGS, cli_options, cpu_only, make_synthetic_datase
 
 from segearth_ov.evaluation.results import read_rows
 from segearth_ov.evaluation.run import load_config
+from conftest import load_script
 
 pytestmark = pytest.mark.usefixtures('cpu_only')
 
 
 def eval_all_main():
-    spec = importlib.util.spec_from_file_location('segearth_eval_all',
-                                                  CONFIGS.parent / 'eval_all.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script('eval_all.py').main
 
 
 def test_sar_group_runs_what_exists_and_reports_the_rest(tmp_path, monkeypatch, capsys):

@@ -2,13 +2,13 @@
 overlays, and a corrupt workbook left untouched."""
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 from synthetic_data import CONFIGS, cli_options, cpu_only, make_synthetic_dataset  # noqa: F401
 
 from segearth_ov.evaluation.results import read_rows
 from segearth_ov.evaluation.run import load_config
+from conftest import load_script
 
 pytestmark = pytest.mark.usefixtures('cpu_only')
 
@@ -16,10 +16,7 @@ CONFIG = str(CONFIGS / 'cfg_udd5.py')
 
 
 def eval_main():
-    spec = importlib.util.spec_from_file_location('segearth_eval_cli', CONFIGS.parent / 'eval.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script('eval.py').main
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from synthetic_data import CONFIGS, cli_options, make_synthetic_dataset, write  
 
 from segearth_ov.evaluation.results import read_rows
 from segearth_ov.evaluation.run import load_config
+from conftest import load_script
 
 ROOT = CONFIGS.parent
 UDD5 = str(CONFIGS / 'cfg_udd5.py')
@@ -50,12 +51,8 @@ def udd5(tmp_path):
 
 def in_process(cwd, monkeypatch, capsys, *args):
     """eval.py's main in this process (the cases beyond the issue's; saves a Python start)."""
-    import importlib.util
     monkeypatch.chdir(cwd)
-    spec = importlib.util.spec_from_file_location('segearth_eval_cli', ROOT / 'eval.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    rc = module.main(list(args))
+    rc = load_script('eval.py').main(list(args))
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(args, rc, out, err)
 
@@ -113,12 +110,8 @@ def test_keys_the_docs_use_are_accepted():
 
 
 def test_eval_all_refuses_a_typo_once(tmp_path, monkeypatch, capsys):
-    import importlib.util
     monkeypatch.chdir(tmp_path)
-    spec = importlib.util.spec_from_file_location('segearth_eval_all', ROOT / 'eval_all.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    rc = module.main(['--configs', 'udd5', 'loveda', '--dry-run',
+    rc = load_script('eval_all.py').main(['--configs', 'udd5', 'loveda', '--dry-run',
                       '--cfg-options', 'model.vit_typ=ViT-B/32'])
     line = one_error_line(subprocess.CompletedProcess([], rc, '', capsys.readouterr().err))
     assert "cfg_udd5.py: --cfg-options model.vit_typ: " in line and "'vit_type'" in line

@@ -20,7 +20,7 @@ import rasterio
 import torch
 from affine import Affine
 
-from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT, model_device, tiny_segmentor
+from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT, load_script, model_device, tiny_segmentor
 
 pytestmark = pytest.mark.gpu
 
@@ -110,11 +110,7 @@ def _on(options, device):
 
 
 def _eval(config, options, *args):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('segearth_eval_cli', ROOT / 'eval.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(['--config', config, *args, '--cfg-options', *options])
+    return load_script('eval.py').main(['--config', config, *args, '--cfg-options', *options])
 
 
 def test_eval_py_on_cuda_gives_the_cpu_metrics(udd5, tmp_path, monkeypatch):

@@ -3,13 +3,12 @@ presets, a table run on synthetic datasets (skips, sheet, Markdown, chart), aver
 papers compute them, --dry-run, and a killed run resuming without recomputing."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, load_script
 from openpyxl import load_workbook
 from synthetic_data import CONFIGS, cli_options, cpu_only, make_synthetic_dataset  # noqa: F401
 
@@ -150,11 +149,7 @@ def test_published_averages_follow_the_rule_we_compute_ours_with():
 
 # ---------------------------------------------------------------- running a table
 def tool_main():
-    spec = importlib.util.spec_from_file_location('segearth_paper_tables',
-                                                  CONFIGS.parent / 'tools' / 'paper_tables.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script('tools/paper_tables.py').main
 
 
 pytestmark = pytest.mark.usefixtures('cpu_only')

@@ -32,12 +32,7 @@ ROOT = HERE.parents[1]
 SIZES = [(300, 200), (90, 120), (100, 80), (70, 150), (120, 100)]   # the first is split
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def write_scenes(folder: Path, crs='EPSG:32632') -> list[Path]:

@@ -2,23 +2,19 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import tifffile
 from PIL import Image
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_builder():
     """tools/sar_ovseg/build.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'sar_ovseg_build', ROOT / 'tools' / 'sar_ovseg' / 'build.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/sar_ovseg/build.py')
 
 
 def _label(rng, shape, values):

@@ -2,7 +2,6 @@
 training on speckled synthetic data, then the held-out-source evaluation and its sheet)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY_CFG, TINY_PT
+from conftest import ROOT, TINY_CFG, TINY_PT, load_script
 from sar_ovseg_helpers import load_builder, write_learnable_sources, write_sources
 
 TINY = [f'model.pretrained={TINY_PT}', f'model.model_cfg={TINY_CFG}']
@@ -20,11 +19,7 @@ NO_WORKERS = ['test_dataloader.num_workers=0', 'test_dataloader.persistent_worke
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'sar_ovseg_evaluate', ROOT / 'tools' / 'sar_ovseg' / 'evaluate.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/sar_ovseg/evaluate.py')
 
 
 def parse_ious(text):

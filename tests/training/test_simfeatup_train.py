@@ -31,13 +31,7 @@ from simfeatup_train.trainer import Run, train
 TINY = dict(pretrained=str(TINY_PT), model_cfg=str(TINY_CFG))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The test machine is shared: one thread per test is faster and the same every run."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')
