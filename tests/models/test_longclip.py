@@ -1,24 +1,18 @@
-"""LongCLIP-style (248-token) text towers, as in FarSLIP2 and LRSCLIP checkpoints."""
+"""LongCLIP-style (248-token) text towers, as in FarSLIP and LRSCLIP checkpoints (LRSCLIP,
+HF cwz14/LRSCLIP_ViT-B-16: a plain LongCLIP state dict, no masks; FarSLIP's training
+checkpoints with masks: test_weight_containers.py)."""
 import torch
 
 from conftest import TINY_CFG, TINY_PT
 from segearth_ov.models.backbones.builder import build_clip
 from segearth_ov.models.text.embeddings import encode_text
-
-CONTEXT = 248
-KEPT = 20
+from weight_containers import KEPT, LONG_CONTEXT as CONTEXT, longclip_state, tiny_state
 
 
 def write_longclip_checkpoint(path):
-    """The tiny CLIP with LongCLIP's two 248-row text position tables (first 20 rows of the
-    main table are CLIP's own, as LongCLIP's stretching keeps them)."""
-    state = torch.load(TINY_PT, weights_only=True)
-    g = torch.Generator().manual_seed(1)
-    short = state['positional_embedding']
-    table = torch.randn(CONTEXT, short.shape[1], generator=g) * 0.02
-    table[:KEPT] = short[:KEPT]
-    state['positional_embedding'] = table
-    state['positional_embedding_res'] = torch.randn(CONTEXT, short.shape[1], generator=g) * 0.02
+    """The tiny CLIP with LongCLIP's two 248-row text position tables, as a plain state dict
+    (LRSCLIP's container)."""
+    state = longclip_state(tiny_state(), with_masks=False)
     torch.save(state, path)
     return state
 

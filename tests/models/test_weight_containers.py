@@ -96,15 +96,6 @@ def test_longclip_masks_that_are_not_the_fixed_split_are_refused(tmp_path):
         build(tmp_path / 'odd.pt')
 
 
-def test_lrsclip_plain_longclip_state_dict(tmp_path):
-    """LRSCLIP (HF cwz14/LRSCLIP_ViT-B-16): a plain LongCLIP state dict, no masks."""
-    state = longclip_state(tiny_state(), with_masks=False)
-    torch.save(state, tmp_path / 'LRSCLIP_ViT-B-16.pt')
-    model, tokenizer, _ = build(tmp_path / 'LRSCLIP_ViT-B-16.pt')
-    assert tokenizer.context_length == LONG_CONTEXT
-    assert torch.equal(model.positional_embedding[KEPT:], state['positional_embedding_res'][KEPT:])
-
-
 def test_safetensors(tmp_path):
     from safetensors.torch import save_file
     state = tiny_state()
