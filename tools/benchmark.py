@@ -139,13 +139,13 @@ def main(argv=None):
     s = args.size
     flop = image_flops(model, s, s)
     print(f'image_gflop {flop / 1e9:.1f}')
-    print(f'image_floor_seconds {flop / 1e9 / gflops:.2f}')
+    print(f'image_floor_seconds {flop / 1e9 / gflops:.3g}')
     img = torch.randn(1, 3, s, s, device=dev)
     model.predict(img)   # warm-up: kernel build, allocator
     fast = time_predict(model, img, args.runs)
-    print(f'image_seconds {fast:.2f}')
+    print(f'image_seconds {fast:.3g}')
     print(f'image_floor_ratio {fast / (flop / 1e9 / gflops):.2f}')
-    print(f'images_per_second {1 / fast:.3f}')
+    print(f'images_per_second {1 / fast:.3g}')
     print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}', flush=True)
     if dev.type == 'cuda':
         print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')

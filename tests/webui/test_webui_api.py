@@ -128,8 +128,12 @@ def test_upload_run_tiles_pixel_downloads(env, tmp_path):
     assert r.status_code == 404 and 'gpkg, geojson, fgb' in r.json()['error']
 
 
-def test_pick_plain_image_and_cancel(env, tmp_path):
+def test_pick_plain_image_and_cancel(env, tmp_path, monkeypatch):
+    import threading
+
     from PIL import Image
+
+    from segearth_ov.mapping import predictor
     client, root, data = env
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 96, 3), np.uint8)).save(
         data / 'plain.png')
@@ -165,7 +169,19 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
     assert px['inside'] and (px['row'], px['col']) == (10, 20)
     assert client.get(f'/api/jobs/{j1["id"]}/download/labels').content[:4] == b'\x89PNG'
 
-    # cancel while running: after its first tile, before its last
+    # cancel while running: the job is held after its first tile (so a fast machine cannot
+    # finish it between two polls) until the cancel has been asked for
+    cancel_asked = threading.Event()
+    real_predict_file = predictor.predict_file
+
+    def held_after_first_tile(*args, progress, **kwargs):
+        def held(done, total):
+            progress(done, total)
+            if done == 1:
+                cancel_asked.wait(60)
+        return real_predict_file(*args, progress=held, **kwargs)
+
+    monkeypatch.setattr(predictor, 'predict_file', held_after_first_tile)
     j3 = client.post('/api/jobs', json=dict(scene=bscene['id'], classes='road;water')).json()
     st = wait(client, j3['id'], states=('running', 'done', 'failed'))
     t0 = time.time()
@@ -174,6 +190,7 @@ def test_pick_plain_image_and_cancel(env, tmp_path):
         st = client.get(f'/api/jobs/{j3["id"]}').json()
     assert st['state'] == 'running' and 1 <= st['progress']['done'] < st['progress']['total']
     client.post(f'/api/jobs/{j3["id"]}/cancel')
+    cancel_asked.set()
     st = wait(client, j3['id'])
     assert st['state'] == 'cancelled' and st['message'] == 'cancelled while running'
     assert not list((root / 'work' / 'jobs' / j3['id']).glob('big_*'))
