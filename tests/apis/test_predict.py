@@ -262,20 +262,44 @@ def test_api_arrays_gsd_and_bands(tmp_path):
         predictor.predict(write_tif(tmp_path / 'n.tif', rgb, crs=None), model=stub, gsd=1.0)
 
 
+MEASURE_IN_A_FRESH_PROCESS = """
+import json, sys
+sys.path.insert(0, 'tests')
+from segearth_ov.utils.runtime import use_huge_pages
+use_huge_pages()
+from conftest import load_script
+from segearth_ov.mapping import raster_io
+bench = load_script('tools/benchmark_scene.py')
+raster_io.GDAL_CACHE_MB = 16
+size, tile, overlap = map(int, sys.argv[1:])
+stub = bench.PixelwiseSegmentor(['water', 'land', 'road', 'field'])
+print(json.dumps(bench.measure_scene(stub, size, tile=tile, overlap=overlap)))
+"""
+
+
 def test_peak_memory_does_not_grow_with_the_scene_area():
     """tools/benchmark_scene.py's measurement, 4 classes, 256 px tiles: the 4000² scene
     (4× the area, +12M pixels) peaks less than 96 MB above the 2000² scene — its logits
     alone would take 16M × 4 × 4 B = 256 MB; what grows is one band of rows and the output
-    chunks, i.e. with the width (about 70 MB here) —, while the same 2000² scene in one tile
+    chunks, i.e. with the width (about 40 MB in a fresh process) —, while the same 2000² scene in one tile
     peaks > 64 MB higher, so the measurement does see whole-scene arrays. GDAL's block cache
     (a fixed cap, 256 MB by default) is set to 16 MB so that cached file blocks do not stand
-    in for the predictor's memory."""
-    stub = BENCH.PixelwiseSegmentor(['water', 'land', 'road', 'field'])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(raster_io, 'GDAL_CACHE_MB', 16)
-        small = BENCH.measure_scene(stub, 2000, tile=256, overlap=32)
-        large = BENCH.measure_scene(stub, 4000, tile=256, overlap=32)
-        whole = BENCH.measure_scene(stub, 2000, tile=2048, overlap=0)
+    in for the predictor's memory. Each scene is measured in a process of its own, so the
+    heap left behind by earlier tests of the suite cannot stand in for it either."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def measure(size, tile, overlap):
+        out = subprocess.run([sys.executable, '-c', MEASURE_IN_A_FRESH_PROCESS, str(size),
+                              str(tile), str(overlap)], cwd=ROOT, capture_output=True, text=True,
+                             timeout=600, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    small, large, whole = measure(2000, 256, 32), measure(4000, 256, 32), measure(2000, 2048, 0)
     assert small['tiles'] == 81 and large['tiles'] == 324 and whole['tiles'] == 1
     assert large['peak_rss_mb'] - small['peak_rss_mb'] < 96, (small, large)
     assert whole['peak_rss_mb'] - small['peak_rss_mb'] > 64, (small, whole)
