@@ -133,13 +133,21 @@ def tile_logits(model, rgb: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def segment_scene(model, reader: SceneReader, plan: TilePlan, sink, progress=None) -> None:
+def segment_scene(model, reader: SceneReader, plan: TilePlan, sink, progress=None,
+                  tile_rows: tuple[int, int] | None = None, from_row: int = 0) -> None:
     """Run the tiles of `plan` through `model`; call sink(r0, logits Q×n×W, valid) for
-    every finished chunk of scene rows, top to bottom."""
+    every finished chunk of scene rows, top to bottom.
+
+    tile_rows=(i0, i1): only tile rows i0 to i1 - 1, and from_row: only the chunks from that
+    scene row on — a block of a split scene (region mode), which starts at the first earlier
+    tile row that still overlaps it, so that its rows are exactly those of one pass."""
     q = logit_channels(model)
+    i0, i1 = tile_rows or (0, len(plan.rows.spans))
     blender = LogitBlender(plan, q)
+    blender.top = plan.rows.spans[i0][0]
     resampler = RowResampler(plan, chunk_rows_for(plan.width, q))
-    for i, (y0, y1) in enumerate(plan.rows.spans):
+    for i in range(i0, i1):
+        y0, y1 = plan.rows.spans[i]
         blender.start_row(i)
         for j, (x0, x1) in enumerate(plan.cols.spans):
             rgb, valid = reader.model_tile(plan.source_window(y0, y1, x0, x1), (y1 - y0, x1 - x0))
@@ -149,7 +157,8 @@ def segment_scene(model, reader: SceneReader, plan: TilePlan, sink, progress=Non
                 progress.update(1)
         row0, rows = blender.finish_row(i)
         for r0, chunk in resampler.push(row0, rows):
-            sink(r0, chunk, reader.source_rows_valid(r0, r0 + chunk.shape[1]))
+            if r0 >= from_row:     # rows above belong to an earlier block (incomplete here)
+                sink(r0, chunk, reader.source_rows_valid(r0, r0 + chunk.shape[1]))
         rows = chunk = None         # views into the band, which the next tile row reuses
 
 

@@ -19,7 +19,7 @@ from ..outputs import (SceneSummary, class_map_writer, output_paths, overlay_tit
 from ..predictor import SceneOptions
 from ...utils.files import atomic_path
 from ..raster_io import NODATA_LABEL, gdal_env, is_georeferenced, opened
-from ..tiling import LogitBlender, RowResampler, chunk_rows_for
+from ..tiling import chunk_rows_for
 from ..vectors import class_probability
 from .planning import Unit, first_overlapping_row
 from .records import Records
@@ -27,27 +27,9 @@ from .records import Records
 
 def segment_block(model, reader, plan, unit: Unit, sink) -> None:
     """sink(r0, logits, valid) for the rows of a block, chunked exactly as `segment_scene`."""
-    import torch
-    q = predictor.logit_channels(model)
     i0, i1 = unit.tile_rows
-    j0 = first_overlapping_row(plan, i0)
-    blender = LogitBlender(plan, q)
-    blender.top = plan.rows.spans[j0][0] if j0 else 0
-    resampler = RowResampler(plan, chunk_rows_for(plan.width, q))
-    r_lo = unit.rows[0]
-    with torch.no_grad():
-        for i in range(j0, i1):
-            blender.start_row(i)
-            y0, y1 = plan.rows.spans[i]
-            for x0, x1 in plan.cols.spans:
-                rgb, valid = reader.model_tile(plan.source_window(y0, y1, x0, x1),
-                                               (y1 - y0, x1 - x0))
-                if valid is None or valid.any():
-                    blender.add(predictor.tile_logits(model, rgb), i, plan.cols.spans.index((x0, x1)))
-            row0, rows = blender.finish_row(i)
-            for r0, chunk in resampler.push(row0, rows):
-                if r0 >= r_lo:     # rows before the block are another block's (incomplete here)
-                    sink(r0, chunk, reader.source_rows_valid(r0, r0 + chunk.shape[1]))
+    predictor.segment_scene(model, reader, plan, sink,
+                            tile_rows=(first_overlapping_row(plan, i0), i1), from_row=unit.rows[0])
 
 
 def run_block(model, unit: Unit, records: Records, options: SceneOptions,
