@@ -97,11 +97,23 @@ def model_scale(src, options: SceneOptions) -> tuple[int, int]:
 
 
 def slide_settings(model=None, settings: dict | None = None) -> tuple[int, int]:
-    """(slide_crop, slide_stride) of a built model, or of the settings it will be built with."""
+    """(slide_crop, slide_stride) of a built model, or of the model `build_model(**settings)`
+    will build — its config's geometry included, so that plans made before the model exists
+    (--dry-run, region mode's blocks) cut the scene as the model will."""
     if model is not None:
         return int(getattr(model, 'slide_crop', 0)), int(getattr(model, 'slide_stride', 1))
     settings = settings or {}
-    return int(settings.get('slide_crop', 224)), int(settings.get('slide_stride', 112))
+    crop, stride = settings.get('slide_crop'), settings.get('slide_stride')
+    if settings.get('config') is None:
+        return int(224 if crop is None else crop), int(112 if stride is None else stride)
+    from mmengine.config import Config
+    cfg = Config.fromfile(settings['config']).model
+    if cfg.get('type') != 'SegEarthSegmentation':          # a trained model: its test_cfg
+        from ..models.segmentors.hg_rsovsseg import slide_test_cfg, test_cfg_slide
+        return test_cfg_slide(cfg.get('test_cfg') if crop is None else
+                              slide_test_cfg(crop, stride))
+    return (int(cfg.get('slide_crop', 224) if crop is None else crop),
+            int(cfg.get('slide_stride', 112) if stride is None else stride))
 
 
 def plan_scene(src, options: SceneOptions, slide: tuple[int, int]) -> TilePlan:
@@ -238,10 +250,8 @@ def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict)
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     if settings.get('slide_crop') is not None:     # the predictor's slide flags → test_cfg
-        crop = settings.pop('slide_crop')
-        stride = settings.pop('slide_stride', None) or max(crop * 2 // 3, 1)
-        cfg['test_cfg'] = dict(mode='slide', crop_size=crop, stride=stride) if crop else \
-            dict(mode='whole')
+        from ..models.segmentors.hg_rsovsseg import slide_test_cfg
+        cfg['test_cfg'] = slide_test_cfg(settings.pop('slide_crop'), settings.get('slide_stride'))
     settings.pop('slide_stride', None)
     for key in ('upsampler', 'upsampler_ckpt'):
         settings.pop(key, None)

@@ -179,3 +179,36 @@ def test_dist_predict_sh_with_the_trained_checkpoint_and_device(tmp_path):
     summary = json.loads((out / 'scene2_summary.json').read_text())
     assert summary['model']['checkpoint']['file'] == os.path.abspath(ckpt)
     assert (out / 'region_labels.vrt').is_file() and (out / 'stac' / 'catalog.json').is_file()
+
+
+def test_region_blocks_and_dry_run_follow_the_configs_slide(tmp_path, capsys):
+    """A trained config's test_cfg slide (crop 64, stride 48, not the training-free 224/112):
+    --dry-run plans with it, and region mode's split blocks — planned before the model is
+    built — are cut with it, so the assembled class map equals the one-pass prediction.
+    Both planned with 224/112 before: `--tile 128` was refused as smaller than the slide
+    window 224, which this model does not have."""
+    import segearth_ov
+    from segearth_ov.mapping import region
+    from segearth_ov.mapping.cli import main
+    trained, cfg, ckpt = write_trained(tmp_path)
+    cfg.write_text(cfg.read_text().replace("test_cfg=dict(mode='whole')",
+                                           "test_cfg=dict(mode='slide', crop_size=64, stride=48)"))
+    trained.test_cfg = dict(mode='slide', crop_size=64, stride=48)
+    rng = np.random.default_rng(3)
+    scene = tmp_path / 'tall.tif'
+    with rasterio.open(scene, 'w', driver='GTiff', height=420, width=72, count=3, dtype='uint8',
+                       crs='EPSG:32632', transform=Affine(0.5, 0, 500000, 0, -0.5, 5600000)) as dst:
+        dst.write(rng.integers(0, 255, (3, 420, 72), dtype=np.uint8))
+    common = [str(scene), '--classes', 'red;green;blue', '--config', str(cfg),
+              '--checkpoint', str(ckpt), '--tile', '128', '--quiet', '--threads', '1']
+    assert main(common + ['--dry-run']) == 0
+    # 420 rows: windows of 64/48 start at 0, 48, …, 356 (9 windows); a tile of up to 128 px
+    # holds 2 (64 + 48 = 112 px) → 5 tile rows; 72 columns: 2 windows → 1 tile column
+    assert 'tiles 1 × 5 = 5 of up to 112 px, overlap 16 px' in capsys.readouterr().out
+    out = tmp_path / 'region'
+    assert region.main(common + ['--region', '--split-pixels', '10000', '--out', str(out)]) == 0
+    manifest = json.loads((out / 'region_manifest.json').read_text())
+    assert len(manifest['units']) > 1                                  # the scene was split
+    with rasterio.open(out / 'tall_labels.tif') as src:
+        got = src.read(1)
+    assert (got == segearth_ov.predict(scene, model=trained)).all()

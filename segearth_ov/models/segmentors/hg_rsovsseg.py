@@ -299,13 +299,11 @@ class HGRSOVSeg(BaseSegmentor):
 
     @property
     def slide_crop(self) -> int:
-        if self.test_cfg.get('mode', 'whole') != 'slide':
-            return 0
-        return _pair(self.test_cfg.get('crop_size', 512))[0]
+        return test_cfg_slide(self.test_cfg)[0]
 
     @property
     def slide_stride(self) -> int:
-        return _pair(self.test_cfg.get('stride', 341))[0]
+        return test_cfg_slide(self.test_cfg)[1]
 
     @property
     def logit_channels(self) -> int:
@@ -347,6 +345,23 @@ def _drop_frozen_clip(module, state_dict, prefix, local_metadata):
         if not p.requires_grad:
             state_dict.pop(f'{prefix}image_encoder.{name}', None)
     return state_dict
+
+
+def test_cfg_slide(test_cfg: dict | None) -> tuple[int, int]:
+    """(crop, stride) of an mmseg test_cfg as the predictor cuts tiles: crop 0 in whole mode."""
+    test_cfg = test_cfg or {}
+    stride = _pair(test_cfg.get('stride', 341))[0]
+    if test_cfg.get('mode', 'whole') != 'slide':
+        return 0, stride
+    return _pair(test_cfg.get('crop_size', 512))[0], stride
+
+
+def slide_test_cfg(crop: int, stride: int | None = None) -> dict:
+    """The test_cfg of the predictor's --slide-crop/--slide-stride (crop 0: whole image;
+    no stride: two thirds of the crop, mmseg's usual ratio)."""
+    if not crop:
+        return dict(mode='whole')
+    return dict(mode='slide', crop_size=crop, stride=stride or max(crop * 2 // 3, 1))
 
 
 def _pair(v):
