@@ -34,6 +34,9 @@ def test_binary_sets(tmp_path, rgb, dataset, img_src_ext, lbl_src_ext):
     before = sorted(p.name for p in src.rglob('*'))
     counts = B.convert(dataset, src, out)
     assert counts['labels'] == 2 and counts['unpaired'] == 0
+    # the summary names the class: 12 of 64 pixels per mask
+    assert counts['pixels'] == {'background': 104, spec.foreground: 24}
+    assert counts['thresholded_pixels'] == 0
     for n in ['a1', 'b2']:
         lbl = read(out / spec.lbl_out / f'{n}{spec.lbl_ext}')
         assert lbl.ndim == 2 and lbl.dtype == np.uint8
@@ -43,6 +46,24 @@ def test_binary_sets(tmp_path, rgb, dataset, img_src_ext, lbl_src_ext):
     assert sorted(p.name for p in (out / spec.lbl_out).iterdir()) == \
         [f'a1{spec.lbl_ext}', f'b2{spec.lbl_ext}']
     assert sorted(p.name for p in src.rglob('*')) == before   # source untouched
+
+
+def test_noisy_masks_are_thresholded_and_counted(tmp_path, rgb, capsys):
+    """DeepGlobe's masks are not pure 0/255 (its README: binarize them at 128): such
+    values become 0/1 by the threshold, and the summary says how many there were."""
+    spec = B.SPECS['deepglobe_road']
+    src = tmp_path / 'DeepGlobe_test_1530'
+    noisy = MASK.copy()
+    noisy[2, 3], noisy[0, 0], noisy[7, 7] = 200, 30, 128
+    write_img(src / 'img' / 'n1_sat.jpg', rgb(seed=0))
+    write_img(src / 'gt' / 'n1_mask.png', noisy)
+    counts = B.convert('deepglobe_road', src, tmp_path / 'data')
+    np.testing.assert_array_equal(read(tmp_path / 'data' / spec.lbl_out / 'n1.png'),
+                                  (noisy > 127).astype(np.uint8))
+    assert counts['thresholded_pixels'] == 3 and counts['pixels'] == {'background': 51,
+                                                                      'road': 13}
+    out = capsys.readouterr().out
+    assert 'road 13 (20.3%)' in out and '3 px in 1 mask(s) were neither 0 nor 255' in out
 
 
 def test_roads_images_in_place_and_01_masks(tmp_path, rgb):

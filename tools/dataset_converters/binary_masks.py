@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
@@ -35,6 +37,7 @@ class Spec:
     img_tag: str = ''    # name part stripped from image stems (e.g. '_sat')
     lbl_tag: str = ''    # name part stripped from mask stems (e.g. '_mask')
     threshold: int | None = None  # mask value > threshold → 1; None: auto (see binarize)
+    foreground: str = 'foreground'   # what label 1 is (the summary's class name)
 
 
 SPECS: dict[str, Spec] = {
@@ -46,6 +49,7 @@ SPECS: dict[str, Spec] = {
                '  <src>/label/*.tif|png   (0 background, 255 building)',
         out_hint='data/WHU-BD/val',
         img_in='image', lbl_in='label', img_out='image', lbl_out='label_cvt',
+        foreground='building',
         img_ext='.png', lbl_ext='.png'),
     'whu_sat_II': Spec(
         source='WHU Building Dataset, "Satellite dataset II (East Asia)", cropped tiles, '
@@ -55,6 +59,7 @@ SPECS: dict[str, Spec] = {
                '  <src>/label/*.tif|png   (0 background, 255 building)',
         out_hint='data/WHU_Sat_II/Satellite_dataset_Ⅱ_East_Asia/1.cropped/test',
         img_in='image', lbl_in='label', img_out='image', lbl_out='label_cvt',
+        foreground='building',
         img_ext='.png', lbl_ext='.png'),
     'chn6-cug': Spec(
         source='CHN6-CUG Roads Dataset (Zhu et al. 2021, China University of Geosciences), '
@@ -64,6 +69,7 @@ SPECS: dict[str, Spec] = {
                '  <src>/gt/<id>_mask.png      (0 background, 255 road)',
         out_hint='data/CHN6-CUG/val',
         img_in='images', lbl_in='gt', img_out='image_cvt', lbl_out='label_cvt',
+        foreground='road',
         img_ext='.jpg', lbl_ext='.png', img_tag='_sat', lbl_tag='_mask'),
     'deepglobe_road': Spec(
         source='DeepGlobe Road Extraction Challenge 2018 (Demir et al., '
@@ -75,6 +81,7 @@ SPECS: dict[str, Spec] = {
                '  <src>/gt/<id>_mask.png      (0 background, 255 road)',
         out_hint='data/GlobalRoadSet_Val/DeepGlobe_test_1530',
         img_in='img', lbl_in='gt', img_out='image_cvt', lbl_out='label_cvt',
+        foreground='road',
         img_ext='.jpg', lbl_ext='.png', img_tag='_sat', lbl_tag='_mask'),
     'massachusetts_road': Spec(
         source='Massachusetts Roads Dataset (Mnih 2013), test split (49 tiles), '
@@ -89,6 +96,7 @@ SPECS: dict[str, Spec] = {
                '--lbl-dir test_labels)',
         out_hint='data/GlobalRoadSet_Val/Massachusetts_test_49',
         img_in='img', lbl_in='gt', img_out='img', lbl_out='label_cvt',
+        foreground='road',
         img_ext='.jpg', lbl_ext='.png'),
     'spacenet_road': Spec(
         source='SpaceNet 3 Roads (https://spacenet.ai/spacenet-roads-dataset/), its 567 test '
@@ -100,6 +108,7 @@ SPECS: dict[str, Spec] = {
                '  <src>/gt/<id>.png            (0 background, 255 road)',
         out_hint='data/GlobalRoadSet_Val/SpaceNet_test_567',
         img_in='img', lbl_in='gt', img_out='img', lbl_out='label_cvt',
+        foreground='road',
         img_ext='.jpg', lbl_ext='.png'),
     'wbs-si': Spec(
         source='Water Body Segmentation in Satellite Images (Kaggle), '
@@ -111,6 +120,7 @@ SPECS: dict[str, Spec] = {
         out_hint='data/water-body-segmentation-in-satellite-images/WaterBodiesDatasetPreprocessed/'
                  'WaterBodiesDatasetPreprocessed',
         img_in='Images', lbl_in='Masks', img_out='Images', lbl_out='Masks_cvt',
+        foreground='water',
         img_ext='.jpg', lbl_ext='.jpg'),
 }
 
@@ -159,6 +169,8 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
         C.check_output(img_out, img_in, lbl_in)
 
     counts = dict(labels=0, images=0, images_in_place=0, unpaired=0)
+    log = C.LabelSummary(dataset, ('background', spec.foreground))
+    in_between = [0, 0]         # pixels neither 0/1 nor 255 (thresholded), files holding them
     names = []
     for lp in C.progress(labels, f'{dataset} labels'):
         stem = C.stem_of(lp, spec.lbl_tag + lp.suffix) if spec.lbl_tag else lp.stem
@@ -167,7 +179,12 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
             counts['unpaired'] += 1
             print(f'warning: no image for mask {lp.name}; skipped', file=sys.stderr)
             continue
-        C.save_label(C.binarize(C.read_gray(lp), thr), lbl_out / f'{stem}{spec.lbl_ext}', lp)
+        mask = C.read_gray(lp)
+        log.save(C.binarize(mask, thr), lbl_out / f'{stem}{spec.lbl_ext}', lp)
+        grey = mask[..., :3].max(axis=2) if mask.ndim == 3 else mask
+        n = int(np.count_nonzero((grey > 1) & (grey < 255)))
+        in_between[0] += n
+        in_between[1] += bool(n)
         counts['labels'] += 1
         if in_place:
             counts['images_in_place'] += 1
@@ -190,6 +207,13 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
     print(f'{dataset}: {counts["labels"]} labels → {lbl_out}; images: '
           f'{counts["images"]} written to {img_out}, {counts["images_in_place"]} already in '
           f'place; {counts["unpaired"]} masks without image')
+    # the class shares tell an inverted or wrongly coded mask at a glance (e.g. 90 % road)
+    counts['pixels'] = log.finish()['pixels']
+    counts['thresholded_pixels'] = in_between[0]
+    if in_between[0]:
+        print(f'  {in_between[0]} px in {in_between[1]} mask(s) were neither 0 nor 255 '
+              f'(compression noise, e.g. JPEG or DeepGlobe\'s masks) and were thresholded '
+              f'(--threshold; default: > 127)')
     return counts
 
 

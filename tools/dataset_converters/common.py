@@ -21,6 +21,8 @@ except ImportError:  # pragma: no cover - tqdm is a dependency, but stay usable 
     def tqdm(it, **kwargs):
         return it
 
+# The converters' own list: they stand alone, without importing the package (torch,
+# mmseg); segearth_ov/utils/images.py holds the package's.
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 IGNORE = 255
 
