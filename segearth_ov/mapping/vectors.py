@@ -100,11 +100,13 @@ def regions(labels: np.ndarray, keep: np.ndarray):
 
 
 class _Open:
-    """A region reaching the block's last row: its pieces so far and their statistics."""
-    __slots__ = ('cls', 'geoms', 'pixels', 'prob')
+    """A region reaching the block's last row: its pieces so far, their statistics and (to
+    simplify) the nodes on their boundaries (arrays of `arcs.node_keys`)."""
+    __slots__ = ('cls', 'geoms', 'pixels', 'prob', 'nodes')
 
-    def __init__(self, cls, geoms, pixels, prob):
+    def __init__(self, cls, geoms, pixels, prob, nodes=()):
         self.cls, self.geoms, self.pixels, self.prob = cls, geoms, pixels, prob
+        self.nodes = list(nodes)
 
 
 class PolygonWriter:
@@ -139,6 +141,10 @@ class PolygonWriter:
         self._buffered = 0
         self._open: dict[int, _Open] = {}
         self._last_ids = None               # open-region id of each pixel of the last row
+        self._last_labels = None            # the last row's labels (nodes on the border)
+        if self.options.simplify > 0:
+            from .arcs import CoverageSimplifier
+            self._simplifier = CoverageSimplifier(self.options.simplify)
         self._has_prob = None
         self._batch = []
         return self
@@ -200,19 +206,21 @@ class PolygonWriter:
                     parent[find(f'o{int(a)}')] = find(f'n{int(b)}')
         touching_bottom = set() if last_block or not merge else \
             set(np.unique(ids[-1]).tolist()) - {0}
+        nodes = self._nodes(r0, labels, ids, last_block) if self.options.simplify > 0 else {}
         groups: dict[str, list] = {}
         for key in list(parent):
             groups.setdefault(find(key), []).append(key)
         in_group = set(parent)
         new_open: dict[int, _Open] = {}
         bottom = np.zeros(n, np.int32)          # this block's region id → open-region id
+        done: list[_Open] = []                  # regions finished in this block
 
         def settle(region: _Open, new_ids: list[int]):
             if any(i in touching_bottom for i in new_ids):
                 new_open[len(new_open) + 1] = region
                 bottom[new_ids] = len(new_open)
             else:
-                self._finish(region)
+                done.append(region)
 
         for members in groups.values():
             olds = [self._open[int(k[1:])] for k in members if k[0] == 'o']
@@ -220,28 +228,123 @@ class PolygonWriter:
             region = _Open(cls[news[0]], [g for o in olds for g in o.geoms] +
                            [geoms[i] for i in news],
                            sum(o.pixels for o in olds) + int(pixels[news].sum()),
-                           sum(o.prob for o in olds) + float(psum[news].sum()))
+                           sum(o.prob for o in olds) + float(psum[news].sum()),
+                           [a for o in olds for a in o.nodes] +
+                           [nodes[i] for i in news if i in nodes])
             settle(region, news)
         for i in range(1, n):
             if f'n{i}' not in in_group:
-                settle(_Open(int(cls[i]), [geoms[i]], int(pixels[i]), float(psum[i])), [i])
+                settle(_Open(int(cls[i]), [geoms[i]], int(pixels[i]), float(psum[i]),
+                             [nodes[i]] if i in nodes else []), [i])
         for k, region in self._open.items():       # open regions nothing below continued
             if f'o{k}' not in in_group:
-                self._finish(region)
+                done.append(region)
+        if self.options.simplify > 0 and done:
+            self._alive = self._index(done + list(new_open.values()))
+        for region in done:
+            self._finish(region)
         self._open = new_open
         self._last_ids = bottom[ids[-1]] if new_open else None
+        self._last_labels = labels[-1].copy()
         self._write_batch()
+
+    def _nodes(self, r0: int, labels: np.ndarray, ids: np.ndarray, last_block: bool) -> dict:
+        """The nodes (`arcs.node_corners`) of this block's corner rows, as node keys per
+        region id of this block; those on the open regions' boundaries (the first corner row,
+        decided now that its lower row is known) are added to them. The last corner row is
+        decided with the next block's first row, except in the last block (outside below).
+        Without merging, every corner of the block's first and last rows is a node: pieces
+        are cut there, and their cut edges must stay put for both pieces."""
+        from .arcs import node_corners, node_keys
+        n, w = labels.shape
+        merge = self.options.merge
+        j, x = node_corners(labels, self._last_labels if merge else None, None)
+        if not merge:
+            inner = (j > 0) & (j < n)
+            full = np.arange(w + 1, dtype=np.int64)
+            j = np.concatenate([j[inner], np.zeros(w + 1, np.int64), np.full(w + 1, n)])
+            x = np.concatenate([x[inner], full, full])
+        elif not last_block:
+            j, x = j[j < n], x[j < n]
+        # the scene's corners too: an arc along the scene's edge then stays straight
+        rows = ([0] if r0 == 0 else []) + ([n] if last_block else [])
+        j = np.concatenate([j, np.repeat(rows, 2).astype(np.int64)])
+        x = np.concatenate([x, np.tile(np.array([0, w], np.int64), len(rows))])
+        keys = node_keys(r0 + j, x)
+        rid, rkey = [], []
+        for pj, px in ((j - 1, x - 1), (j - 1, x), (j, x - 1), (j, x)):   # the 4 pixels
+            ok = (px >= 0) & (px < w) & (pj < n)
+            got = np.zeros(len(j), np.int64)
+            inside = ok & (pj >= 0)
+            got[inside] = ids[pj[inside], px[inside]]
+            above = ok & (pj < 0)
+            if self._last_ids is not None:
+                got[above] = -self._last_ids[px[above]].astype(np.int64)   # open regions
+            rid.append(got[got != 0])
+            rkey.append(keys[got != 0])
+        rid, rkey = np.concatenate(rid), np.concatenate(rkey)
+        order = np.lexsort((rkey, rid))
+        rid, rkey = rid[order], rkey[order]
+        first = np.ones(len(rid), bool)
+        first[1:] = (rid[1:] != rid[:-1]) | (rkey[1:] != rkey[:-1])
+        rid, rkey = rid[first], rkey[first]
+        owners, starts = np.unique(rid, return_index=True)
+        out = {}
+        for owner, part in zip(owners.tolist(), np.split(rkey, starts[1:])):
+            if owner < 0:
+                self._open[-owner].nodes.append(part)
+            else:
+                out[owner] = part
+        return out
+
+    @staticmethod
+    def _index(regions: list[_Open]):
+        """The regions being traced (finished in this block, or still open), by their pieces:
+        the neighbours a simplified arc is checked against."""
+        import shapely
+        pieces = [(g, r) for r in regions for g in r.geoms]
+        return shapely.STRtree([g for g, _ in pieces]), [r for _, r in pieces]
+
+    @staticmethod
+    def _geom(region: _Open):
+        """The region's polygon so far (its pieces unioned once, then kept)."""
+        import shapely
+        if len(region.geoms) > 1:
+            region.geoms = [shapely.union_all(region.geoms)]
+        return region.geoms[0]
+
+    def _neighbours(self, xy: np.ndarray) -> list:
+        """The polygon (so far, prepared) of the region being traced that holds each point,
+        else None."""
+        import shapely
+        tree, owners = self._alive
+        found = [None] * len(xy)
+        for i, j in tree.query(shapely.points(xy), predicate='within').T:
+            if found[i] is None:
+                found[i] = self._geom(owners[j])
+                shapely.prepare(found[i])
+        return found
 
     def _finish(self, region: _Open) -> None:
         import shapely
         import shapely.affinity
         area = region.pixels * self.pixel_area
-        if area < self.options.min_area:
+        small = area < self.options.min_area
+        if self.options.simplify > 0:
+            # even a region dropped for its size simplifies its arcs, as its neighbours
+            # expect either of them to: the result must not depend on who comes first
+            nodes = np.unique(np.concatenate(region.nodes)) if region.nodes else \
+                np.empty(0, np.int64)
+            geom = self._simplifier.simplify(self._geom(region), nodes, self._neighbours)
+            if small or geom is None:            # too small, or its outline collapsed
+                return
+        elif small:
             return
-        geom = region.geoms[0] if len(region.geoms) == 1 else \
-            shapely.union_all(region.geoms)
-        # union leaves vertices on straight edges where pieces met; tolerance 0 drops them
-        geom = shapely.simplify(geom, self.options.simplify, preserve_topology=True)
+        else:
+            geom = region.geoms[0] if len(region.geoms) == 1 else \
+                shapely.union_all(region.geoms)
+            # union leaves vertices on straight edges where pieces met; tolerance 0 drops them
+            geom = shapely.simplify(geom, 0.0, preserve_topology=True)
         if not geom.is_valid:
             geom = shapely.make_valid(geom)
         geom = shapely.affinity.affine_transform(geom, self.affine)
