@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 OUTSIDE = 256               # the label beyond the scene (class labels are uint8)
+_HAIR = 1e-7                # pixels: inside a face's edges, far below any grid spacing
 _LOW = (1 << 32) - 1
 
 
@@ -247,15 +248,16 @@ class CoverageSimplifier:
         normal = np.stack([-step[:, 1], step[:, 0]], 1) / 2
         left = mid + normal
         mine = shapely.contains_xy(geom, left[:, 0], left[:, 1])
-        across = np.where(mine[:, None], mid - normal, left)
-        others = neighbours(across)
-        group = {}
-        owner = np.array([group.setdefault(id(o), len(group)) if o is not None else -1
+        others = neighbours(np.where(mine[:, None], mid - normal, left))
+        group: dict[int, int] = {}
+        owner = np.array([-1 if o is None else group.setdefault(id(o), len(group))
                           for o in others])
-        sides = [None] * len(group)
+        edges = [None] * len(group)          # each neighbour's boundary, prepared
         for o in others:
             if o is not None:
-                sides[group[id(o)]] = o
+                edges[group[id(o)]] = o
+        own = shapely.boundary(geom)
+        shapely.prepare(own)
         lines, line_arc = [], []
         for k, a in enumerate(arcs):
             if tuple(a.pts[0]) == tuple(a.pts[-1]):      # closed: split at the farthest vertex
@@ -265,31 +267,41 @@ class CoverageSimplifier:
             else:
                 lines.append(a.pts)
                 line_arc.append(k)
-        line_arc = np.array(line_arc)
+        line_owner = owner[np.array(line_arc)]
         line_of = np.repeat(np.arange(len(lines)), [len(p) for p in lines])
         flat = np.concatenate(lines).astype(np.float64)
 
         def sound(s, e):
+            """Whether each chord s-e is sound: every face between it and its stretch of
+            arc holds no boundary of the polygon on its side (a hair inside the face, so
+            that the stretch itself and points merely touched do not count)."""
             n = e - s + 2
-            idx = np.concatenate([np.append(np.arange(a, b + 1), a) for a, b in zip(s, e)])
+            idx = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(s, n)
+            idx[np.cumsum(n) - 1] = s                       # back along the chord
             rings = shapely.linestrings(flat[idx], indices=np.repeat(np.arange(len(s)), n))
             faces, which = shapely.get_parts(
                 shapely.polygonize(shapely.node(rings)[:, None]), return_index=True)
             ok = np.ones(len(s), bool)
-            if not len(faces):
+            core = shapely.buffer(faces, -_HAIR, quad_segs=1, join_style='mitre')
+            real = ~shapely.is_empty(core)
+            core, which = core[real], which[real]
+            if not len(core):
                 return ok
-            inside = shapely.covers(geom, faces)
-            side = owner[line_arc[line_of[s[which]]]]
-            for g, other in enumerate(sides):
-                sel = ~inside & (side == g)
+            at = shapely.get_coordinates(shapely.point_on_surface(core))
+            inside = shapely.contains_xy(geom, at[:, 0], at[:, 1])
+            bad = shapely.intersects(own, core)
+            side = line_owner[line_of[s[which]]]
+            bad[~inside & (side < 0)] = True                # no neighbour to check: stay in
+            for g, other in enumerate(edges):
+                sel = ~inside & (side == g) & ~bad
                 if sel.any():
-                    inside[sel] = shapely.covers(other, faces[sel])
-            np.logical_and.at(ok, which, inside)
+                    bad[sel] = shapely.intersects(other, core[sel])
+            np.logical_and.at(ok, which, ~bad)
             return ok
 
         done = _douglas_peucker(lines, self.tolerance, sound)
         out = [None] * len(arcs)
-        for k, pts in zip(line_arc.tolist(), done):
+        for k, pts in zip(line_arc, done):
             out[k] = pts if out[k] is None else np.concatenate([out[k], pts[1:]])
         for k, a in enumerate(arcs):
             if owner[k] >= 0:

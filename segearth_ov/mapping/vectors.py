@@ -303,7 +303,7 @@ class PolygonWriter:
         the neighbours a simplified arc is checked against."""
         import shapely
         pieces = [(g, r) for r in regions for g in r.geoms]
-        return shapely.STRtree([g for g, _ in pieces]), [r for _, r in pieces]
+        return shapely.STRtree([g for g, _ in pieces]), [r for _, r in pieces], {}
 
     @staticmethod
     def _geom(region: _Open):
@@ -314,15 +314,17 @@ class PolygonWriter:
         return region.geoms[0]
 
     def _neighbours(self, xy: np.ndarray) -> list:
-        """The polygon (so far, prepared) of the region being traced that holds each point,
+        """The boundary (so far, prepared) of the region being traced that holds each point,
         else None."""
         import shapely
-        tree, owners = self._alive
+        tree, owners, edges = self._alive
         found = [None] * len(xy)
         for i, j in tree.query(shapely.points(xy), predicate='within').T:
-            if found[i] is None:
-                found[i] = self._geom(owners[j])
-                shapely.prepare(found[i])
+            region = owners[j]
+            if id(region) not in edges:
+                edges[id(region)] = shapely.boundary(self._geom(region))
+                shapely.prepare(edges[id(region)])
+            found[i] = edges[id(region)]
         return found
 
     def _finish(self, region: _Open) -> None:
@@ -368,13 +370,20 @@ class PolygonWriter:
                    'projected CRS)')}
         write(str(self._tmp), shapely.to_wkb(np.asarray(geoms, object)) if geoms else
               np.empty(0, object), list(fields.values()), fields=list(fields), layer=self.layer,
-              driver='GPKG', geometry_type='Polygon', crs=crs, append=self._written,
-              promote_to_multi=False, layer_metadata=None if self._written else meta)
+              driver='GPKG', geometry_type=self.geometry_type, crs=crs, append=self._written,
+              promote_to_multi=self.geometry_type == 'MultiPolygon',
+              layer_metadata=None if self._written else meta)
         self._written = True
         self.features += len(geoms)
         self._batch = []
 
     _written = False
+
+    @property
+    def geometry_type(self) -> str:
+        """Polygon; MultiPolygon when simplified: a region that simplification pinches (its
+        parts then touch at a point) stays one feature."""
+        return 'MultiPolygon' if self.options.simplify > 0 else 'Polygon'
 
     @property
     def layer(self) -> str:
@@ -402,7 +411,8 @@ class PolygonWriter:
             from pyogrio.raw import open_arrow, write_arrow
             with open_arrow(str(self._tmp), use_pyarrow=False) as (meta, stream):
                 write_arrow(stream, str(out), driver=VECTOR_FORMATS[fmt], layer=self.layer,
-                            geometry_name=meta['geometry_name'], geometry_type='Polygon',
+                            geometry_name=meta['geometry_name'],
+                            geometry_type=self.geometry_type,
                             crs=meta['crs'])
 
 
