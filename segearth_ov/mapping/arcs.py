@@ -116,7 +116,9 @@ def _ring_arcs(ring: np.ndarray, hkeys, vkeys) -> list[_Arc]:
     """The arcs of one ring (open form, int64) in ring order, in canonical form: an arc
     between two nodes from its lexicographically smaller end; a loop through one node, and a
     ring without nodes from its smallest vertex, counter-clockwise (in x, y)."""
-    pts, is_node = _with_nodes(_corners(ring), hkeys, vkeys)
+    pts = _corners(ring)
+    pts, is_node = _with_nodes(pts, hkeys, vkeys) if len(hkeys) else \
+        (pts, np.zeros(len(pts), bool))
     if not is_node.any():                                    # a closed arc: the whole ring
         pts = np.roll(pts, -int(np.lexsort((pts[:, 1], pts[:, 0]))[0]), axis=0)
         path = np.concatenate([pts, pts[:1]])
@@ -220,7 +222,7 @@ class CoverageSimplifier:
         def ring_of(plan):
             parts = [simple[k][::-1] if rev else simple[k] for k, rev in plan]
             path = np.concatenate([parts[0]] + [p[1:] for p in parts[1:]])
-            if len(np.unique(path, axis=0)) < 3 or _area2(path) == 0:
+            if _area2(path) == 0:                           # under 3 distinct points, or flat
                 return None
             return path
 
@@ -228,8 +230,10 @@ class CoverageSimplifier:
         for plan in plans:
             shell = ring_of(plan[0])
             if shell is not None:
-                out.append(shapely.Polygon(shell, [h for h in map(ring_of, plan[1:])
-                                                   if h is not None]))
+                holes = [shapely.linearrings(h.astype(np.float64)) for h in map(ring_of, plan[1:])
+                         if h is not None]
+                out.append(shapely.polygons(shapely.linearrings(shell.astype(np.float64)),
+                                            holes=holes or None))
         if not out:
             return None
         result = out[0] if len(out) == 1 else shapely.MultiPolygon(out)
@@ -275,6 +279,22 @@ class CoverageSimplifier:
             """Whether each chord s-e is sound: every face between it and its stretch of
             arc holds no boundary of the polygon on its side (a hair inside the face, so
             that the stretch itself and points merely touched do not count)."""
+            ok = np.ones(len(s), bool)
+            # cutting one corner with a leg of one pixel: the triangle lies in the pixels
+            # along the other leg, all of the region on that side (known, or checked here)
+            legs = np.abs(flat[s + 1] - flat[s]).sum(1), np.abs(flat[e] - flat[s + 1]).sum(1)
+            corner = (e - s == 2) & (np.minimum(*legs) <= 1)
+            blind = corner & (line_owner[line_of[s]] < 0)
+            if blind.any():
+                mid = (flat[s[blind]] + flat[s[blind] + 1] + flat[e[blind]]) / 3
+                ok[blind] = shapely.contains_xy(geom, mid[:, 0], mid[:, 1])
+            if corner.all():
+                return ok
+            rest = np.flatnonzero(~corner)
+            ok[rest] = faces_sound(s[rest], e[rest])
+            return ok
+
+        def faces_sound(s, e):
             n = e - s + 2
             idx = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(s, n)
             idx[np.cumsum(n) - 1] = s                       # back along the chord

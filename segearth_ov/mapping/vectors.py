@@ -12,6 +12,14 @@ not by geometry — are unioned with it (shapely). Everything else is *finished*
 to a temporary GeoPackage at once. Memory is thus one block of rows plus the open regions
 along the current border; the output is the same as polygonizing the scene in one piece.
 
+Simplified (`VectorOptions.simplify`), neighbours stay edge to edge: each shared boundary is
+simplified once, alike for both sides (arcs.py). The nodes that cut boundaries into arcs
+come from the class labels of each block (corners on a block's last row are decided with the
+next block's first row), and each region carries the nodes on its own boundary; an arc is
+simplified by the first of its two regions to be finished, checked against both regions as
+traced so far, and left for the other. Memory stays one block plus the open regions, their
+nodes and the arcs left for them.
+
 Attributes of each polygon: `class_name`, `class_index`, `pixels`, the area (`area_m2` in a
 projected CRS, else `area_px`: the field's name says the unit) and `mean_prob` (the mean
 probability of its class over its pixels; empty when no probabilities were given).
@@ -38,11 +46,18 @@ BLOCK_ROWS = 1024           # rows polygonized at once (× the scene's width of 
 class VectorOptions:
     """What `--vector` writes. format: gpkg, geojson or fgb; min_area: polygons smaller than
     this are dropped, in the layer's area unit (m² in a projected CRS, else pixels);
-    simplify: Douglas-Peucker tolerance in pixels (0: exact pixel edges; each polygon is
-    simplified alone, so neighbours' shared edges may then part by up to the tolerance);
-    classes: names or indices of the classes to keep (None: all); merge: regions cut by
-    block borders are joined (False: each block's polygons stay cut at its borders, every
-    BLOCK_ROWS rows); block_rows: rows per block."""
+    simplify: Douglas-Peucker tolerance in pixels (0: exact pixel edges). Each boundary
+    between two polygons is simplified once, the same for both, so neighbours keep meeting
+    edge to edge (no gaps, no overlaps); boundaries with classes not kept, no data and the
+    scene's edge move only inwards (the scene's edge stays straight). A simplified segment
+    that would cross another boundary is refined instead, so boundaries never cross, but
+    they may come to touch at a point: such polygons are repaired (`make_valid`) and the
+    layer is MultiPolygon. A polygon whose outline collapses (narrower than the tolerance)
+    is dropped, like one under min_area, and its neighbours close over it; so are holes
+    that collapse, with the island filling them. classes: names or indices of the classes
+    to keep (None: all); merge: regions cut by block borders are joined (False: each
+    block's polygons stay cut at its borders, every BLOCK_ROWS rows); block_rows: rows per
+    block."""
     format: str = 'gpkg'
     min_area: float = 0.0
     simplify: float = 0.0
