@@ -3,14 +3,15 @@ polygons stay edge to edge (no gaps, no overlaps) while each is simplified alone
 
 Why this way: GEOS's `coverage_simplify` needs every polygon at once, which the streamed
 `PolygonWriter` (vectors.py) never holds. Instead, the pixel corners where three or more
-region borders meet — *nodes*, found from the class labels alone (`node_corners`) — cut
-every ring into arcs; an arc lies between the same two regions on its whole length, so both
-neighbours see the same arc, each in its own direction. Each arc is put in a canonical
-direction (the lexicographically smaller end first; a closed arc from its smallest vertex,
-counter-clockwise) with the same vertices (its corners and end nodes, whichever extra
-collinear vertices either side had), simplified by Douglas–Peucker with its ends fixed
-(GEOS, which splits at the first farthest point), and turned back: both neighbours get the
-same simplified arc.
+regions meet — *nodes*, found from the class labels alone (`node_corners`) — cut every ring
+into arcs; an arc lies between the same two regions on its whole length, so both neighbours
+see the same arc, each in its own direction. Each arc is put in a canonical direction (the
+lexicographically smaller end first; a closed arc from its smallest vertex, counter-
+clockwise) with the same vertices (its corners and end nodes, whatever extra collinear
+vertices either side had), simplified once by Douglas–Peucker with its ends fixed (split at
+the first farthest vertex; a closed arc first at the vertex farthest from its start), and
+turned back for each neighbour. Chords are checked against both neighbours
+(`CoverageSimplifier`), so simplified arcs never cross.
 
 Coordinates are whole pixels (pixel corners at integer x, y, y down as rows); a node is kept
 as the key `(y << 32) | x`.
@@ -183,9 +184,8 @@ class CoverageSimplifier:
 
     A chord (a simplified segment) is accepted only if each face between it and the stretch
     of arc it replaces lies within the polygon on that side — the polygon being finished, or
-    the neighbour across the arc (`neighbours`: the region still being traced that holds a
-    point, else None: an unkept class, no data, outside or a polygon already written; the
-    chord then stays on the own side). No face of a chord then holds any other boundary, so
+    the neighbour across the arc (the region still being traced there; none for a class not
+    kept, no data or outside the scene: the chord then stays on its own side). No face of a chord then holds any other boundary, so
     no two simplified arcs cross: no gaps, no overlaps. Both neighbours judge an arc by the
     same two polygons, so either would simplify it alike. Memory: the arcs whose second
     neighbour is still being traced."""
@@ -196,8 +196,8 @@ class CoverageSimplifier:
 
     def simplify(self, geom, nodes: np.ndarray, neighbours):
         """`geom` (a region in whole-pixel coordinates) simplified, its arcs cut at `nodes`
-        (sorted unique keys). `neighbours(xy)`: per point (k × 2), the prepared polygon of
-        the region being traced that holds it, or None. Rings that collapse (under 3
+        (sorted unique keys). `neighbours(xy)`: per point (k × 2), the boundary (prepared)
+        of the region being traced that holds it, or None. Rings that collapse (under 3
         distinct points or no area) are dropped — a hole together with the island filling
         it, since both simplify their shared arc alike; None when the outline collapses."""
         import shapely

@@ -138,11 +138,13 @@ SIX = ['background', 'building', 'road', 'water', 'tree', 'crop']
 
 
 def trace(path: Path, labels, conf, rows=5, **options):
-    """The polygons of `labels` (rows fed `rows` at a time) with per-pixel probabilities."""
+    """The polygons of `labels` (rows fed `rows` at a time) with per-pixel probabilities.
+    Simplified, every arc left by one neighbour for the other has been taken (memory)."""
     with PolygonWriter(path, SIX, *labels.shape, rasterio.crs.CRS.from_string(UTM), T,
                        VectorOptions(**options)) as w:
         for r in range(0, labels.shape[0], rows):
             w.write(r, labels[r:r + rows], conf[r:r + rows])
+    assert not options.get('simplify') or w._simplifier.decided == {}
     return read(path)
 
 
@@ -158,8 +160,8 @@ def test_simplified_polygons_stay_edge_to_edge(tmp_path):
     no overlaps (the areas add up to the union's), no gaps (the union is the scene less the
     no-data strip), what each polygon gains or loses nowhere wider than 2 × 1.5 px, far fewer
     vertices; polygons whose outline collapses (narrower than the tolerance) are dropped,
-    and their neighbours close over them (the 2 × 2 island and the hole it filled). Simplifying each polygon alone (as
-    before) overlapped its neighbours."""
+    and their neighbours close over them (the 2 × 2 island and the hole it filled).
+    Simplifying each polygon alone (as before) overlapped its neighbours."""
     labels, prob = coverage(90, 120, seed=7)
     full, simple = (trace(tmp_path / f'{px}.gpkg', labels, prob[0], simplify=px)
                     for px in (0, 1.5))
