@@ -48,11 +48,11 @@ class VectorOptions:
     this are dropped, in the layer's area unit (m² in a projected CRS, else pixels);
     simplify: Douglas-Peucker tolerance in pixels (0: exact pixel edges). Each boundary
     between two polygons is simplified once, the same for both, so neighbours keep meeting
-    edge to edge (no gaps, no overlaps); boundaries with classes not kept, no data and the
-    scene's edge move only inwards (the scene's edge stays straight). A simplified segment
-    that would cross another boundary is refined instead, so boundaries never cross, but
-    they may come to touch at a point: such polygons are repaired (`make_valid`) and the
-    layer is MultiPolygon. A polygon whose outline collapses (narrower than the tolerance)
+    edge to edge (no gaps, no overlaps); boundaries with classes not kept and no data move
+    only inwards, the scene's edge stays put. A simplified segment that would cross another
+    boundary keeps more vertices instead, so boundaries never cross, but they may come to
+    touch at a point: such polygons are repaired (`make_valid`) and the layer is
+    MultiPolygon. A polygon whose outline collapses (narrower than the tolerance)
     is dropped, like one under min_area, and its neighbours close over it; so are holes
     that collapse, with the island filling them. classes: names or indices of the classes
     to keep (None: all); merge: regions cut by block borders are joined (False: each
