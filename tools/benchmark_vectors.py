@@ -4,11 +4,13 @@ synthetic class map.
 
     python tools/benchmark_vectors.py --size 10000                  # blocks of 1024 rows
     python tools/benchmark_vectors.py --size 10000 --block-rows 256 512 1024
+    python tools/benchmark_vectors.py --size 10000 --simplify 1.5       # --vector-simplify
 
 Writes an N × N uint8 class GeoTIFF (4 classes from smooth random fields plus small specks,
 nodata 255 over the top rows, UTM 0.5 m; the predictor's ClassMapWriter, so a COG) into a
-temporary folder, then runs `vectorize` on it once per --block-rows and prints one
-`key value` per line: polygons, baseline_rss_mb (before), peak_rss_mb, seconds.
+temporary folder, then runs `vectorize` on it once per --block-rows (with --simplify, the
+tolerance in pixels) and prints one `key value` per line: polygons, vertices,
+baseline_rss_mb (before), peak_rss_mb, seconds.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def write_class_map(path: Path, size: int, rows: int = 512, seed: int = 0) -> Pa
     return path
 
 
-def measure(labels: Path, block_rows: int) -> dict:
+def measure(labels: Path, block_rows: int, simplify: float = 0.0) -> dict:
     from segearth_ov.mapping.vectors import VectorOptions, vectorize
     from peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
     import pyogrio
@@ -56,12 +58,21 @@ def measure(labels: Path, block_rows: int) -> dict:
     baseline = rss_bytes()
     reset_peak_rss()
     t0 = time.perf_counter()
-    vectorize(labels, out, options=VectorOptions(block_rows=block_rows))
+    vectorize(labels, out, options=VectorOptions(block_rows=block_rows, simplify=simplify))
     seconds = time.perf_counter() - t0
     peak = peak_rss_bytes()
-    return dict(block_rows=block_rows, polygons=pyogrio.read_info(out)['features'],
+    return dict(block_rows=block_rows, simplify=simplify,
+                polygons=pyogrio.read_info(out)['features'], vertices=vertex_count(out),
                 baseline_rss_mb=round(baseline / 2 ** 20), peak_rss_mb=round(peak / 2 ** 20),
                 seconds=round(seconds, 1))
+
+
+def vertex_count(path: Path) -> int:
+    """Vertices of all polygons in the layer (read after the measurement)."""
+    import shapely
+    from pyogrio.raw import read
+    geoms = read(str(path), columns=[])[2]
+    return int(shapely.get_num_coordinates(shapely.from_wkb(geoms)).sum())
 
 
 def main(argv=None) -> int:
@@ -69,13 +80,15 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, default=10000)
     p.add_argument('--block-rows', type=int, nargs='+', default=[1024])
+    p.add_argument('--simplify', type=float, default=0.0, metavar='PX',
+                   help='--vector-simplify tolerance in pixels (default 0: exact edges)')
     p.add_argument('--tmp', default=None, help='folder for the synthetic class map')
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         labels = write_class_map(Path(tmp) / 'scene_labels.tif', args.size)
         for n in args.block_rows:
             print(f'# size {args.size}', flush=True)
-            for k, v in measure(labels, n).items():
+            for k, v in measure(labels, n, args.simplify).items():
                 print(f'{k} {v}', flush=True)
     return 0
 

@@ -162,7 +162,8 @@ def _vector_options(p: argparse.ArgumentParser) -> None:
     g.add_argument('--vector-min-area', type=float, default=0.0, metavar='A',
                    help='drop polygons smaller than A (m² in a projected CRS, else pixels)')
     g.add_argument('--vector-simplify', type=float, default=0.0, metavar='PX',
-                   help='simplification tolerance in pixels (default 0: exact pixel edges)')
+                   help='simplification tolerance in pixels; each shared edge is simplified '
+                   'once, so neighbours stay edge to edge (default 0: exact pixel edges)')
     g.add_argument('--vector-classes', metavar='NAMES',
                    help='classes to keep, by name or index, separated by ";" (e.g. '
                    '"building;road"; default: all)')

@@ -12,6 +12,14 @@ not by geometry — are unioned with it (shapely). Everything else is *finished*
 to a temporary GeoPackage at once. Memory is thus one block of rows plus the open regions
 along the current border; the output is the same as polygonizing the scene in one piece.
 
+Simplified (`VectorOptions.simplify`), neighbours stay edge to edge: each shared boundary is
+simplified once, alike for both sides (arcs.py). The nodes that cut boundaries into arcs
+come from the class labels of each block (corners on a block's last row are decided with the
+next block's first row), and each region carries the nodes on its own boundary; an arc is
+simplified by the first of its two regions to be finished, checked against both regions as
+traced so far, and left for the other. Memory stays one block plus the open regions, their
+nodes and the arcs left for them.
+
 Attributes of each polygon: `class_name`, `class_index`, `pixels`, the area (`area_m2` in a
 projected CRS, else `area_px`: the field's name says the unit) and `mean_prob` (the mean
 probability of its class over its pixels; empty when no probabilities were given).
@@ -38,11 +46,18 @@ BLOCK_ROWS = 1024           # rows polygonized at once (× the scene's width of 
 class VectorOptions:
     """What `--vector` writes. format: gpkg, geojson or fgb; min_area: polygons smaller than
     this are dropped, in the layer's area unit (m² in a projected CRS, else pixels);
-    simplify: Douglas-Peucker tolerance in pixels (0: exact pixel edges; each polygon is
-    simplified alone, so neighbours' shared edges may then part by up to the tolerance);
-    classes: names or indices of the classes to keep (None: all); merge: regions cut by
-    block borders are joined (False: each block's polygons stay cut at its borders, every
-    BLOCK_ROWS rows); block_rows: rows per block."""
+    simplify: Douglas-Peucker tolerance in pixels (0: exact pixel edges). Each boundary
+    between two polygons is simplified once, the same for both, so neighbours keep meeting
+    edge to edge (no gaps, no overlaps); boundaries with classes not kept and no data move
+    only inwards, the scene's edge stays put. A simplified segment that would cross another
+    boundary keeps more vertices instead, so boundaries never cross, but they may come to
+    touch at a point: such polygons are repaired (`make_valid`) and the layer is
+    MultiPolygon. A polygon whose outline collapses (narrower than the tolerance)
+    is dropped, like one under min_area, and its neighbours close over it; so are holes
+    that collapse, with the island filling them. classes: names or indices of the classes
+    to keep (None: all); merge: regions cut by block borders are joined (False: each
+    block's polygons stay cut at its borders, every BLOCK_ROWS rows); block_rows: rows per
+    block."""
     format: str = 'gpkg'
     min_area: float = 0.0
     simplify: float = 0.0
@@ -100,11 +115,13 @@ def regions(labels: np.ndarray, keep: np.ndarray):
 
 
 class _Open:
-    """A region reaching the block's last row: its pieces so far and their statistics."""
-    __slots__ = ('cls', 'geoms', 'pixels', 'prob')
+    """A region reaching the block's last row: its pieces so far, their statistics and (to
+    simplify) the nodes on their boundaries (arrays of `arcs.node_keys`)."""
+    __slots__ = ('cls', 'geoms', 'pixels', 'prob', 'nodes')
 
-    def __init__(self, cls, geoms, pixels, prob):
+    def __init__(self, cls, geoms, pixels, prob, nodes=()):
         self.cls, self.geoms, self.pixels, self.prob = cls, geoms, pixels, prob
+        self.nodes = list(nodes)
 
 
 class PolygonWriter:
@@ -139,6 +156,10 @@ class PolygonWriter:
         self._buffered = 0
         self._open: dict[int, _Open] = {}
         self._last_ids = None               # open-region id of each pixel of the last row
+        self._last_labels = None            # the last row's labels (nodes on the border)
+        if self.options.simplify > 0:
+            from .arcs import CoverageSimplifier
+            self._simplifier = CoverageSimplifier(self.options.simplify)
         self._has_prob = None
         self._batch = []
         return self
@@ -200,19 +221,21 @@ class PolygonWriter:
                     parent[find(f'o{int(a)}')] = find(f'n{int(b)}')
         touching_bottom = set() if last_block or not merge else \
             set(np.unique(ids[-1]).tolist()) - {0}
+        nodes = self._nodes(r0, labels, ids, last_block) if self.options.simplify > 0 else {}
         groups: dict[str, list] = {}
         for key in list(parent):
             groups.setdefault(find(key), []).append(key)
         in_group = set(parent)
         new_open: dict[int, _Open] = {}
         bottom = np.zeros(n, np.int32)          # this block's region id → open-region id
+        done: list[_Open] = []                  # regions finished in this block
 
         def settle(region: _Open, new_ids: list[int]):
             if any(i in touching_bottom for i in new_ids):
                 new_open[len(new_open) + 1] = region
                 bottom[new_ids] = len(new_open)
             else:
-                self._finish(region)
+                done.append(region)
 
         for members in groups.values():
             olds = [self._open[int(k[1:])] for k in members if k[0] == 'o']
@@ -220,28 +243,125 @@ class PolygonWriter:
             region = _Open(cls[news[0]], [g for o in olds for g in o.geoms] +
                            [geoms[i] for i in news],
                            sum(o.pixels for o in olds) + int(pixels[news].sum()),
-                           sum(o.prob for o in olds) + float(psum[news].sum()))
+                           sum(o.prob for o in olds) + float(psum[news].sum()),
+                           [a for o in olds for a in o.nodes] +
+                           [nodes[i] for i in news if i in nodes])
             settle(region, news)
         for i in range(1, n):
             if f'n{i}' not in in_group:
-                settle(_Open(int(cls[i]), [geoms[i]], int(pixels[i]), float(psum[i])), [i])
+                settle(_Open(int(cls[i]), [geoms[i]], int(pixels[i]), float(psum[i]),
+                             [nodes[i]] if i in nodes else []), [i])
         for k, region in self._open.items():       # open regions nothing below continued
             if f'o{k}' not in in_group:
-                self._finish(region)
+                done.append(region)
+        if self.options.simplify > 0 and done:
+            self._alive = self._index(done + list(new_open.values()))
+        for region in done:
+            self._finish(region)
         self._open = new_open
         self._last_ids = bottom[ids[-1]] if new_open else None
+        self._last_labels = labels[-1].copy()
         self._write_batch()
+
+    def _nodes(self, r0: int, labels: np.ndarray, ids: np.ndarray, last_block: bool) -> dict:
+        """The nodes (`arcs.node_corners`) of this block's corner rows, as node keys per
+        region id of this block; those on the open regions' boundaries (the first corner row,
+        decided now that its lower row is known) are added to them. The last corner row is
+        decided with the next block's first row, except in the last block (outside below).
+        Without merging, every corner of the block's first and last rows is a node: pieces
+        are cut there, and their cut edges must stay put for both pieces."""
+        from .arcs import node_corners, node_keys
+        n, w = labels.shape
+        merge = self.options.merge
+        j, x = node_corners(labels, self._last_labels if merge else None, None)
+        if not merge:
+            inner = (j > 0) & (j < n)
+            full = np.arange(w + 1, dtype=np.int64)
+            j = np.concatenate([j[inner], np.zeros(w + 1, np.int64), np.full(w + 1, n)])
+            x = np.concatenate([x[inner], full, full])
+        elif not last_block:
+            j, x = j[j < n], x[j < n]
+        # the scene's corners too: an arc along the scene's edge then stays straight
+        rows = ([0] if r0 == 0 else []) + ([n] if last_block else [])
+        j = np.concatenate([j, np.repeat(rows, 2).astype(np.int64)])
+        x = np.concatenate([x, np.tile(np.array([0, w], np.int64), len(rows))])
+        keys = node_keys(r0 + j, x)
+        rid, rkey = [], []
+        for pj, px in ((j - 1, x - 1), (j - 1, x), (j, x - 1), (j, x)):   # the 4 pixels
+            ok = (px >= 0) & (px < w) & (pj < n)
+            got = np.zeros(len(j), np.int64)
+            inside = ok & (pj >= 0)
+            got[inside] = ids[pj[inside], px[inside]]
+            above = ok & (pj < 0)
+            if self._last_ids is not None:
+                got[above] = -self._last_ids[px[above]].astype(np.int64)   # open regions
+            rid.append(got[got != 0])
+            rkey.append(keys[got != 0])
+        rid, rkey = np.concatenate(rid), np.concatenate(rkey)
+        order = np.lexsort((rkey, rid))
+        rid, rkey = rid[order], rkey[order]
+        first = np.ones(len(rid), bool)
+        first[1:] = (rid[1:] != rid[:-1]) | (rkey[1:] != rkey[:-1])
+        rid, rkey = rid[first], rkey[first]
+        owners, starts = np.unique(rid, return_index=True)
+        out = {}
+        for owner, part in zip(owners.tolist(), np.split(rkey, starts[1:])):
+            if owner < 0:
+                self._open[-owner].nodes.append(part)
+            else:
+                out[owner] = part
+        return out
+
+    @staticmethod
+    def _index(regions: list[_Open]):
+        """The regions being traced (finished in this block, or still open), by their pieces:
+        the neighbours a simplified arc is checked against."""
+        import shapely
+        pieces = [(g, r) for r in regions for g in r.geoms]
+        return shapely.STRtree([g for g, _ in pieces]), [r for _, r in pieces], {}
+
+    @staticmethod
+    def _geom(region: _Open):
+        """The region's polygon so far (its pieces unioned once, then kept)."""
+        import shapely
+        if len(region.geoms) > 1:
+            region.geoms = [shapely.union_all(region.geoms)]
+        return region.geoms[0]
+
+    def _neighbours(self, xy: np.ndarray) -> list:
+        """The boundary (so far, prepared) of the region being traced that holds each point,
+        else None."""
+        import shapely
+        tree, owners, edges = self._alive
+        found = [None] * len(xy)
+        for i, j in tree.query(shapely.points(xy), predicate='within').T:
+            region = owners[j]
+            if id(region) not in edges:
+                edges[id(region)] = shapely.boundary(self._geom(region))
+                shapely.prepare(edges[id(region)])
+            found[i] = edges[id(region)]
+        return found
 
     def _finish(self, region: _Open) -> None:
         import shapely
         import shapely.affinity
         area = region.pixels * self.pixel_area
-        if area < self.options.min_area:
+        small = area < self.options.min_area
+        if self.options.simplify > 0:
+            # even a region dropped for its size simplifies its arcs, as its neighbours
+            # expect either of them to: the result must not depend on who comes first
+            nodes = np.unique(np.concatenate(region.nodes)) if region.nodes else \
+                np.empty(0, np.int64)
+            geom = self._simplifier.simplify(self._geom(region), nodes, self._neighbours)
+            if small or geom is None:            # too small, or its outline collapsed
+                return
+        elif small:
             return
-        geom = region.geoms[0] if len(region.geoms) == 1 else \
-            shapely.union_all(region.geoms)
-        # union leaves vertices on straight edges where pieces met; tolerance 0 drops them
-        geom = shapely.simplify(geom, self.options.simplify, preserve_topology=True)
+        else:
+            geom = region.geoms[0] if len(region.geoms) == 1 else \
+                shapely.union_all(region.geoms)
+            # union leaves vertices on straight edges where pieces met; tolerance 0 drops them
+            geom = shapely.simplify(geom, 0.0, preserve_topology=True)
         if not geom.is_valid:
             geom = shapely.make_valid(geom)
         geom = shapely.affinity.affine_transform(geom, self.affine)
@@ -265,13 +385,20 @@ class PolygonWriter:
                    'projected CRS)')}
         write(str(self._tmp), shapely.to_wkb(np.asarray(geoms, object)) if geoms else
               np.empty(0, object), list(fields.values()), fields=list(fields), layer=self.layer,
-              driver='GPKG', geometry_type='Polygon', crs=crs, append=self._written,
-              promote_to_multi=False, layer_metadata=None if self._written else meta)
+              driver='GPKG', geometry_type=self.geometry_type, crs=crs, append=self._written,
+              promote_to_multi=self.geometry_type == 'MultiPolygon',
+              layer_metadata=None if self._written else meta)
         self._written = True
         self.features += len(geoms)
         self._batch = []
 
     _written = False
+
+    @property
+    def geometry_type(self) -> str:
+        """Polygon; MultiPolygon when simplified: a region that simplification pinches (its
+        parts then touch at a point) stays one feature."""
+        return 'MultiPolygon' if self.options.simplify > 0 else 'Polygon'
 
     @property
     def layer(self) -> str:
@@ -299,7 +426,8 @@ class PolygonWriter:
             from pyogrio.raw import open_arrow, write_arrow
             with open_arrow(str(self._tmp), use_pyarrow=False) as (meta, stream):
                 write_arrow(stream, str(out), driver=VECTOR_FORMATS[fmt], layer=self.layer,
-                            geometry_name=meta['geometry_name'], geometry_type='Polygon',
+                            geometry_name=meta['geometry_name'],
+                            geometry_type=self.geometry_type,
                             crs=meta['crs'])
 
 
