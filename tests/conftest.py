@@ -63,11 +63,25 @@ def model_device() -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """Every test gets its own text-embedding cache and an offline hub."""
+    """Every test gets its own text-embedding cache, checkpoints folder and OpenAI-CLIP cache
+    (a machine where `clip.load` once ran has ~/.cache/clip/ViT-B-16.pt, which the CLIP
+    preset would find) and an offline hub."""
     monkeypatch.setenv('SEGEARTH_CACHE', str(tmp_path / 'cache'))
     monkeypatch.setenv('SEGEARTH_CHECKPOINTS', str(tmp_path / 'checkpoints'))
+    monkeypatch.setenv('SEGEARTH_OPENAI_CLIP_CACHE', str(tmp_path / 'openai_clip'))
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _restored_thread_count():
+    """The command lines run in-process set torch's thread count (--threads; region mode
+    always): without this, every later test would run with theirs, and a test's numbers
+    would depend on which tests ran before it."""
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='module')
