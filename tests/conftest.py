@@ -103,6 +103,27 @@ def load_script(path: str):
     return module
 
 
+def run_launcher(cmd, timeout: float, **popen_kwargs):
+    """`subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)` for torchrun
+    and the dist_*.sh scripts (which exec it). torchrun starts its workers in sessions of
+    their own, so the SIGKILL that subprocess.run sends at the timeout would leave them
+    running into the next tests; SIGTERM makes torchrun stop them first."""
+    import subprocess
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          **popen_kwargs) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def tiny_segmentor(classes, upsampler='jbu_one', **settings):
     """SegEarthSegmentation built through mmseg's MODELS with the fixture CLIP and upsampler."""
     import segearth_ov  # noqa: F401  (registers the segmentor)

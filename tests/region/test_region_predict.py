@@ -20,7 +20,7 @@ import rasterio
 import torch
 from affine import Affine
 
-from conftest import JBU_CKPT, TINY_CFG, TINY_PT
+from conftest import JBU_CKPT, TINY_CFG, TINY_PT, run_launcher
 from segearth_ov.mapping import predictor
 from segearth_ov.mapping import region
 
@@ -103,9 +103,9 @@ def test_two_ranks_equal_single_process_and_the_scene_predictor(tmp_path, scenes
     out = tmp_path / 'two'
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-           '--master_port', str(29600 + os.getpid() % 300), str(HERE / 'region_worker.py'),
+           '--standalone', str(HERE / 'region_worker.py'),    # torchrun binds free ports
            str(out), '32', '-1', *map(str, scenes)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_launcher(cmd, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'rank 1:' in proc.stdout           # both ranks reported in the summary
     two, one = labels_of(out), labels_of(single)
