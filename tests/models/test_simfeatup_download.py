@@ -33,9 +33,18 @@ def test_released_files_are_the_repositorys():
     assert upw.RELEASED['jbu_stack'].blob_id == 'c90968f78af172c4a81f8575a3ebc2bda81c3eef'
 
 
+def no_proxy(monkeypatch):
+    """Requests go straight to the loopback address: with a proxy in the environment (CI
+    machines often have one) urllib would send them to the proxy, and beyond this machine."""
+    for var in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY',
+                'all_proxy'):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture
-def file_server(tmp_path):
+def file_server(tmp_path, monkeypatch):
     """A loopback HTTP server over a folder; yields (folder, base URL, request log)."""
+    no_proxy(monkeypatch)
     root = tmp_path / 'served'
     root.mkdir()
     requests = []
@@ -117,17 +126,20 @@ def test_offline_names_the_url_and_where_to_put_it(monkeypatch):
 
 
 def test_no_network_fails_fast_naming_the_url(monkeypatch):
-    """A host that does not answer (here a closed loopback port) is recognised at once."""
+    """A host that does not answer (here a loopback port bound but not listening: refused,
+    and held, so that no other program can start listening on it meanwhile) is recognised
+    at once."""
     import socket
     monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
+    no_proxy(monkeypatch)
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    monkeypatch.setattr(upw, 'RAW_BASE', f'http://127.0.0.1:{port}/weights/')
-    start = time.monotonic()
-    with pytest.raises(FileNotFoundError, match=f'127.0.0.1:{port}/weights/xclip_jbu_one'):
-        upw.resolve_upsampler_weights('jbu_one')
-    assert time.monotonic() - start < 10
+        monkeypatch.setattr(upw, 'RAW_BASE', f'http://127.0.0.1:{port}/weights/')
+        start = time.monotonic()
+        with pytest.raises(FileNotFoundError, match=f'127.0.0.1:{port}/weights/xclip_jbu_one'):
+            upw.resolve_upsampler_weights('jbu_one')
+        assert time.monotonic() - start < 10
 
 
 def test_unknown_file_is_not_downloaded(monkeypatch):
