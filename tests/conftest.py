@@ -84,6 +84,16 @@ def _restored_thread_count():
         torch.set_num_threads(before)
 
 
+@pytest.fixture
+def no_proxy(monkeypatch):
+    """Requests to 127.0.0.1 (a test's server, chromedriver) go straight there: with a proxy
+    in the environment (CI machines often have one), urllib and Selenium would send them to
+    the proxy, and beyond this machine."""
+    for var in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY',
+                'all_proxy'):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture(scope='module')
 def one_thread():
     """One intra-op thread for a module's tests (the test machine is shared: faster and the

@@ -33,18 +33,9 @@ def test_released_files_are_the_repositorys():
     assert upw.RELEASED['jbu_stack'].blob_id == 'c90968f78af172c4a81f8575a3ebc2bda81c3eef'
 
 
-def no_proxy(monkeypatch):
-    """Requests go straight to the loopback address: with a proxy in the environment (CI
-    machines often have one) urllib would send them to the proxy, and beyond this machine."""
-    for var in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY',
-                'all_proxy'):
-        monkeypatch.delenv(var, raising=False)
-
-
 @pytest.fixture
-def file_server(tmp_path, monkeypatch):
+def file_server(tmp_path, no_proxy):
     """A loopback HTTP server over a folder; yields (folder, base URL, request log)."""
-    no_proxy(monkeypatch)
     root = tmp_path / 'served'
     root.mkdir()
     requests = []
@@ -125,13 +116,12 @@ def test_offline_names_the_url_and_where_to_put_it(monkeypatch):
     assert 'checkpoints/clip_jbu_stack_cocostuff.ckpt' in msg and 'offline' in msg
 
 
-def test_no_network_fails_fast_naming_the_url(monkeypatch):
+def test_no_network_fails_fast_naming_the_url(monkeypatch, no_proxy):
     """A host that does not answer (here a loopback port bound but not listening: refused,
     and held, so that no other program can start listening on it meanwhile) is recognised
     at once."""
     import socket
     monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
-    no_proxy(monkeypatch)
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]

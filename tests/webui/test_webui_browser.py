@@ -48,7 +48,7 @@ def server(tmp_path):
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, no_proxy):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     downloads = tmp_path / 'downloads'
