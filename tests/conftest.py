@@ -63,11 +63,35 @@ def model_device() -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """Every test gets its own text-embedding cache and an offline hub."""
+    """Every test gets its own text-embedding cache, checkpoints folder and OpenAI-CLIP cache
+    (a machine where `clip.load` once ran has ~/.cache/clip/ViT-B-16.pt, which the CLIP
+    preset would find) and an offline hub."""
     monkeypatch.setenv('SEGEARTH_CACHE', str(tmp_path / 'cache'))
     monkeypatch.setenv('SEGEARTH_CHECKPOINTS', str(tmp_path / 'checkpoints'))
+    monkeypatch.setenv('SEGEARTH_OPENAI_CLIP_CACHE', str(tmp_path / 'openai_clip'))
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _restored_thread_count():
+    """The command lines run in-process set torch's thread count (--threads; region mode
+    always): without this, every later test would run with theirs, and a test's numbers
+    would depend on which tests ran before it."""
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    """Requests to 127.0.0.1 (a test's server, chromedriver) go straight there: with a proxy
+    in the environment (CI machines often have one), urllib and Selenium would send them to
+    the proxy, and beyond this machine."""
+    for var in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY',
+                'all_proxy'):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope='module')
@@ -87,6 +111,27 @@ def load_script(path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_launcher(cmd, timeout: float, **popen_kwargs):
+    """`subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)` for torchrun
+    and the dist_*.sh scripts (which exec it). torchrun starts its workers in sessions of
+    their own, so the SIGKILL that subprocess.run sends at the timeout would leave them
+    running into the next tests; SIGTERM makes torchrun stop them first."""
+    import subprocess
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          **popen_kwargs) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def tiny_segmentor(classes, upsampler='jbu_one', **settings):

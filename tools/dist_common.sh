@@ -3,6 +3,8 @@
 #                                      visible GPUs (at least 1: CPU processes with gloo)
 #   run_torchrun PORT SCRIPT ARGS...  exec torchrun (or python -m torch.distributed.run)
 # Multi-node through NNODES, NODE_RANK, MASTER_ADDR and PORT, as for torchrun itself.
+# PORT=0: one machine, torchrun --standalone binds free ports itself (a port picked free
+# beforehand can be taken by another program before torchrun binds it).
 PYTHON=${PYTHON:-python}
 
 take_gpus() {
@@ -25,8 +27,15 @@ run_torchrun() {
     else
         launch=("$PYTHON" -m torch.distributed.run)
     fi
-    exec "${launch[@]}" \
-        --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
-        --master_addr="${MASTER_ADDR:-127.0.0.1}" --nproc_per_node="$GPUS" \
-        --master_port="$port" "$@"
+    local where=(--nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}"
+                 --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="$port")
+    if [ "$port" = 0 ]; then
+        if [ "${NNODES:-1}" != 1 ]; then
+            echo "PORT=0 (free ports chosen by torchrun) works on one machine only;" \
+                 "give the nodes a PORT (NNODES=$NNODES)" >&2
+            exit 2
+        fi
+        where=(--standalone)
+    fi
+    exec "${launch[@]}" "${where[@]}" --nproc_per_node="$GPUS" "$@"
 }

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch.distributed as dist
+from conftest import run_launcher
 from synthetic_data import cpu_only  # noqa: F401  (fixture)
 from synthetic_data import CONFIGS, cli_options, make_synthetic_dataset, use_fixture_model
 
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.usefixtures('cpu_only')
 ROOT = CONFIGS.parent
 BIN = Path(sys.executable).parent
 TORCHRUN = shutil.which('torchrun', path=f'{BIN}{os.pathsep}{os.environ.get("PATH", "")}')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason='torchrun is not installed beside this Python')
@@ -45,12 +38,13 @@ def test_two_cpu_processes_give_the_single_process_metrics(tmp_path, monkeypatch
     metrics, _, _ = evaluate(single, config, results=None)
 
     env = dict(os.environ, PATH=f'{BIN}{os.pathsep}{os.environ.get("PATH", "")}',
-               PORT=str(free_port()), OMP_NUM_THREADS='1',
+               PORT='0',                  # torchrun binds free ports itself
+               OMP_NUM_THREADS='1',
                CUDA_VISIBLE_DEVICES='')   # 2 CPU processes with gloo, also on a GPU machine
-    proc = subprocess.run(
+    proc = run_launcher(
         ['bash', str(ROOT / 'dist_test.sh'), config, '2', '--work-dir', 'dist',
          '--results', 'dist.xlsx', '--cfg-options', *options],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'Distributed launcher: pytorch' in proc.stdout + proc.stderr
     rows = read_rows(tmp_path / 'dist.xlsx')

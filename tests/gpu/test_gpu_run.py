@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +18,8 @@ import rasterio
 import torch
 from affine import Affine
 
-from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT, load_script, model_device, tiny_segmentor
+from conftest import (JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT, load_script, model_device,
+                      run_launcher, tiny_segmentor)
 
 pytestmark = pytest.mark.gpu
 
@@ -37,12 +36,6 @@ def _import_from(folder: str, module: str):
         return __import__(module)
     finally:
         sys.path.remove(str(TESTS / folder))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def oem_rgb(h=300, w=260):
@@ -138,11 +131,11 @@ def test_dist_test_sh_with_nccl(procs, udd5, tmp_path):
     options = _on(options, 'cuda') + ['model.precision=fp32']
     assert _eval(config, options, '--work-dir', 'single', '--results', 'single.xlsx') == 0
     env = dict(os.environ, PATH=f'{BIN}{os.pathsep}{os.environ.get("PATH", "")}',
-               PORT=str(free_port()), OMP_NUM_THREADS='1')
-    proc = subprocess.run(
+               PORT='0', OMP_NUM_THREADS='1')       # PORT=0: torchrun binds free ports
+    proc = run_launcher(
         ['bash', str(ROOT / 'dist_test.sh'), config, str(procs), '--work-dir', 'dist',
          '--results', 'dist.xlsx', '--cfg-options', *options],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        cwd=tmp_path, env=env, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Distributed launcher: pytorch' in log and "backend='nccl'" in log, log[-3000:]

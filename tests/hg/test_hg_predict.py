@@ -1,8 +1,6 @@
 """A trained HG-RSOVSSeg model maps images through the predictor (--config … --checkpoint …)."""
 import json
 import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import rasterio
 import torch
 from affine import Affine
 
-from conftest import TINY_CFG, TINY_PT
+from conftest import TINY_CFG, TINY_PT, run_launcher
 from hg_helpers import tiny_hg
 
 CLASSES = ['red', 'green', 'blue']
@@ -110,18 +108,12 @@ def write_scenes(folder: Path, n: int) -> list[Path]:
 
 
 def run(cmd):
-    """A command in the project root with one torch thread per process and no GPU."""
+    """A command in the project root with one torch thread per process and no GPU (PORT=0:
+    dist_predict.sh's torchrun binds free ports itself)."""
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', PYTHON=sys.executable,
                PATH=f'{BIN}{os.pathsep}{os.environ.get("PATH", "")}', PYTHONPATH=str(ROOT),
-               PORT=str(free_port()))
-    return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+               PORT='0')
+    return run_launcher([str(c) for c in cmd], cwd=ROOT, env=env, timeout=300)
 
 
 def labels_of(out: Path) -> dict:

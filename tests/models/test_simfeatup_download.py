@@ -34,7 +34,7 @@ def test_released_files_are_the_repositorys():
 
 
 @pytest.fixture
-def file_server(tmp_path):
+def file_server(tmp_path, no_proxy):
     """A loopback HTTP server over a folder; yields (folder, base URL, request log)."""
     root = tmp_path / 'served'
     root.mkdir()
@@ -116,18 +116,20 @@ def test_offline_names_the_url_and_where_to_put_it(monkeypatch):
     assert 'checkpoints/clip_jbu_stack_cocostuff.ckpt' in msg and 'offline' in msg
 
 
-def test_no_network_fails_fast_naming_the_url(monkeypatch):
-    """A host that does not answer (here a closed loopback port) is recognised at once."""
+def test_no_network_fails_fast_naming_the_url(monkeypatch, no_proxy):
+    """A host that does not answer (here a loopback port bound but not listening: refused,
+    and held, so that no other program can start listening on it meanwhile) is recognised
+    at once."""
     import socket
     monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    monkeypatch.setattr(upw, 'RAW_BASE', f'http://127.0.0.1:{port}/weights/')
-    start = time.monotonic()
-    with pytest.raises(FileNotFoundError, match=f'127.0.0.1:{port}/weights/xclip_jbu_one'):
-        upw.resolve_upsampler_weights('jbu_one')
-    assert time.monotonic() - start < 10
+        monkeypatch.setattr(upw, 'RAW_BASE', f'http://127.0.0.1:{port}/weights/')
+        start = time.monotonic()
+        with pytest.raises(FileNotFoundError, match=f'127.0.0.1:{port}/weights/xclip_jbu_one'):
+            upw.resolve_upsampler_weights('jbu_one')
+        assert time.monotonic() - start < 10
 
 
 def test_unknown_file_is_not_downloaded(monkeypatch):

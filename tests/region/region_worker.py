@@ -2,11 +2,15 @@
 tests/region: started by torchrun (2 ranks, gloo) or plainly (one process).
 
     python region_worker.py OUT SLIDE_CROP MAX_UNITS INPUT...   (MAX_UNITS -1: all)
+
+$REGION_TEST_KILL_AFTER_UNITS=N: the process SIGKILLs itself in the middle of a run, at the
+second tile after N unit records exist (a kill at a known point, not wherever a test polling
+the records happens to look).
 """
 import importlib.util
 import os
+import signal
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,14 +28,27 @@ def stub(slide_crop: int):
         cover a pixel, so a block missing an overlapping tile would differ."""
 
         def image_logits(self, img):
-            if os.environ.get('REGION_TEST_TILE_SECONDS'):   # a slow model, to kill mid-run
-                time.sleep(float(os.environ['REGION_TEST_TILE_SECONDS']))
             return super().image_logits(img) + 2 * super().image_logits(
                 img.mean(dim=(2, 3), keepdim=True))
 
     model = ContextStub(['water,river', 'field', 'town'])
     if slide_crop:      # plan tiles along slide windows (the stub's result cannot depend on it)
         model.slide_crop, model.slide_stride = slide_crop, slide_crop // 2
+    return model
+
+
+def killed_after_units(model, out: Path, n: int):
+    """`model`, whose second tile after `n` finished units SIGKILLs this process."""
+    records = out / '.region' / 'units'      # a unit's record: written last, atomically
+    real, tiles = model.image_logits, []
+
+    def image_logits(img):
+        if len([p for p in records.glob('*.json') if not p.name.startswith('.')]) >= n:
+            tiles.append(img.shape)
+            if len(tiles) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(img)
+    model.image_logits = image_logits
     return model
 
 
@@ -52,7 +69,11 @@ if __name__ == '__main__':
     ctx = init_distributed('cpu')
     try:
         limit = None if int(max_units) < 0 else int(max_units)
-        region.run_region(stub(int(crop)), job(out, paths, limit), ctx.rank, ctx.world_size)
+        model = stub(int(crop))
+        kill_after = os.environ.get('REGION_TEST_KILL_AFTER_UNITS')
+        if kill_after:
+            model = killed_after_units(model, Path(out), int(kill_after))
+        region.run_region(model, job(out, paths, limit), ctx.rank, ctx.world_size)
     finally:       # a test must tear down what it starts, also when the run fails
         import torch.distributed as dist
         if dist.is_initialized():

@@ -20,7 +20,7 @@ import rasterio
 import torch
 from affine import Affine
 
-from conftest import JBU_CKPT, TINY_CFG, TINY_PT
+from conftest import JBU_CKPT, TINY_CFG, TINY_PT, run_launcher
 from segearth_ov.mapping import predictor
 from segearth_ov.mapping import region
 
@@ -103,9 +103,9 @@ def test_two_ranks_equal_single_process_and_the_scene_predictor(tmp_path, scenes
     out = tmp_path / 'two'
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-           '--master_port', str(29600 + os.getpid() % 300), str(HERE / 'region_worker.py'),
+           '--standalone', str(HERE / 'region_worker.py'),    # torchrun binds free ports
            str(out), '32', '-1', *map(str, scenes)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_launcher(cmd, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'rank 1:' in proc.stdout           # both ranks reported in the summary
     two, one = labels_of(out), labels_of(single)
@@ -158,26 +158,23 @@ def test_resumed_run_says_how_many_units_were_done_earlier(tmp_path, scenes, cap
 
 
 def test_killed_run_resumes(tmp_path, scenes, single):
-    """SIGKILL in the middle of a run (a slow model): the rerun finishes, keeps what was
-    finished and leaves no temporary file."""
+    """SIGKILL in the middle of a run: the worker kills itself at the second tile of its
+    fifth unit (of seven), a point the test knows (polling for finished records could see
+    more than it waited for). The rerun finishes, keeps what was finished and leaves no
+    temporary file."""
     import signal
-    import time
     out = tmp_path / 'killed'
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT),
-               REGION_TEST_TILE_SECONDS='0.1')
-    proc = subprocess.Popen([sys.executable, str(HERE / 'region_worker.py'), str(out), '32',
-                             '-1', *map(str, scenes)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+               REGION_TEST_KILL_AFTER_UNITS='4')
+    proc = subprocess.run([sys.executable, str(HERE / 'region_worker.py'), str(out), '32',
+                           '-1', *map(str, scenes)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     records = out / '.region' / 'units'
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and \
-            len(list(records.glob('*.json'))) < 4:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    finished = sorted(p.stem for p in records.glob('*.json'))
-    assert 4 <= len(finished) < 7, finished      # killed after some units, before the end
+    finished = sorted(p.stem for p in records.glob('*.json') if not p.name.startswith('.'))
+    assert len(finished) == 4, finished      # killed after four units, before the end
     assert not (out / 'region_manifest.json').exists()
+    assert list(out.glob('.*partial*'))      # the fifth unit's output, half written
     done = {k: v for k, v in state(out).items() if k.split('_')[0] in finished}
     result = run_single(out, scenes)
     after = state(out)

@@ -374,26 +374,22 @@ def test_two_processes_validate_their_shares_and_save_their_own_rng(pairs_dir, t
     job); now each rank embeds its share and the shares are gathered. Each rank's generator
     states are saved, and a resume with another number of processes is refused."""
     import os
-    import socket
-    import subprocess
 
     from alignearth_train.trainer import Validator, build_encoders, load_pairs
+    from conftest import run_launcher
     from alignearth_train.data import PairDataset
     pairs = _small_pairs(pairs_dir, tmp_path, 24)
     options = [f'data.pairs={pairs}', *TINY, 'data.image_size=32', 'loss.regions=2',
                'data.val_fraction=0.3', 'data.num_workers=0', 'batch_size=8', 'epochs=1',
                'val_batch_size=2', 'save_epoch_checkpoints=False']
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
                PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
+    proc = run_launcher(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-         '--master_port', str(port), str(ROOT / 'tests' / 'training' / 'alignearth_worker.py'),
+         '--standalone', str(ROOT / 'tests' / 'training' / 'alignearth_worker.py'),
          str(tmp_path), '--device', 'cpu', '--work-dir', str(tmp_path / 'work'),
          '--max-steps', '1', '--cfg-options', *options],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
     # 7 held-out pairs, validated once (at step 0): 4 + 3, the teacher's and the student's

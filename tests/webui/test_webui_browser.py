@@ -21,35 +21,34 @@ from webui_helpers import CRS, make_app, synthetic_geotiff  # noqa: E402
 CLASSES = 'water,river;building,roof;tree,forest'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
     import uvicorn
     from segearth_ov.webui.app import leaflet_dir
     if leaflet_dir() is None:
         pytest.fail('Leaflet is not installed: run tools/install.sh (npm install of leaflet)')
-    port = _free_port()
+    # the server's socket, bound here and handed to uvicorn: a port found free and bound
+    # later by uvicorn could be taken by another program meanwhile
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
     app = make_app(tmp_path / 'work', max_upload_mb=4)
     srv = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port, log_level='warning'))
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs=dict(sockets=[sock]), daemon=True)
     thread.start()
     t0 = time.time()
     while not srv.started:
-        assert time.time() - t0 < 30, 'the server did not start'
+        assert thread.is_alive() and time.time() - t0 < 30, 'the server did not start'
         time.sleep(0.05)
     from segearth_ov.webui.cli import page_url
     yield page_url('127.0.0.1', port, app.state.token)       # the address the CLI prints
     srv.should_exit = True
     thread.join(10)
+    sock.close()
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, no_proxy):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     downloads = tmp_path / 'downloads'
