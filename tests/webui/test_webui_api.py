@@ -128,13 +128,15 @@ def test_upload_run_tiles_pixel_downloads(env, tmp_path):
     assert r.status_code == 404 and 'gpkg, geojson, fgb' in r.json()['error']
 
 
-def test_pick_plain_image_and_cancel(env, tmp_path, monkeypatch):
+def test_pick_plain_image_and_cancel(env, tmp_path, monkeypatch, request):
     import threading
 
     from PIL import Image
 
     from segearth_ov.mapping import predictor
     client, root, data = env
+    # the data folder is the module's: leave it as found (test_page_info_files lists it)
+    request.addfinalizer(lambda: (data / 'plain.png').unlink(missing_ok=True))
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 96, 3), np.uint8)).save(
         data / 'plain.png')
     r = client.post('/api/scenes/pick', json={'path': 'plain.png'})
