@@ -170,7 +170,7 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
 
     counts = dict(labels=0, images=0, images_in_place=0, unpaired=0)
     log = C.LabelSummary(dataset, ('background', spec.foreground))
-    in_between = [0, 0]         # pixels neither 0/1 nor 255 (thresholded), files holding them
+    thresholded_px = thresholded_files = 0    # pixels neither 0/1 nor 255, and their masks
     names = []
     for lp in C.progress(labels, f'{dataset} labels'):
         stem = C.stem_of(lp, spec.lbl_tag + lp.suffix) if spec.lbl_tag else lp.stem
@@ -179,12 +179,11 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
             counts['unpaired'] += 1
             print(f'warning: no image for mask {lp.name}; skipped', file=sys.stderr)
             continue
-        mask = C.read_gray(lp)
+        mask = C.read_gray(lp)            # single-band already (RGB masks: max of bands)
         log.save(C.binarize(mask, thr), lbl_out / f'{stem}{spec.lbl_ext}', lp)
-        grey = mask[..., :3].max(axis=2) if mask.ndim == 3 else mask
-        n = int(np.count_nonzero((grey > 1) & (grey < 255)))
-        in_between[0] += n
-        in_between[1] += bool(n)
+        n = int(np.count_nonzero((mask > 1) & (mask < 255)))
+        thresholded_px += n
+        thresholded_files += bool(n)
         counts['labels'] += 1
         if in_place:
             counts['images_in_place'] += 1
@@ -209,9 +208,9 @@ def convert(dataset: str, src, out, img_dir=None, lbl_dir=None, threshold=None,
           f'place; {counts["unpaired"]} masks without image')
     # the class shares tell an inverted or wrongly coded mask at a glance (e.g. 90 % road)
     counts['pixels'] = log.finish()['pixels']
-    counts['thresholded_pixels'] = in_between[0]
-    if in_between[0]:
-        print(f'  {in_between[0]} px in {in_between[1]} mask(s) were neither 0 nor 255 '
+    counts['thresholded_pixels'] = thresholded_px
+    if thresholded_px:
+        print(f'  {thresholded_px} px in {thresholded_files} mask(s) were neither 0 nor 255 '
               f'(compression noise, e.g. JPEG or DeepGlobe\'s masks) and were thresholded '
               f'(--threshold; default: > 127)')
     return counts
