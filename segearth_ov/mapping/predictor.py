@@ -104,14 +104,14 @@ def slide_settings(model=None, settings: dict | None = None) -> tuple[int, int]:
         return int(getattr(model, 'slide_crop', 0)), int(getattr(model, 'slide_stride', 1))
     settings = settings or {}
     crop, stride = settings.get('slide_crop'), settings.get('slide_stride')
-    if settings.get('config') is None:
-        return int(224 if crop is None else crop), int(112 if stride is None else stride)
-    from mmengine.config import Config
-    cfg = Config.fromfile(settings['config']).model
-    if cfg.get('type') != 'SegEarthSegmentation':          # a trained model: its test_cfg
-        from ..models.segmentors.hg_rsovsseg import slide_test_cfg, test_cfg_slide
-        return test_cfg_slide(cfg.get('test_cfg') if crop is None else
-                              slide_test_cfg(crop, stride))
+    cfg = {}
+    if settings.get('config') is not None:
+        from mmengine.config import Config
+        cfg = Config.fromfile(settings['config']).model
+        if cfg.get('type') != 'SegEarthSegmentation':      # a trained model: its test_cfg
+            from ..models.segmentors.hg_rsovsseg import slide_test_cfg, test_cfg_slide
+            return test_cfg_slide(cfg.get('test_cfg') if crop is None else
+                                  slide_test_cfg(crop, stride))
     return (int(cfg.get('slide_crop', 224) if crop is None else crop),
             int(cfg.get('slide_stride', 112) if stride is None else stride))
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from affine import Affine
 
-from conftest import JBU_CKPT, TINY_CFG, TINY_PT, load_script, tiny_segmentor
+from conftest import JBU_CKPT, ROOT, TINY_CFG, TINY_PT, load_script, tiny_segmentor
 from segearth_ov.mapping import predictor
 from segearth_ov.mapping import raster_io
 from segearth_ov.mapping.tiling import overlap_tiles, slide_starts, window_tiles
@@ -342,6 +342,19 @@ def test_dry_run_prints_plan_and_memory(tmp_path, capsys):
     # 3000 rows: 26 windows of 224/112 → 9 tile rows of 3 windows; 2000 cols: 17 → 6
     assert 'tiles 6 × 9 = 54 of up to 448 px, overlap 112 px' in out
     assert 'estimated peak memory ~' in out and 'blend band' in out
+
+
+def test_dry_run_plans_with_the_configs_slide(tmp_path, capsys):
+    """configs/cfg_hrsid.py sets slide_crop=0 (whole-image inference, the SAR configs): the
+    plan follows it, not the released 224/112 windows; a flag still overrides the config."""
+    from segearth_ov.mapping.cli import main
+    scene = BENCH.write_scene(tmp_path / 'big.tif', 1000, 1000)
+    common = [str(scene), '--classes', 'ship;sea', '--dry-run',
+              '--config', str(ROOT / 'configs' / 'cfg_hrsid.py')]
+    assert main(common) == 0
+    assert '(whole-image inference per tile, overlaps averaged)' in capsys.readouterr().out
+    assert main(common + ['--slide-crop', '224']) == 0
+    assert 'slide windows (224/112)' in capsys.readouterr().out
 
 
 def test_window_batch_below_one_is_refused_with_the_option_named(tmp_path, capsys):
