@@ -59,11 +59,9 @@ def unreachable(url: str) -> str | None:
 def git_blob_id(path: str | Path) -> str:
     """The git blob id of a file: sha1 over `blob <size>\\0` and its bytes."""
     path = Path(path)
-    sha = hashlib.sha1(f'blob {path.stat().st_size}\0'.encode())
+    header = f'blob {path.stat().st_size}\0'.encode()
     with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            sha.update(chunk)
-    return sha.hexdigest()
+        return hashlib.file_digest(f, lambda: hashlib.sha1(header)).hexdigest()
 
 
 def download_verified(url: str, dest: str | Path, blob_id: str, timeout: float = 30) -> Path:

@@ -68,11 +68,8 @@ def file_sha256(path, cache: Path | None | bool = True) -> str:
     cache_file = hash_cache_file() if cache is True else (Path(cache) if cache else None)
     digest = _read_cache(cache_file).get(key) if cache_file else None
     if digest is None:
-        h = hashlib.sha256()
         with open(path, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 22), b''):
-                h.update(block)
-        digest = h.hexdigest()
+            digest = hashlib.file_digest(f, 'sha256').hexdigest()
         if cache_file:
             _write_cache(cache_file, key, digest)
     _memory[key] = digest

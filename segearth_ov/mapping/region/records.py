@@ -20,11 +20,8 @@ STATE = '.region'       # the region's own folder in <out>: records, blocks, log
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 22), b''):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, 'sha256').hexdigest()
 
 
 class Records:
