@@ -49,16 +49,18 @@ def test_binary_sets(tmp_path, rgb, dataset, img_src_ext, lbl_src_ext):
 
 
 def test_noisy_masks_are_thresholded_and_counted(tmp_path, rgb, capsys):
-    """DeepGlobe's masks are not pure 0/255 (its README: binarize them at 128): such
-    values become 0/1 by the threshold, and the summary says how many there were."""
+    """DeepGlobe's masks are not pure 0/255 — its challenge description (Road Extraction
+    data): "<id>_sat.jpg and <id>_mask.png, <id> a randomized integer … the values of the
+    mask image may not be pure 0 and 255 … binarize them at threshold 128": such values
+    become 0/1 by the threshold, and the summary says how many there were."""
     spec = B.SPECS['deepglobe_road']
     src = tmp_path / 'DeepGlobe_test_1530'
     noisy = MASK.copy()
     noisy[2, 3], noisy[0, 0], noisy[7, 7] = 200, 30, 128
-    write_img(src / 'img' / 'n1_sat.jpg', rgb(seed=0))
-    write_img(src / 'gt' / 'n1_mask.png', noisy)
+    write_img(src / 'img' / '104_sat.jpg', rgb(seed=0))
+    write_img(src / 'gt' / '104_mask.png', noisy)
     counts = B.convert('deepglobe_road', src, tmp_path / 'data')
-    np.testing.assert_array_equal(read(tmp_path / 'data' / spec.lbl_out / 'n1.png'),
+    np.testing.assert_array_equal(read(tmp_path / 'data' / spec.lbl_out / '104.png'),
                                   (noisy > 127).astype(np.uint8))
     assert counts['thresholded_pixels'] == 3 and counts['pixels'] == {'background': 51,
                                                                       'road': 13}
