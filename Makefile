@@ -5,8 +5,8 @@
 #                   the fp16 agreement table, the CUDA benchmark)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SHARED ?= ../shared
-DEMO_IMAGE ?= $(SHARED)/fixtures/images/oem_koeln_50.tif
+TINY ?= tests/data/models
+DEMO_IMAGE ?= data/demo/oem_koeln_50.tif
 DEMO_CLASSES ?= background;bareland,barren;grass;pavement;road;tree,forest;water,river;cropland;building,roof,house
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
@@ -14,17 +14,17 @@ PYTEST_ARGS ?=
 .PHONY: install demo demo-tiny test test-gpu benchmark clean-venv
 
 install:
-	bash tools/install.sh
+	SEGEARTH_VENV="$(abspath $(VENV))" bash tools/install.sh
 
 demo: install
 	$(PY) demo.py --image "$(DEMO_IMAGE)" --classes "$(DEMO_CLASSES)" $(DEMO_ARGS)
 
-# The same demo on the tiny seeded fixture models (no downloads; the picture is not meaningful).
+# The same demo on the tiny seeded test models (no downloads; the picture is not meaningful).
 demo-tiny: install
 	$(PY) demo.py --image "$(DEMO_IMAGE)" --classes "$(DEMO_CLASSES)" \
-	    --pretrained $(SHARED)/fixtures/tiny_clip/tiny-clip-vit-b16.pt \
-	    --model-cfg $(SHARED)/fixtures/tiny_clip/tiny-clip-vit-b16.json \
-	    --upsampler-ckpt $(SHARED)/fixtures/simfeatup/tiny_jbu_one.ckpt --out work_dirs/demo_tiny $(DEMO_ARGS)
+	    --pretrained $(TINY)/tiny_clip/tiny-clip-vit-b16.pt \
+	    --model-cfg $(TINY)/tiny_clip/tiny-clip-vit-b16.json \
+	    --upsampler-ckpt $(TINY)/simfeatup/tiny_jbu_one.ckpt --out work_dirs/demo_tiny $(DEMO_ARGS)
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Make SAR-like twins of optical images, to run AlignEarth training without SAR data.
 
-    python alignearth_train/make_synthetic_pairs.py --optical ../shared/fixtures/images \\
+    python alignearth_train/make_synthetic_pairs.py --optical data/demo \\
         --out work_dirs/synthetic_pairs [--tile 224] [--looks 4] [--max-shift 4] [--dtype uint16]
 
 Writes OUT/optical/*.png, OUT/sar/*.tif (1 band: 16-bit amplitude, or float32 linear

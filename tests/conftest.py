@@ -1,4 +1,5 @@
-"""Shared test fixtures: the tiny seeded CLIP and SimFeatUp models of ../shared/fixtures.
+"""Shared test fixtures: the tiny seeded CLIP and SimFeatUp models of tests/data/models, the
+reference's golden outputs of tests/data/golden (tests/data/README.md says what each file is).
 
 The tests that build a model build it on one device: `--device` (pytest option), else
 $SEGEARTH_TEST_DEVICE, else cpu (`model_device()`). `make test-gpu` runs with `--device cuda`;
@@ -19,18 +20,14 @@ use_huge_pages()   # as the entry points do, before torch's first allocation in 
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / 'shared'
-GOLDEN = SHARED / 'golden'          # ../shared/golden: the reference's outputs
-FIXTURES = SHARED / 'fixtures'
-TINY_CFG = FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.json'
-TINY_PT = FIXTURES / 'tiny_clip' / 'tiny-clip-vit-b16.pt'
-JBU_CKPT = {'jbu_one': FIXTURES / 'simfeatup' / 'tiny_jbu_one.ckpt',
-            'jbu_stack': FIXTURES / 'simfeatup' / 'tiny_jbu_stack.ckpt'}
-OEM_TILE = FIXTURES / 'images' / 'oem_koeln_50.tif'
-
-if not SHARED.is_dir():
-    raise RuntimeError(f'{SHARED} not found: the tests need ../shared (fixtures and goldens) '
-                       'beside the project root')
+DATA = ROOT / 'tests' / 'data'
+GOLDEN = DATA / 'golden'            # the reference's outputs (goldens.py reads them)
+MODELS = DATA / 'models'
+TINY_CFG = MODELS / 'tiny_clip' / 'tiny-clip-vit-b16.json'
+TINY_PT = MODELS / 'tiny_clip' / 'tiny-clip-vit-b16.pt'
+JBU_CKPT = {'jbu_one': MODELS / 'simfeatup' / 'tiny_jbu_one.ckpt',
+            'jbu_stack': MODELS / 'simfeatup' / 'tiny_jbu_stack.ckpt'}
+OEM_TILE = ROOT / 'data' / 'demo' / 'oem_koeln_50.tif'    # the demo tile, a real OpenEarthMap tile
 
 
 def pytest_addoption(parser):

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / 'tools'))      # peak_memory.py
 
 OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tree,forest',
                'water,river', 'cropland', 'building,roof,house']
-FIXTURES = ROOT.parent / 'shared' / 'fixtures'
+FIXTURES = ROOT / 'tests' / 'data' / 'models'     # the tiny seeded models of the tests
 
 
 class PixelwiseSegmentor:

@@ -1,6 +1,6 @@
 """What lower ViT precision changes: every golden scenario at fp32 and at bf16 (or fp16).
 
-For each scenario of ../shared/golden (the reference's outputs on the seeded tiny models),
+For each scenario of tests/data/golden (the reference's outputs on the seeded tiny models),
 prints one `key value` line per figure:
 
     <scenario>_<precision>_pred_agreement X   share of pixels whose class equals the golden's
@@ -22,12 +22,22 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / 'shared'
+GOLDEN = ROOT / 'tests' / 'data' / 'golden'
+
+
+def _test_helper(name: str):
+    """A module of tests/ (conftest: the fixture models as the tests build them; goldens: the
+    golden files' reader), loaded from the checkout."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'tests' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_scenario(spec: dict, image: np.ndarray, precision: str, device: str):
-    sys.path.insert(0, str(ROOT / 'tests'))
-    from conftest import run_pipeline, tiny_segmentor   # the fixture models, as the tests build them
+    conftest = _test_helper('conftest')
+    run_pipeline, tiny_segmentor = conftest.run_pipeline, conftest.tiny_segmentor
     settings = dict(spec['settings'])
     upsampler = settings.pop('upsampler', 'jbu_one')
     model = tiny_segmentor(spec['classes'], upsampler=upsampler, precision=precision,
@@ -42,15 +52,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--precision', nargs='+', default=['fp32', 'bf16'])
     p.add_argument('--device', default='cpu')
-    p.add_argument('--golden', default=str(SHARED / 'golden'))
+    p.add_argument('--golden', default=str(GOLDEN))
     args = p.parse_args(argv)
     golden = Path(args.golden)
     manifest = json.loads((golden / 'manifest.json').read_text())
     scenarios = {k: v for k, v in manifest.items() if 'classes' in v}
+    goldens = _test_helper('goldens')
     for precision in args.precision:
         worst, start = 1.0, time.perf_counter()
         for name, spec in sorted(scenarios.items()):
-            gold = np.load(golden / f'{name}.npz')
+            gold = goldens.load_scenario(golden, name, spec)
             probs, pred = run_scenario(spec, gold['image'], precision, args.device)
             agree = float((pred == gold['pred']).mean())
             drift = float(np.abs(probs - gold['probs'].astype(np.float32)).max())

@@ -12,9 +12,9 @@ EXAMPLES = """\
 examples:
   python tools/webui.py                                   # released CLIP ViT-B/16 + JBU_One
   python tools/webui.py --data-dir /data/scenes --port 8080
-  python tools/webui.py --pretrained ../shared/fixtures/tiny_clip/tiny-clip-vit-b16.pt \\
-      --model-cfg ../shared/fixtures/tiny_clip/tiny-clip-vit-b16.json \\
-      --upsampler-ckpt ../shared/fixtures/simfeatup/tiny_jbu_one.ckpt
+  python tools/webui.py --pretrained tests/data/models/tiny_clip/tiny-clip-vit-b16.pt \\
+      --model-cfg tests/data/models/tiny_clip/tiny-clip-vit-b16.json \\
+      --upsampler-ckpt tests/data/models/simfeatup/tiny_jbu_one.ckpt
 
 The page binds to 127.0.0.1 (this machine only) unless --host says otherwise, answers only
 to the Host names 127.0.0.1, localhost, the bound address and --allow-host, and its API needs

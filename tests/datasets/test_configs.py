@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from conftest import SHARED
+from conftest import DATA
 from synthetic_data import cpu_only  # noqa: F401  (fixture)
 from synthetic_data import (CONFIGS, config_names, dataset_facts, make_synthetic_dataset,
                             use_fixture_model)
@@ -17,7 +17,7 @@ from segearth_ov.evaluation.run import evaluate, load_config
 
 pytestmark = pytest.mark.usefixtures('cpu_only')
 
-DATASETS_MD = SHARED / 'docs' / 'datasets.md'
+DATASETS_MD = DATA / 'reference' / 'datasets.md'
 # HRSID is described in the notes below the table, not in it
 HRSID = dict(config='hrsid', dataset='HRSIDDataset', classes=('background', 'ship'),
              prompts=['background', 'ship,boat'], settings={'prob_thd': 0.6, 'slide_crop': 0},
@@ -26,7 +26,7 @@ HRSID = dict(config='hrsid', dataset='HRSIDDataset', classes=('background', 'shi
 
 
 def parse_table() -> dict[str, dict]:
-    """The rows of the table in ../shared/docs/datasets.md, by config name."""
+    """The rows of the table in tests/data/reference/datasets.md, by config name."""
     rows = {}
     for line in DATASETS_MD.read_text(encoding='utf-8').splitlines():
         cells = [c.strip() for c in line.strip().strip('|').split('|')]

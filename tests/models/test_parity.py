@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import goldens
 from conftest import GOLDEN, JBU_CKPT, load_manifest, model_device, run_pipeline, tiny_segmentor
 
 SCENARIOS = {k: v for k, v in load_manifest().items() if 'classes' in v}
@@ -13,7 +14,7 @@ BASELINES = load_manifest(folder=GOLDEN / 'baselines')
 
 
 def _check(name, spec, folder):
-    gold = np.load(folder / f'{name}.npz')
+    gold = goldens.load_scenario(folder, name, spec)
     settings = dict(spec['settings'])
     upsampler = settings.pop('upsampler', 'jbu_one')
     settings.setdefault('precision', 'fp32')     # parity is in float32 on every device
@@ -54,7 +55,7 @@ def test_baseline_matches_reference(name):
 @pytest.mark.parametrize('name', ['jbu_one', 'jbu_stack'])
 def test_upsampler_matches_reference(name):
     from segearth_ov.models.upsamplers import build_upsampler
-    gold = np.load(GOLDEN / f'upsampler_{name}.npz')
+    gold = goldens.load(GOLDEN / f'upsampler_{name}.npz.xz')
     up = build_upsampler(name, 64, 16, str(JBU_CKPT[name]))
     up.to(model_device())
     with torch.no_grad():
@@ -70,7 +71,7 @@ def test_bf16_switch_keeps_99_percent_agreement(name):
     """precision='bf16' (ViT autocast) is offered because it agrees on ≥ 99 % of pixels
     (tools/precision_drift.py measures every scenario; vanilla is the worst, ≈ 99.2 %)."""
     spec = SCENARIOS[name]
-    gold = np.load(GOLDEN / f'{name}.npz')
+    gold = goldens.load_scenario(GOLDEN, name, spec)
     settings = dict(spec['settings'])
     model = tiny_segmentor(spec['classes'], upsampler=settings.pop('upsampler', 'jbu_one'),
                            precision='bf16', **settings)
@@ -80,7 +81,7 @@ def test_bf16_switch_keeps_99_percent_agreement(name):
 
 
 def _fp16_agreement(name, spec, folder):
-    gold = np.load(folder / f'{name}.npz')
+    gold = goldens.load_scenario(folder, name, spec)
     settings = dict(spec['settings'], precision='fp16')
     model = tiny_segmentor(spec['classes'], upsampler=settings.pop('upsampler', 'jbu_one'),
                            **settings)

@@ -8,24 +8,24 @@ import os
 import re
 
 import pytest
-from conftest import SHARED, load_script
+from conftest import DATA, load_script
 from openpyxl import load_workbook
 from synthetic_data import CONFIGS, cli_options, cpu_only, make_synthetic_dataset  # noqa: F401
 
 from segearth_ov.evaluation import methods, paper_tables as pt
 from segearth_ov.evaluation.run import load_config
 
-SEEDS = SHARED / 'seeds'
-# table name → (seed file prefix, table number in that paper)
-SOURCES = {**{f'segearth-{n}': ('001', n) for n in range(2, 10)},
-           **{f'hg-{n}': ('003', n) for n in range(1, 7)}}
+TABLES = DATA / 'paper_tables'     # the papers' tables, as extracted from their text
+# table name → (file of that paper's tables, table number in that paper)
+SOURCES = {**{f'segearth-{n}': ('segearth_ov2_tables.txt', n) for n in range(2, 10)},
+           **{f'hg-{n}': ('hg_rsovsseg_tables.txt', n) for n in range(1, 7)}}
 
 
 # ---------------------------------------------------------------- the seed's tables
-def seed_rows(prefix: str, number: int) -> list[list[str]]:
+def seed_rows(file: str, number: int) -> list[list[str]]:
     """The tab-separated rows holding numbers of table `number` in the seed text: the lines
     after its caption ("TABLE n" or "**Table n.**") up to the first line of prose."""
-    text = next(SEEDS.glob(f'{prefix}_*.txt')).read_text(encoding='utf-8').split('\n')
+    text = (TABLES / file).read_text(encoding='utf-8').split('\n')
     caption = re.compile(rf'^(TABLE {number}\s*$|\*\*Table {number}\.\*\*)')
     start = next(i for i, line in enumerate(text) if caption.match(line))
     i = start + 1
