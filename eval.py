@@ -59,8 +59,11 @@ def run(args) -> int:
                                             load_config, missing_data)
     from segearth_ov.utils.checkpoints import CheckpointError
     from segearth_ov.utils.distributed import init_mmengine_distributed
-    if not os.path.isfile(args.config):
-        return _error(f'config not found: {args.config} (the benchmark configs: configs/cfg_*.py)')
+    from segearth_ov.utils.paths import NotFoundError, find_config
+    try:
+        args.config = str(find_config(args.config))     # a path, or a bare name from anywhere
+    except NotFoundError as err:
+        return _error(f'{err} (the benchmark configs: configs/cfg_*.py)')
     try:
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
                           args.show_dir)

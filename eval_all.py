@@ -46,12 +46,9 @@ def parse_args(argv=None):
 
 
 def config_path(name: str) -> Path:
-    """A config file from a path or a dataset name."""
-    p = Path(name)
-    if p.suffix == '.py':
-        return p
-    stem = name if name.startswith('cfg_') else f'cfg_{name}'
-    return ROOT / 'configs' / f'{stem}.py'
+    """A config file from a path or a dataset name (segearth_ov.utils.paths.find_config)."""
+    from segearth_ov.utils.paths import find_config
+    return find_config(name)
 
 
 def select(args) -> list[Path]:

@@ -55,7 +55,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 
 stamp="$VENV/.segearth-installed"
-req_hash="$(cat "$ROOT/requirements.txt" "$ROOT/tools/install.sh" | sha256sum | cut -c1-16)"
+req_hash="$(cat "$ROOT/requirements.txt" "$ROOT/pyproject.toml" "$ROOT/tools/install.sh" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$req_hash" ]; then
     log "environment up to date ($VENV)"
     exit 0

@@ -16,8 +16,6 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
@@ -36,9 +34,12 @@ def parse_args(argv=None):
 
 def build_config(args):
     from mmengine.config import Config
-    if not os.path.isfile(args.config):
-        raise SystemExit(f'config not found: {args.config} (see configs/hg_rsovsseg/)')
     from segearth_ov.evaluation.cfg_options import ConfigKeyError, check_cfg_options
+    from segearth_ov.utils.paths import NotFoundError, find_config
+    try:
+        args.config = str(find_config(args.config))
+    except NotFoundError as err:
+        raise SystemExit(f'error: {err} (see configs/hg_rsovsseg/)') from None
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         try:

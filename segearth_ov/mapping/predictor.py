@@ -29,6 +29,7 @@ from .outputs import (SceneSummary, class_map_writer, output_paths, overlay_titl
 from .raster_io import (NODATA_LABEL, SceneReader, crs_name, gdal_env, is_georeferenced,
                         open_raster, pixel_size_m, select_bands)
 from .tiling import LogitBlender, RowResampler, TilePlan, chunk_rows_for
+from ..utils.paths import find_config
 from .vectors import class_probability
 
 logger = logging.getLogger('segearth_ov')
@@ -107,7 +108,7 @@ def slide_settings(model=None, settings: dict | None = None) -> tuple[int, int]:
     cfg = {}
     if settings.get('config') is not None:
         from mmengine.config import Config
-        cfg = Config.fromfile(settings['config']).model
+        cfg = Config.fromfile(str(find_config(settings['config']))).model
         if cfg.get('type') != 'SegEarthSegmentation':      # a trained model: its test_cfg
             from ..models.segmentors.hg_rsovsseg import slide_test_cfg, test_cfg_slide
             return test_cfg_slide(cfg.get('test_cfg') if crop is None else
@@ -225,7 +226,7 @@ def build_model(classes, config: str | None = None, checkpoint: str | None = Non
     import segearth_ov  # noqa: F401  (registers the segmentor)
     from mmengine.config import Config
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(config).model.to_dict()
+    cfg = Config.fromfile(str(find_config(config))).model.to_dict()
     cfg.pop('name_path', None)
     if cfg.get('type') != 'SegEarthSegmentation':
         return _trained_model(MODELS, cfg, lines, checkpoint, settings)
