@@ -23,7 +23,6 @@ import sys
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
 
 
 def parse_args(argv=None):
