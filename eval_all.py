@@ -45,9 +45,14 @@ def parse_args(argv=None):
 
 
 def config_path(name: str) -> Path:
-    """A config file from a path or a dataset name (segearth_ov.utils.paths.find_config)."""
-    from segearth_ov.utils.paths import find_config
-    return find_config(name)
+    """A config file from a path or a dataset name (segearth_ov.utils.paths.find_config); a
+    name found nowhere stays as `cfg_<name>.py`, skipped later as "no such config"."""
+    from segearth_ov.utils.paths import NotFoundError, find_config
+    try:
+        return find_config(name)
+    except NotFoundError:
+        stem = Path(name).stem
+        return Path(stem if stem.startswith('cfg_') else f'cfg_{stem}').with_suffix('.py')
 
 
 def select(args) -> list[Path]:

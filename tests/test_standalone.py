@@ -62,7 +62,7 @@ def test_a_plain_clone_runs_the_tiny_demo_and_the_parity_tests(tmp_path):
     subprocess.run(['git', 'clone', '-q', '--no-hardlinks', str(ROOT), str(clone)], check=True)
     assert sorted(p.name for p in clone.parent.iterdir()) == ['SegEarth-OV']
     env = _env(SEGEARTH_CACHE=str(tmp_path / 'cache'))
-    demo = subprocess.run(['make', 'demo-tiny', f'VENV={VENV}'], cwd=clone, env=env,
+    demo = subprocess.run(['make', '-o', 'install', 'demo-tiny', f'VENV={VENV}'], cwd=clone, env=env,
                           capture_output=True, text=True, timeout=600)
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     out = clone / 'work_dirs' / 'demo_tiny'
