@@ -75,7 +75,7 @@ def test_a_plain_clone_runs_the_tiny_demo_and_the_parity_tests(tmp_path):
         cwd=clone, env=dict(env, PYTHONPATH=str(clone)), capture_output=True, text=True,
         timeout=600)
     assert parity.returncode == 0, parity.stdout[-3000:]
-    assert ' 3 passed' in parity.stdout, parity.stdout[-500:]
+    assert '\n3 passed' in parity.stdout, parity.stdout[-500:]
 
 
 @pytest.mark.parametrize('command', ['segearth-predict', 'segearth-webui', 'segearth-eval',
