@@ -5,7 +5,9 @@ needs.
 Why: every upload and every job writes to --work-dir, and the registries live as long as the
 server; without limits a long session (or a page sending uploads in a loop) fills the disk
 and the memory. Checked at start (folders of earlier runs too), before and after each
-upload or pick, at each job's submission and end, and when the page loads.
+upload or pick, at each job's submission and end, and when the page loads. Only folders
+the server made (`make_folder`: its marker inside) are ever removed, and an upload's
+reservation never removes a finished job's result.
 """
 from __future__ import annotations
 

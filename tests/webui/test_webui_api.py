@@ -195,7 +195,7 @@ def test_pick_plain_image_and_cancel(env, tmp_path, monkeypatch, request):
     cancel_asked.set()
     st = wait(client, j3['id'])
     assert st['state'] == 'cancelled' and st['message'] == 'cancelled while running'
-    assert not list((root / 'work' / 'jobs' / j3['id']).glob('big_*'))
+    assert not (root / 'work' / 'jobs' / j3['id']).exists()          # not even its folder
     assert client.get(f'/api/jobs/{j3["id"]}/download/labels').status_code == 409
 
 
@@ -215,10 +215,10 @@ def test_rejections(env, case):
     elif case == 'oversized':
         r = client.post('/api/scenes', params={'name': 'huge.tif'}, content=b'0' * (2 * 2 ** 20), headers=RAW)
         assert r.status_code == 413 and 'larger than the limit' in r.json()['error']
-        # without a Content-Length (chunked), the stream is cut at the limit
+        # without a Content-Length (chunked): refused, the page always sends one
         r = client.post('/api/scenes', params={'name': 'huge.tif'},
                         content=iter([b'0' * 2 ** 19] * 4), headers=RAW)
-        assert r.status_code == 413 and 'larger than the limit' in r.json()['error']
+        assert r.status_code == 411 and 'Content-Length' in r.json()['error']
         assert not list((root / 'work' / 'uploads').rglob('huge.tif'))
     elif case == 'dotdot_upload':
         r = client.post('/api/scenes', params={'name': '../evil.tif'}, content=b'x', headers=RAW)

@@ -121,7 +121,7 @@ def test_vrt_in_data_dir_is_refused_unless_all_inside(tmp_path, secret):
                       ('nested.vrt', 'outside the data folder'),
                       ('curl.vrt', 'not a plain file path'),
                       ('python.vrt', 'pixel-function code'),
-                      ('photo.jpg', 'not well-formed XML')]:
+                      ('photo.jpg', 'GDAL cannot open')]:
         r = client.post('/api/scenes/pick', json={'path': name})
         assert r.status_code == 400 and why in r.json()['error'], (name, r.text)
 
