@@ -139,15 +139,19 @@ class Housekeeper:
             sizes = {id(it): folder_size(it.folder) for it in keep if it.folder is not None}
             total = sum(sizes.values()) + sum(self._inflight.values())
             # the folder's limit: oldest first, anything not in use; room for a reservation:
-            # uploads only (a finished job's result is never removed for one)
+            # uploads only (a finished job's result is never removed for one), and only
+            # when that makes room enough
             for need, kinds in ((0, ('scene', 'job')), (reserve, ('scene',))):
-                for it in list(keep):
+                removable = [it for it in keep if it.folder is not None and not it.busy
+                             and it.kind in kinds]
+                if need and total + need - sum(sizes[id(it)] for it in removable) > lim.max_bytes:
+                    break
+                for it in removable:
                     if total + need <= lim.max_bytes:
                         break
-                    if it.folder is not None and not it.busy and it.kind in kinds:
-                        self._drop(it)
-                        keep.remove(it)
-                        total -= sizes[id(it)]
+                    self._drop(it)
+                    keep.remove(it)
+                    total -= sizes[id(it)]
             return lim.max_bytes - total
 
     def begin_upload(self, folder: Path, length: int) -> None:

@@ -19,9 +19,15 @@ import pytest
 
 pytest.importorskip('fastapi')
 
-from test_webui_security import (RAW, SECRET, png_pixels, raw_band_vrt,  # noqa: E402
-                                 simple_vrt, upload)
-from webui_helpers import make_app, make_client, serve, synthetic_geotiff  # noqa: E402
+from test_webui_security import (
+    RAW,
+    SECRET,
+    png_pixels,
+    raw_band_vrt,
+    simple_vrt,
+    upload,
+)
+from webui_helpers import make_app, make_client, serve, synthetic_geotiff
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ def web_hits():
     hits = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):           # noqa: N802  (the stdlib's name)
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(404)
             self.end_headers()
@@ -113,22 +119,27 @@ def test_vrt_is_judged_by_what_gdal_opens(tmp_path, secret, web_hits):
     assert hits == []
 
 
-def test_sidecar_files_are_never_opened(tmp_path, secret):
-    """side.tif with side.tif.ovr (and .msk) next to it, each a VRT of an outside file: the
-    low-zoom tiles (which GDAL would serve from the .ovr) equal those of the same GeoTIFF
-    alone in a folder, and so does the job's class map."""
-    data = tmp_path / 'data'
+def test_sidecar_files_are_never_opened(tmp_path):
+    """side.tif with side.tif.ovr and side.tif.msk next to it, each a VRT of an outside file
+    (GDAL opens such sidecars itself, whatever their format): the low-zoom tiles (which GDAL
+    would serve from the .ovr) equal those of the same GeoTIFF alone in a folder."""
+    data, outside = tmp_path / 'data', tmp_path / 'outside'
     (data / 'clean').mkdir(parents=True)
-    synthetic_geotiff(data / 'side.tif', 64)
+    outside.mkdir()
+    (outside / 'secret.bin').write_bytes(bytes(range(256)) * 16)        # 64 × 64 bytes
+    synthetic_geotiff(data / 'side.tif', 256)
     shutil.copy(data / 'side.tif', data / 'clean' / 'side.tif')
-    (data / 'side.tif.ovr').write_text(raw_band_vrt(secret, 32, 32))
-    (data / 'side.tif.msk').write_text(raw_band_vrt(secret, 64, 64))
+    one = raw_band_vrt(outside / 'secret.bin', 64, 64)
+    band = one[one.index('<VRTRasterBand'):one.index('</VRTDataset>')]
+    (data / 'side.tif.ovr').write_text(one.replace('</VRTDataset>', band.replace(
+        'band="1"', 'band="2"') + band.replace('band="1"', 'band="3"') + '</VRTDataset>'))
+    (data / 'side.tif.msk').write_text(raw_band_vrt(outside / 'secret.bin', 256, 16))
     client = make_client(make_app(tmp_path / 'work', data))
     sides = [client.post('/api/scenes/pick', json={'path': p}).json()
              for p in ('side.tif', 'clean/side.tif')]
     (south, west), (north, east) = sides[0]['bounds']
     lat, lon = (south + north) / 2, (west + east) / 2
-    for z in (10, 11, 12):
+    for z in (10, 11, 12, 14):
         n = 2 ** z
         x = int((lon + 180) / 360 * n)
         y = int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n)
@@ -140,15 +151,15 @@ def test_sidecar_files_are_never_opened(tmp_path, secret):
 def test_start_up_removes_only_what_the_server_made(tmp_path):
     """--work-dir at a folder with the user's own files, older than --keep-hours: they stay;
     only a folder the server made (with its marker) goes."""
-    from segearth_ov.webui.retention import MARKER, Limits
+    from segearth_ov.webui.retention import Limits
     work = tmp_path / 'work'
     theirs = [work / 'jobs' / 'notes.txt', work / 'jobs' / 'analysis' / 'results.csv',
               work / 'uploads' / 'photos.zip']
     mine = work / 'jobs' / 'old-job'
-    for f in theirs + [mine / 'x_labels.tif', mine / MARKER]:
+    for f in theirs + [mine / 'x_labels.tif', mine / '.segearth-webui']:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b'0' * 100)
-    for f in [*theirs, theirs[1].parent, mine, mine / MARKER]:
+    for f in [*theirs, theirs[1].parent, mine, mine / '.segearth-webui']:
         os.utime(f, (time.time() - 7200, time.time() - 7200))
     client = make_client(make_app(work, limits=Limits(keep_hours=1, max_work_gb=1e-6)))
     assert client.get('/api/info').status_code == 200          # the page loads: prunes again
@@ -158,7 +169,6 @@ def test_start_up_removes_only_what_the_server_made(tmp_path):
 def test_queries_and_memory_are_bounded(tmp_path, monkeypatch):
     """One class with 300 synonyms is refused, and so is a job whose peak memory, as the
     predictor estimates it, is above --max-job-gb, with both numbers."""
-    from segearth_ov.mapping.estimates import model_memory_bytes, peak_memory
     from segearth_ov.mapping.predictor import SceneOptions, slide_settings
     from segearth_ov.mapping.raster_io import opened
     from segearth_ov.webui.jobs import JobQueue
@@ -173,6 +183,7 @@ def test_queries_and_memory_are_bounded(tmp_path, monkeypatch):
         '256' in r.json()['error']
     assert client.post('/api/jobs', json=dict(scene=sid, classes='a;b')).status_code == 200
     synonyms = 'tree,' + ','.join(f'tree{i}' for i in range(199))
+    from segearth_ov.mapping.estimates import model_memory_bytes, peak_memory
     with opened(scene) as src:
         _, parts = peak_memory(src, SceneOptions(), slide_settings(settings=app.state.jobs.settings),
                                1, 200, model_memory_bytes(), save_probs=True)
@@ -214,8 +225,8 @@ def test_stalled_uploads_never_evict_a_finished_job(tmp_path, monkeypatch):
     from segearth_ov.webui.retention import Limits
 
     def execute(self, job):         # a finished job with 100 KiB of results
-        from segearth_ov.webui.retention import make_folder
-        make_folder(job.out_dir)
+        job.out_dir.mkdir(parents=True)
+        (job.out_dir / '.segearth-webui').touch()
         (job.out_dir / 'out.bin').write_bytes(b'0' * 100 * 1024)
         job.result = {'seconds': 0.0, 'classes': []}
 
@@ -307,7 +318,7 @@ def test_names_modes_websockets_and_download_names(tmp_path):
     out = work / 'jobs' / job['id']
     assert client.get(f'/api/jobs/{job["id"]}/download/polygons',
                       params={'format': 'geojson'}).status_code == 200
-    mode = lambda p: stat.S_IMODE(p.stat().st_mode)     # noqa: E731
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
     up = next((work / 'uploads').iterdir())
     assert {mode(p) for p in (work, work / 'uploads', work / 'jobs', up, out)} == {0o700}
     files = [f for f in [*up.iterdir(), *out.iterdir()] if f.is_file()]

@@ -16,7 +16,6 @@ from ..safety import RequestError
 from ..scenes import open_user_file
 from . import AppContext, png_response
 
-
 DOWNLOADS = ('labels', 'overlay', 'summary')       # the job's files a user may download
 
 
@@ -116,7 +115,7 @@ def router(ctx: AppContext) -> APIRouter:
                     probabilities={n: round(float(v), 3) for n, v in zip(names, p)})
 
     @api.get('/api/jobs/{jid}/download/{kind}')
-    def download(jid: str, kind: str, format: str = 'gpkg'):     # noqa: A002  (query name)
+    def download(jid: str, kind: str, format: str = 'gpkg'):
         from fastapi.responses import FileResponse
 
         from ...mapping.vectors import MEDIA_TYPES, VECTOR_FORMATS
