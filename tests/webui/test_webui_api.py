@@ -268,7 +268,14 @@ def test_basemap_is_off_by_default_and_checked(tmp_path):
     assert build_parser().parse_args([]).basemap is None
     assert make_client(make_app(tmp_path / 'a')).get('/api/info').json()['basemap'] is None
     url = 'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
-    assert make_client(make_app(tmp_path / 'b', basemap=url)).get('/api/info').json()['basemap'] == url
+    r = make_client(make_app(tmp_path / 'b', basemap=url)).get('/api/info')
+    assert r.json()['basemap'] == url
+    # the page's policy: images from here and the basemap's host only ({s}: its subdomains)
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in \
+        r.headers['content-security-policy']
+    r = make_client(make_app(tmp_path / 'd', basemap='https://{s}.tile.example.org/{z}/{x}/{y}.png'))
+    assert "img-src 'self' data: https://*.tile.example.org;" in \
+        r.get('/').headers['content-security-policy']
     for bad in ('file:///etc/{z}/{x}/{y}', 'https://tiles.example/{z}/{x}.png',
                 'javascript:alert(1)//{z}{x}{y}', 'https://x.example/{z}/{x}/{y}"><script>'):
         with pytest.raises(ValueError, match='--basemap'):

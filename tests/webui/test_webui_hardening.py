@@ -19,23 +19,9 @@ import pytest
 
 pytest.importorskip('fastapi')
 
-from test_webui_security import (
-    RAW,
-    SECRET,
-    png_pixels,
-    raw_band_vrt,
-    simple_vrt,
-    upload,
-)
-from webui_helpers import make_app, make_client, serve, synthetic_geotiff
-
-
-@pytest.fixture
-def secret(tmp_path):
-    path = tmp_path / 'outside' / 'secret.bin'
-    path.parent.mkdir()
-    path.write_bytes(SECRET)
-    return path
+from test_webui_security import (RAW, png_pixels, raw_band_vrt, secret,  # noqa: E402, F401
+                                 simple_vrt, upload)
+from webui_helpers import make_app, make_client, serve, synthetic_geotiff  # noqa: E402
 
 
 @pytest.fixture
