@@ -43,6 +43,7 @@ def browser(tmp_path, no_proxy):
                  '--disable-sync', '--window-size=1280,800',
                  f'--user-data-dir={tmp_path / "chromium-profile"}'):
         opts.add_argument(flag)
+    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})      # the console's messages
     opts.add_experimental_option('prefs', {'download.default_directory': str(downloads),
                                            'download.prompt_for_download': False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -136,3 +137,6 @@ def test_class_names_are_text_never_markup(server, browser, tmp_path):
     with urllib.request.urlopen(server.split('#')[0]) as r:
         policy = r.headers['Content-Security-Policy']
     assert "script-src 'self'" in policy and "img-src 'self' data:;" in policy
+    # the page itself (Leaflet included) needs nothing the policy refuses
+    console = [e['message'] for e in browser.get_log('browser')]
+    assert not [m for m in console if 'Content Security Policy' in m], console

@@ -326,3 +326,23 @@ def test_names_modes_websockets_and_download_names(tmp_path):
               client.get(f'/api/scenes/{sid}/image.png')):
         assert r.status_code == 404 and 'my scene.tif' in r.json()['error'], r.text
         assert str(tmp_path) not in r.text
+
+
+def test_first_tiles_asked_at_once_are_served(tmp_path):
+    """A browser asks for a screenful of tiles at once, right after the scene opens: each
+    is a PNG (rio-tiler's first import raced in the server's threads: 500s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    app = make_app(tmp_path / 'work')
+    scene = synthetic_geotiff(tmp_path / 'scene.tif', 64)
+    with serve(app) as port, httpx.Client(base_url=f'http://127.0.0.1:{port}', trust_env=False,
+                                          headers={'X-SegEarth-Token': app.state.token}) as c:
+        sid = c.post('/api/scenes', params={'name': 's.tif'}, content=scene.read_bytes(),
+                     headers=RAW).json()['id']
+        urls = [f'/api/scenes/{sid}/tiles/19/{x}/{y}.png'
+                for x in range(272264, 272270) for y in range(175659, 175665)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(c.get, urls))
+    assert [r.status_code for r in answers] == [200] * len(urls)
+    assert all(r.content[:4] == b'\x89PNG' for r in answers)

@@ -39,7 +39,6 @@ function makeMap(simple) {
   if (state.map) state.map.remove();
   state.base = state.overlay = null;
   state.map = L.map('map', simple ? { crs: L.CRS.Simple, minZoom: -6, maxZoom: 6 } : { maxZoom: 22 });
-  state.map.attributionControl.setPrefix('Leaflet');    // its default prefix has inline styles (CSP)
   state.map.on('click', pixelQuery);
 }
 function showScene(scene) {
