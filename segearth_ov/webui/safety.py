@@ -68,7 +68,7 @@ async def save_stream(chunks, target: Path, length: int, idle_s: float) -> int:
                     chunk = await asyncio.wait_for(stream.__anext__(), idle_s)
                 except StopAsyncIteration:
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise RequestError(f'the upload stalled: no data for {idle_s:g} s after '
                                        f'{size} of {length} bytes; send it again', 408) from None
                 size += len(chunk)

@@ -13,6 +13,7 @@ import io
 import warnings
 
 import numpy as np
+
 # imported here, once, when the app is made: the first tiles are cut in several threads at
 # once, and a first import racing in two threads fails ("cannot import name 'Reader'")
 from rio_tiler.errors import TileOutsideBounds
