@@ -37,13 +37,10 @@ def tile_seconds_cpu(tile: int) -> float:
     return SECONDS_PER_TILE_CPU * (tile / 448) ** 2
 
 
-def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: int,
-                  num_queries: int, model_bytes: int, save_probs: bool = False) -> list[str]:
-    """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
-    bands, alpha = select_bands(src, options.bands, options.sar, str(path))
+def peak_memory(src, options: SceneOptions, slide: tuple, num_classes: int,
+                num_queries: int, model_bytes: int, save_probs: bool = False):
+    """(the tiling plan, the estimated peak memory of predicting one input by part, bytes)."""
     plan = plan_scene(src, options, slide)
-    crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
-    size = pixel_size_m(src.crs, src.transform)
     chunk = chunk_rows_for(plan.width, num_queries)
     parts = plan.memory_bytes(num_classes, num_queries, chunk, save_probs)
     parts['model weights'] = model_bytes
@@ -51,6 +48,17 @@ def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: i
                                      * max(1.0, (plan.tile_size / 448) ** 2))
     parts['libraries (torch, mmseg, GDAL)'] = int(LIBRARIES_GB * 2 ** 30)
     parts['GDAL block cache (max)'] = raster_io.GDAL_CACHE_MB * 2 ** 20
+    return plan, parts
+
+
+def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: int,
+                  num_queries: int, model_bytes: int, save_probs: bool = False) -> list[str]:
+    """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
+    bands, alpha = select_bands(src, options.bands, options.sar, str(path))
+    plan, parts = peak_memory(src, options, slide, num_classes, num_queries, model_bytes,
+                              save_probs)
+    crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
+    size = pixel_size_m(src.crs, src.transform)
     lines = [f'{path}: {src.count} band(s) {src.dtypes[0]}, using {bands}'
              + (f' (alpha band {alpha} as mask)' if alpha else '')
              + f', nodata {band_nodata_text(src, bands, options.nodata)}',

@@ -36,6 +36,9 @@ def build_parser(prog=None):
     g.add_argument('--port', type=int, default=7860)
     g.add_argument('--work-dir', default='work_dirs/webui', help='uploads and job outputs')
     g.add_argument('--max-upload-mb', type=float, default=1024, help='upload size limit')
+    g.add_argument('--max-job-gb', type=float, default=None,
+                   help="a job whose peak memory, as --dry-run estimates it, is larger is "
+                   "refused (default: 3/4 of this machine's memory)")
     g.add_argument('--basemap', metavar='URL-TEMPLATE',
                    help='a web map under the scene, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png '
                    '(default: none — nothing the page shows comes from the internet; with it, '
@@ -73,7 +76,8 @@ def main(argv=None, prog=None) -> int:
                         args.max_queued)
         app = create_app(settings, scene_options(args), args.data_dir, Path(args.work_dir),
                          args.max_upload_mb, args.threads, classes, host=args.host,
-                         allow_hosts=args.allow_host, limits=limits, basemap=args.basemap)
+                         allow_hosts=args.allow_host, limits=limits, basemap=args.basemap,
+                         max_job_gb=args.max_job_gb)
     except ValueError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
