@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import raster_io
 from .predictor import SceneOptions, plan_scene
 from .raster_io import band_nodata, crs_name, pixel_size_m, select_bands
+from .sources import remote_setting
 from .tiling import chunk_rows_for
 
 # ---- measured on the project's CPU machine (ViT-B/16 + JBU_One, slide 224/112)
@@ -51,6 +52,8 @@ def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: i
                                      * max(1.0, (plan.tile_size / 448) ** 2))
     parts['libraries (torch, mmseg, GDAL)'] = int(LIBRARIES_GB * 2 ** 30)
     parts['GDAL block cache (max)'] = raster_io.GDAL_CACHE_MB * 2 ** 20
+    if getattr(path, 'remote', False):      # a URL: the ranges GDAL keeps downloaded
+        parts['GDAL remote range cache (max)'] = int(remote_setting('CPL_VSIL_CURL_CACHE_SIZE'))
     lines = [f'{path}: {src.count} band(s) {src.dtypes[0]}, using {bands}'
              + (f' (alpha band {alpha} as mask)' if alpha else '')
              + f', nodata {band_nodata_text(src, bands, options.nodata)}',
