@@ -90,6 +90,9 @@ def build_parser(prog: str | None = None, inputs: bool = True,
                    '(https://, s3://, gs://, az://: read window by window) or STAC JSON '
                    '(an Item, ItemCollection or catalogue, file or URL: one scene per item)')
     _model_options(p)
+    p.add_argument_group('STAC inputs (docs/cloud.md)').add_argument(
+        '--asset', help="the items' asset to read (default: the visual/RGB one; with --bands "
+        'red,green,blue: the asset holding those bands, else one asset per band)')
     _output_options(p)
     return p
 
@@ -132,8 +135,6 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('input conversion')
     g.add_argument('--bands', type=_bands, help='band numbers (from 1) used as R,G,B, or one '
                    'band, e.g. 3,2,1 or 1; for STAC items also common names, e.g. red,green,blue')
-    g.add_argument('--asset', help='STAC inputs: the asset to read (default: the visual/RGB '
-                   'one; with --bands names, the asset holding them)')
     g.add_argument('--sar', action='store_true', help='SAR input: the AlignEarth conversion '
                    '(chosen automatically with --clip-type AlignEarth)')
     g.add_argument('--linear-sar', action='store_true', help='SAR values are linear '
@@ -237,6 +238,9 @@ def model_settings(args) -> dict:
 def scene_options(args):
     """SceneOptions of the flags (band names are the STAC inputs', resolved per item)."""
     bands = None if band_names(args.bands) else args.bands
+    if bands is None and args.bands and not hasattr(args, 'inputs'):     # the map page's
+        raise ValueError(f'--bands {",".join(args.bands)}: names choose bands of STAC items, '
+                         'inputs of tools/predict.py; here give band numbers, e.g. 3,2,1')
     return predictor.SceneOptions(bands=bands, sar=args.sar or args.linear_sar,
                                   linear_sar=args.linear_sar, nodata=args.nodata,
                                   percentiles=tuple(args.percentiles),

@@ -66,9 +66,10 @@ def redact(text: str, url: str | None = None) -> str:
     """`text` (e.g. a GDAL message) without the query string of `url` or of any URL in it."""
     if url:
         parts = urlsplit(url)
-        for secret in (parts.query, parts.fragment, parts.netloc.rpartition('@')[0]):
-            if secret:
-                text = text.replace(secret, '…')
+        for secret in ('?' + parts.query, '#' + parts.fragment,
+                       parts.netloc.rpartition('@')[0] + '@'):
+            if len(secret) > 1:
+                text = text.replace(secret, '')
     return re.sub(r'(https?://)[^/\s@]+@', r'\1', re.sub(r'(https?://[^\s?#\'"]+)\?[^\s\'",]*',
                                                          r'\1', text))
 
@@ -105,13 +106,12 @@ def as_input(item):
 
 
 def url_stem(url: str) -> str:
-    return PurePosixPath(urlsplit(url).path).stem or urlsplit(url).netloc
+    return PurePosixPath(urlsplit(url).path).stem or urlsplit(url).hostname or 'scene'
 
 
 def stem_of(item) -> str:
     """The name of an input's outputs: the file name's stem, or a STAC item's id."""
-    item = as_input(item)
-    return item.stem
+    return as_input(item).stem
 
 
 def provenance(item) -> dict:
@@ -142,8 +142,9 @@ def open_message(source: Source, err: BaseException) -> tuple[str, int | None]:
     name = str(source)
     m = re.search(r'HTTP response code: (\d+)', cause)
     # the object stores' own words (/vsis3/, /vsigs/, /vsiaz/ parse the error document)
-    code = int(m[1]) if m else 404 if re.search(r'not found|NoSuchKey|does not exist', cause) \
-        else 403 if re.search(r'AccessDenied|Access Denied|Forbidden', cause) else None
+    code = int(m[1]) if m else \
+        404 if re.search(r'not found|NoSuchKey|does not exist', cause, re.I) else \
+        403 if re.search(r'AccessDenied|Access Denied|Forbidden', cause, re.I) else None
     if not source.remote:
         return f'{name} cannot be read as a raster (GDAL: {cause})', None
     if code:
@@ -153,10 +154,10 @@ def open_message(source: Source, err: BaseException) -> tuple[str, int | None]:
         except ValueError:
             reason = 'error'
         hint = {401: 'access denied: give credentials', 403: 'access denied: a signed URL may '
-                'have expired (sign it again), or the credentials in the environment do not '
-                'allow reading it (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*; '
-                'AWS_NO_SIGN_REQUEST=YES for a public bucket)',
-                404: 'no file at this URL: check it (a STAC item may point to a moved asset)'}
+                'have expired: sign it again; or the credentials in the environment (AWS_*, '
+                'GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*) do not allow reading it; '
+                'AWS_NO_SIGN_REQUEST=YES reads a public bucket',
+                404: 'no file at this URL: check it; a STAC item may point to a moved asset'}
         return f'{name}: HTTP {code} {reason} ({hint.get(code, "the server refused the read")})', code
     if 'range downloading not supported' in cause.lower():
         return f'{name}: the server does not answer HTTP range requests', None

@@ -141,9 +141,10 @@ def item_source(item, where: str, asset: str | None = None, bands=None) -> Sourc
                              f'{",".join(names)} (its bands: '
                              f'{",".join(b or "?" for b in asset_bands(item.assets[asset]))})')
     layers, keys_used = [], []
-    for n in names:             # one asset per band: by its band's common name, else its key
-        key = next((k for k, a in item.assets.items() if asset_bands(a) == [n]),
-                   n if n in item.assets else None)
+    for n in names:     # one asset per band: by its band's common name or its key, a COG first
+        found = [k for k, a in item.assets.items() if asset_bands(a) == [n] or k == n]
+        key = min(found, key=lambda k: (k != n, 'tiff' not in (item.assets[k].media_type or '')),
+                  default=None)
         if key is None:
             raise ImageReadError(f'item {item.id}: no asset holds the band {n!r} (its assets: '
                                  f'{keys}); choose an asset with --asset, or other --bands')

@@ -90,14 +90,15 @@ def served(tmp_path_factory):
     win = CROPS['item-b']
     for b, common in zip((1, 2, 3), ('red', 'green', 'blue')):
         cog(OEM_TILE, root / f'b_{common}.tif', win, [b])
+    (root / 'multi.json').write_text(json.dumps(item('multi', {     # as Sentinel-2's
+        f'B0{k}': {'href': f'b_{c}.tif', 'type': COG_TYPE, 'roles': ['data'],
+                   'eo:bands': [{'name': f'B0{k}', 'common_name': c}]}
+        for k, c in zip((4, 3, 2), ('red', 'green', 'blue'))})))
     cog(OEM_TILE, root / 'b_4band.tif', win, [3, 1, 2, 3])      # blue, red, green, blue
     bands = [{'name': f'B{k}', 'common_name': c} for k, c in
              enumerate(('coastal', 'red', 'green', 'blue'), 1)]
-    (root / 'multi.json').write_text(json.dumps(item('multi', {
-        **{f'B0{k}': {'href': f'b_{c}.tif', 'type': COG_TYPE, 'roles': ['data'],
-                      'eo:bands': [{'name': f'B0{k}', 'common_name': c}]}
-           for k, c in zip((4, 3, 2), ('red', 'green', 'blue'))},
-        'stack': {'href': 'b_4band.tif', 'type': COG_TYPE, 'roles': ['data'],
+    (root / 'four.json').write_text(json.dumps(item('four', {      # as NAIP's 4-band image
+        'image': {'href': 'b_4band.tif', 'type': COG_TYPE, 'roles': ['data'],
                   'eo:bands': bands}})))
     return root
 
@@ -257,15 +258,19 @@ def test_stac_assets_and_bands_by_common_name(server, served, tmp_path):
     model = W.stub(32)
     ref = segearth_ov.predict(served / 'item-b.tif', model=model, **OPTIONS)
     url = server.url('multi.json')
-    [three] = cli.expand_inputs([url], bands=('red', 'green', 'blue'))
-    [stack] = cli.expand_inputs([url], asset='stack', bands=('red', 'green', 'blue'))
-    assert three.asset == 'B04,B03,B02' and stack.asset == 'stack'
+    rgb = ('red', 'green', 'blue')
+    [three] = cli.expand_inputs([url], bands=rgb)
+    [stack] = cli.expand_inputs([server.url('four.json')], bands=rgb)
+    assert (three.stem, three.asset, stack.stem, stack.asset) == ('multi', 'B04,B03,B02',
+                                                                  'four', 'image')
     for source in (three, stack):
-        assert source.stem == 'multi'
         assert np.array_equal(segearth_ov.predict(source, model=model, **OPTIONS), ref)
     with pytest.raises(ImageReadError, match=r'item multi has no visual \(RGB\) asset: choose one '
-                                             r'with --asset \(its assets: B02, B03, B04, stack\)'):
+                                             r'with --asset \(its assets: B02, B03, B04\)'):
         cli.expand_inputs([url])
+    with pytest.raises(ImageReadError, match=r"asset 'image' has no bands named red,green,nir "
+                                             r'\(its bands: coastal,red,green,blue\)'):
+        cli.expand_inputs([server.url('four.json')], asset='image', bands=('red', 'green', 'nir'))
     with pytest.raises(ImageReadError, match=r"no asset holds the band 'nir'"):
         cli.expand_inputs([url], bands=('nir', 'red', 'green'))
     with pytest.raises(ImageReadError, match=r"item multi: no asset 'B08'"):
