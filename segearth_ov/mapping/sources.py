@@ -97,11 +97,12 @@ class Source:
 
 
 def as_input(item):
-    """A Source for URLs and Sources, a Path for anything else (a local file)."""
+    """A Source for URL strings and Sources, a Path for anything else (a local file; a
+    Path is never read remotely, whatever it spells)."""
     if isinstance(item, Source):
         return item
-    if is_url(str(item)):
-        return Source(str(item), url_stem(str(item)))
+    if is_url(item):
+        return Source(item, url_stem(item))
     return Path(item)
 
 

@@ -137,7 +137,8 @@ def test_a_window_and_a_plan_read_byte_ranges_not_the_file(server, served, capsy
     local = rasterio.open(served / 'scene.tif').read(1, window=Window(256, 256, 256, 256))
     assert np.array_equal(block, local)
     window_bytes = server.sent('scene.tif') - header
-    assert window_bytes < size / 8                 # one of 16 tiles (and a header reread)
+    # one of the 16 tiles (180 KB of 3 MB) and the header again (the dry run's dataset closed)
+    assert window_bytes < size / 10
     gets = [s for s in server.log if s.sent]
     assert gets and all(s.range and s.status == 206 for s in gets)
     assert SECRET not in out
@@ -159,7 +160,7 @@ def test_url_class_map_equals_the_local_file_and_keeps_secrets_out(server, serve
     summary = json.loads((tmp_path / 'remote' / 'item-a_summary.json').read_text())
     assert summary['input'] == server.url('item-a.tif')
     size = (served / 'item-a.tif').stat().st_size
-    assert server.sent('item-a.tif') < 1.5 * size + 65_536
+    assert server.sent('item-a.tif') <= size      # each byte once, at most
     assert 'TOPSECRET' not in texts(tmp_path) + printed.out + printed.err
 
 
