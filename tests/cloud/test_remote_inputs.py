@@ -87,6 +87,9 @@ def served(tmp_path_factory):
                 for name in CROPS]
     (root / 'search.json').write_text(json.dumps({'type': 'FeatureCollection',
                                                   'features': features}))
+    gone = item('gone', {'visual': {'href': 'gone.tif', 'type': COG_TYPE, 'roles': ['visual']}})
+    (root / 'moved.json').write_text(json.dumps({'type': 'FeatureCollection',
+                                                 'features': [features[0], gone]}))
     win = CROPS['item-b']
     for b, common in zip((1, 2, 3), ('red', 'green', 'blue')):
         cog(OEM_TILE, root / f'b_{common}.tif', win, [b])
@@ -254,6 +257,7 @@ def test_a_dropped_connection_is_retried(server, served, caplog):
 
 # ------------------------------------------------------------------------------ STAC
 def test_stac_assets_and_bands_by_common_name(server, served, tmp_path):
+    from segearth_ov.apis import stac_sources
     """--bands red,green,blue of an item with one asset per band, or of one four-band asset
     (eo:bands common names), reads the same pixels as the RGB file; a missing visual asset,
     asset or band is named with what exists."""
@@ -262,7 +266,7 @@ def test_stac_assets_and_bands_by_common_name(server, served, tmp_path):
     url = server.url('multi.json')
     rgb = ('red', 'green', 'blue')
     [three] = cli.expand_inputs([url], bands=rgb)
-    [stack] = cli.expand_inputs([server.url('four.json')], bands=rgb)
+    [stack] = stac_sources(server.url('four.json'), bands=rgb)
     assert (three.stem, three.asset, stack.stem, stack.asset) == ('multi', 'B04,B03,B02',
                                                                   'four', 'image')
     for source in (three, stack):
@@ -279,6 +283,20 @@ def test_stac_assets_and_bands_by_common_name(server, served, tmp_path):
         cli.expand_inputs([url], asset='B08')
     with pytest.raises(ValueError, match='no input is STAC JSON; for a file give band numbers'):
         cli.expand_inputs([str(served / 'scene.tif')], bands=('red', 'green', 'blue'))
+
+
+def test_region_plan_of_a_saved_search_reads_headers_only(server, tmp_path, capsys):
+    """--dry-run of a region over an ItemCollection: one scene per item, named by its id;
+    an item whose asset is gone (404) is a failed unit of its own, named with the URL."""
+    argv = [server.url('moved.json'), '--classes', 'road;water', '--region', '--dry-run',
+            '--ranks', '2', '--out', str(tmp_path)]
+    assert region.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '2 work unit(s) over 2 rank(s) (2 scene(s))' in out
+    assert '  item-a: 200 × 160 px (rows 0-160), ' in out
+    assert f'  gone: error: {server.url("gone.tif")}: HTTP 404 Not Found' in out
+    reads = [s for s in server.log if s.sent and s.path.endswith('.tif')]
+    assert reads and all(s.range.startswith('bytes=0-') for s in reads)
 
 
 def test_two_process_region_over_an_item_collection(server, served, tmp_path):
