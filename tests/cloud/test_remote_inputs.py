@@ -285,6 +285,15 @@ def test_stac_assets_and_bands_by_common_name(server, served, tmp_path):
         cli.expand_inputs([str(served / 'scene.tif')], bands=('red', 'green', 'blue'))
 
 
+def test_the_map_page_refuses_band_names(capsys):
+    """The map page reads local files only: STAC band names are not its --bands."""
+    from segearth_ov.webui.cli import main
+    assert main(['--bands', 'red,green,blue']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --bands red,green,blue: names choose bands of STAC items, inputs of '
+        'tools/predict.py; here give band numbers, e.g. 3,2,1')
+
+
 def test_region_plan_of_a_saved_search_reads_headers_only(server, tmp_path, capsys):
     """--dry-run of a region over an ItemCollection: one scene per item, named by its id;
     an item whose asset is gone (404) is a failed unit of its own, named with the URL."""
