@@ -84,7 +84,8 @@ def scene_summary(path, src, georef, model, options, plan, reader, summary, file
     if overlay:
         written.append(str(files['overlay']))
     return dict(
-        input=str(path), **provenance(path), height=src.height, width=src.width, bands=reader.bands,
+        input=str(path), **provenance(path),
+        height=src.height, width=src.width, bands=reader.bands,
         dtype=src.dtypes[reader.bands[0] - 1], nodata_value=reader.nodata,
         crs=crs_name(src.crs) if georef else None,
         transform=list(src.transform)[:6] if georef else None,

@@ -136,8 +136,9 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
         remove_partials(out, records, stem, False)
         t0 = time.perf_counter()
         secs = sum(json.loads(records.path(b.id).read_text()).get('seconds', 0) for b in blocks)
-        result = assemble_scene(model, blocks, inputs[stem], records, out, job.options, job.fmt,
-                                job.save_probs, job.probs_dtype, job.overlay, secs, job.vector)
+        result = assemble_scene(model, blocks, inputs[stem], records, out, job.options,
+                                job.fmt, job.save_probs, job.probs_dtype, job.overlay, secs,
+                                job.vector)
         records.write(stem, scene_files(result, out), rank=rank, blocks=len(blocks),
                       seconds=secs + time.perf_counter() - t0)
         for b in blocks:             # the scene's record now stands for its blocks
