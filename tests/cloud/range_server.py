@@ -2,8 +2,13 @@
 requests, as object stores and CDNs do, and records every request and the bytes it sent:
 what the tests of remote reading count. Modes per file name, set by the test:
 `ignore_range` (answers every GET with the whole file, as a plain web server without range
-support), `refuse` (name → status, e.g. 403: an expired signature), `drops` (the connection is cut halfway through the next N answers to ranges
-that do not start at byte 0: a network that fails while the pixels are read)."""
+support), `refuse` (name → status, e.g. 403: an expired signature), `busy` (name → N: the
+next N requests get 503, which GDAL retries), `drops` (the connection is cut halfway through the next N answers to ranges
+that do not start at byte 0: a network that fails while the pixels are read).
+
+`url(name)` starts with a random folder of this server (also accepted without it, as an S3
+endpoint's bucket paths are): GDAL caches what it learnt of a URL for the process, and a
+later test's server may get the same port."""
 from __future__ import annotations
 
 import http.server
@@ -28,10 +33,13 @@ class RangeServer:
     ignore_range: set = field(default_factory=set)
     drops: dict = field(default_factory=dict)
     refuse: dict = field(default_factory=dict)
+    busy: dict = field(default_factory=dict)
     log: list = field(default_factory=list)
 
     def __enter__(self):
+        import secrets
         server = self
+        self.prefix = secrets.token_hex(4)
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
@@ -47,8 +55,12 @@ class RangeServer:
 
             def answer(self, head: bool):
                 name = urlsplit(self.path).path.lstrip('/')      # the query is ignored
+                name = name.removeprefix(server.prefix + '/')
                 file = server.root / name
                 rng = self.headers.get('Range')
+                if server.busy.get(name):
+                    server.busy[name] -= 1
+                    server.refuse[name] = 503
                 if not name or not file.is_file() or name in server.refuse:
                     status = server.refuse.get(name, 404)
                     code = {404: 'NoSuchKey', 403: 'AccessDenied'}.get(status, 'Error')
@@ -61,6 +73,8 @@ class RangeServer:
                     if not head:
                         self.wfile.write(body)
                     server.log.append(Served(name, status, rng, 0))
+                    if status == 503:
+                        server.refuse.pop(name)
                     return
                 data = file.read_bytes()
                 m = re.fullmatch(r'bytes=(\d+)-(\d*)', rng or '')
@@ -112,8 +126,12 @@ class RangeServer:
         self.thread.join(10)
         return False
 
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
     def url(self, name: str) -> str:
-        return f'http://127.0.0.1:{self.httpd.server_address[1]}/{name}'
+        return f'http://127.0.0.1:{self.port}/{self.prefix}/{name}'
 
     def sent(self, name: str) -> int:
         return sum(s.sent for s in self.log if s.path == name)

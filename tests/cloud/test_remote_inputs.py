@@ -186,7 +186,7 @@ def test_s3_urls_read_through_gdal_with_the_environment_credentials(server, serv
     bucket = served / 'bucket'
     bucket.mkdir(exist_ok=True)
     (bucket / 'item-c.tif').write_bytes((served / 'item-c.tif').read_bytes())
-    monkeypatch.setenv('AWS_S3_ENDPOINT', server.url('')[len('http://'):].rstrip('/'))
+    monkeypatch.setenv('AWS_S3_ENDPOINT', f'127.0.0.1:{server.port}')
     monkeypatch.setenv('AWS_HTTPS', 'NO')
     monkeypatch.setenv('AWS_VIRTUAL_HOSTING', 'FALSE')
     monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'AKIAEXAMPLE')
@@ -237,6 +237,17 @@ def test_a_server_without_range_requests(server, served, monkeypatch, caplog):
                            'requests, so it cannot be read window by window, and it is 3 MB, '
                            'above the 1 MB fetched whole')
     assert 'curl -o' in text and 'TOPSECRET' not in text
+
+
+def test_busy_answers_are_retried_by_gdal(server, served):
+    """503 (a busy server, a throttling store) is retried by GDAL under REMOTE_GDAL's
+    GDAL_HTTP_MAX_RETRY (GDAL's own default is no retry), for the header and the pixels."""
+    model = W.stub(32)
+    server.busy['item-a.tif'] = 2
+    labels = segearth_ov.predict(server.url('item-a.tif'), model=model, **OPTIONS)
+    assert np.array_equal(labels, segearth_ov.predict(served / 'item-a.tif', model=model,
+                                                      **OPTIONS))
+    assert [s.status for s in server.log][:3] == [503, 503, 200]
 
 
 def test_a_dropped_connection_is_retried(server, served, caplog):
