@@ -89,6 +89,8 @@ class Source:
     layers: tuple = ()
 
     def __str__(self) -> str:
+        if self.layers and self.item:       # bands of several assets: the item names them
+            return f'{self.item} [{self.asset}]'
         return public_url(self.href) if is_url(self.href) else self.href
 
     @property

@@ -87,6 +87,14 @@ def served(tmp_path_factory):
                 for name in CROPS]
     (root / 'search.json').write_text(json.dumps({'type': 'FeatureCollection',
                                                   'features': features}))
+    import pystac
+    catalog = pystac.Catalog('crops', 'the three crops as a static catalogue')
+    for f in features:
+        stac_item = pystac.Item.from_dict(json.loads(json.dumps(f)))
+        for asset in stac_item.assets.values():     # the item's JSON is in cat/<id>/
+            asset.href = f'../../{asset.href}'
+        catalog.add_item(stac_item)
+    catalog.normalize_and_save(str(root / 'cat'), pystac.CatalogType.SELF_CONTAINED)
     gone = item('gone', {'visual': {'href': 'gone.tif', 'type': COG_TYPE, 'roles': ['visual']}})
     (root / 'moved.json').write_text(json.dumps({'type': 'FeatureCollection',
                                                  'features': [features[0], gone]}))
@@ -267,6 +275,23 @@ def test_a_dropped_connection_is_retried(server, served, caplog):
 
 
 # ------------------------------------------------------------------------------ STAC
+def test_stac_catalogue_and_local_items(server, served):
+    """A static catalogue by URL (its items read through their links) and a saved search
+    as a local file: one scene per item, asset hrefs resolved against their documents."""
+    from segearth_ov.apis import stac_sources
+    remote = stac_sources(server.url('cat/catalog.json'))
+    assert sorted((s.stem, s.href, s.item) for s in remote) == [
+        (name, server.url(f'{name}.tif'), server.url(f'cat/{name}/{name}.json'))
+        for name in sorted(CROPS)]
+    local = cli.expand_inputs([str(served / 'search.json')])
+    assert [(s.stem, s.href, s.remote) for s in local] == [
+        (name, str(served / f'{name}.tif'), False) for name in CROPS]
+    model = W.stub(32)
+    ref = segearth_ov.predict(served / 'item-c.tif', model=model, **OPTIONS)
+    for source in (remote[-1], local[-1]):
+        assert np.array_equal(segearth_ov.predict(source, model=model, **OPTIONS), ref)
+
+
 def test_stac_assets_and_bands_by_common_name(server, served, tmp_path):
     from segearth_ov.apis import stac_sources
     """--bands red,green,blue of an item with one asset per band, or of one four-band asset
@@ -280,6 +305,7 @@ def test_stac_assets_and_bands_by_common_name(server, served, tmp_path):
     [stack] = stac_sources(server.url('four.json'), bands=rgb)
     assert (three.stem, three.asset, stack.stem, stack.asset) == ('multi', 'B04,B03,B02',
                                                                   'four', 'image')
+    assert str(three) == f'{url} [B04,B03,B02]'
     for source in (three, stack):
         assert np.array_equal(segearth_ov.predict(source, model=model, **OPTIONS), ref)
     with pytest.raises(ImageReadError, match=r'item multi has no visual \(RGB\) asset: choose one '
