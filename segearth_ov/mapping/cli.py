@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..utils import advice
 from ..utils.runtime import cli_logging
 from ..utils.images import RASTER_SUFFIXES, ImageReadError, parse_bands
 from . import predictor
+from .sources import as_input, is_url, stem_of
+from .stac import band_names, is_stac, stac_sources
 
 EXAMPLES = """\
 examples:
@@ -29,6 +33,10 @@ examples:
   python tools/predict.py big.tif --classes "road;building" --dry-run
   python tools/predict.py scene.tif --classes "background;building;road" --vector gpkg \\
       --vector-classes "building;road" --vector-min-area 20 --vector-simplify 0.5
+  python tools/predict.py https://example.org/cog.tif s3://bucket/scene.tif --classes "road;tree"
+  python tools/predict.py search.json --asset visual --region --classes "road;tree" --out DIR
+      (URLs are read window by window; a STAC Item/ItemCollection/catalogue: one scene per
+      item, named by its id; --bands red,green,blue by common name: docs/cloud.md)
 
 outputs per input (in --out): <stem>_labels.tif (class map: input's CRS and transform, nodata
 255, colour table and class names; .png for plain images), <stem>_probs.tif (--save-probs),
@@ -44,10 +52,15 @@ and machines with torchrun. Its options: python tools/predict.py --region --help
 
 
 def _bands(text: str):
+    """Band numbers (3,2,1), or common names of a STAC item's bands (red,green,blue)."""
+    names = [b.strip() for b in text.split(',')]
+    if all(re.fullmatch(r'[A-Za-z][A-Za-z0-9_]*', b) for b in names):
+        return tuple(b.lower() for b in names)
     try:
         return parse_bands(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+        raise argparse.ArgumentTypeError(f'{err}, or common names of STAC bands, e.g. '
+                                         'red,green,blue') from None
 
 
 def _positive_int(flag: str):
@@ -73,8 +86,13 @@ def build_parser(prog: str | None = None, inputs: bool = True,
         _model_options(p)
         return p
     p.add_argument('inputs', nargs='+', metavar='INPUT',
-                   help='image files (GeoTIFF/TIFF, PNG, JPEG), folders or glob patterns')
+                   help='image files (GeoTIFF/TIFF, PNG, JPEG), folders, glob patterns, URLs '
+                   '(https://, s3://, gs://, az://: read window by window) or STAC JSON '
+                   '(an Item, ItemCollection or catalogue, file or URL: one scene per item)')
     _model_options(p)
+    p.add_argument_group('STAC inputs (docs/cloud.md)').add_argument(
+        '--asset', help="the items' asset to read (default: the visual/RGB one; with --bands "
+        'red,green,blue: the asset holding those bands, else one asset per band)')
     _output_options(p)
     return p
 
@@ -116,7 +134,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group('input conversion')
     g.add_argument('--bands', type=_bands, help='band numbers (from 1) used as R,G,B, or one '
-                   'band, e.g. 3,2,1 or 1')
+                   'band, e.g. 3,2,1 or 1; for STAC items also common names, e.g. red,green,blue')
     g.add_argument('--sar', action='store_true', help='SAR input: the AlignEarth conversion '
                    '(chosen automatically with --clip-type AlignEarth)')
     g.add_argument('--linear-sar', action='store_true', help='SAR values are linear '
@@ -218,7 +236,12 @@ def model_settings(args) -> dict:
 
 
 def scene_options(args):
-    return predictor.SceneOptions(bands=args.bands, sar=args.sar or args.linear_sar,
+    """SceneOptions of the flags (band names are the STAC inputs', resolved per item)."""
+    bands = None if band_names(args.bands) else args.bands
+    if bands is None and args.bands and not hasattr(args, 'inputs'):     # the map page's
+        raise ValueError(f'--bands {",".join(args.bands)}: names choose bands of STAC items, '
+                         'inputs of tools/predict.py; here give band numbers, e.g. 3,2,1')
+    return predictor.SceneOptions(bands=bands, sar=args.sar or args.linear_sar,
                                   linear_sar=args.linear_sar, nodata=args.nodata,
                                   percentiles=tuple(args.percentiles),
                                   resize_long_side=args.resize_long_side, gsd=args.gsd,
@@ -232,14 +255,29 @@ def parsed_inputs(args):
         raise ValueError('give --classes or --classes-file, not both')
     classes = predictor.parse_classes(args.classes_file or args.classes)
     check_out_folder(args.out)
-    return classes, model_settings(args), scene_options(args), expand_inputs(args.inputs)
+    paths = expand_inputs(args.inputs, args.asset, args.bands)
+    return classes, model_settings(args), scene_options(args), paths
 
 
-def expand_inputs(inputs) -> list[Path]:
-    """Files, folders (their images, sorted) and glob patterns → image paths (in order)."""
+def expand_inputs(inputs, asset: str | None = None, bands=None) -> list:
+    """Files, folders (their images, sorted), glob patterns, URLs and STAC documents (one
+    `sources.Source` per item: `asset`, or `bands` by common name) → inputs, in order.
+    `bands` names are only for STAC items; `asset` only with STAC inputs."""
     import glob
     paths = []
+    stac_given = any(is_stac(i) for i in inputs)
+    if (asset or band_names(bands)) and not stac_given:
+        raise ValueError(('--asset' if asset else f'--bands {",".join(bands)}') + ' chooses '
+                         'among the assets or bands of STAC items, and no input is STAC JSON'
+                         + ('' if asset else '; for a file give band numbers, e.g. 3,2,1'))
     for item in inputs:
+        item = str(item) if isinstance(item, Path) else item
+        if is_stac(item):
+            paths += stac_sources(item, asset, bands)
+            continue
+        if is_url(item):
+            paths.append(as_input(item))
+            continue
         p = Path(item)
         if p.is_dir():
             paths += sorted(q for q in p.iterdir()
@@ -255,7 +293,7 @@ def expand_inputs(inputs) -> list[Path]:
         raise ImageReadError(f'no image found in {", ".join(map(str, inputs))}')
     stems = {}
     for p in paths:
-        stems.setdefault(p.stem, []).append(str(p))
+        stems.setdefault(stem_of(p), []).append(str(p))
     same = [names for names in stems.values() if len(names) > 1]
     if same:   # outputs are named after the stem: the second would replace the first's
         raise ValueError(f'inputs {" and ".join(same[0])} have the same name, so their outputs '
@@ -313,12 +351,13 @@ def main(argv=None, prog: str | None = None) -> int:
     for path in tqdm(paths, desc='files', unit='file', disable=args.quiet or len(paths) < 2):
         try:
             result = predictor.predict_file(
-                path, model, args.out, options=scene_options(args), fmt=args.format,
+                path, model, args.out, options=replace(options), fmt=args.format,
                 save_probs=args.save_probs, probs_dtype=args.probs_dtype,
                 overlay=not args.no_overlay, progress=not args.quiet, vector=vector)
         except (ImageReadError, ValueError, OSError) as err:
             failed += 1
-            print(f'error: {path}: {err}', file=sys.stderr)
+            print(f'error: {err}' if str(err).startswith(str(path)) else
+                  f'error: {path}: {err}', file=sys.stderr)
             continue
         except Exception as err:    # noqa: BLE001  one input's failure must not end the batch
             failed += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import raster_io
 from .predictor import SceneOptions, plan_scene
 from .raster_io import band_nodata, crs_name, pixel_size_m, select_bands
+from .sources import remote_setting
 from .tiling import chunk_rows_for
 
 # ---- measured on the project's CPU machine (ViT-B/16 + JBU_One, slide 224/112)
@@ -57,6 +58,8 @@ def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: i
     bands, alpha = select_bands(src, options.bands, options.sar, str(path))
     plan, parts = peak_memory(src, options, slide, num_classes, num_queries, model_bytes,
                               save_probs)
+    if getattr(path, 'remote', False):      # a URL: the ranges GDAL keeps downloaded
+        parts['GDAL remote range cache (max)'] = int(remote_setting('CPL_VSIL_CURL_CACHE_SIZE'))
     crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
     size = pixel_size_m(src.crs, src.transform)
     lines = [f'{path}: {src.count} band(s) {src.dtypes[0]}, using {bands}'

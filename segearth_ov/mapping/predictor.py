@@ -28,6 +28,7 @@ from .outputs import (SceneSummary, class_map_writer, output_paths, overlay_titl
                       polygon_writer, scene_summary, write_scene_files)
 from .raster_io import (NODATA_LABEL, SceneReader, crs_name, gdal_env, is_georeferenced,
                         open_raster, pixel_size_m, select_bands)
+from .sources import as_input
 from .tiling import LogitBlender, RowResampler, TilePlan, chunk_rows_for
 from ..utils.paths import find_config
 from .vectors import class_probability
@@ -299,7 +300,8 @@ def sar_default(options: SceneOptions, model) -> SceneOptions:
 # --------------------------------------------------------------------------- the API
 def predict(image, classes=None, *, model=None, return_probs: bool = False,
             progress: bool = False, **options):
-    """Segment an image (a path, or an H×W / H×W×bands array) with typed class names.
+    """Segment an image (a path, a URL — https://, s3://, gs://, az:// — or an H×W /
+    H×W×bands array) with typed class names.
 
     `classes`: "building,roof,house;road;water,river" (classes by ';', synonyms by ','), a
     list of such lines, or a class-name file. `model`: a built SegEarthSegmentation to reuse
@@ -323,7 +325,7 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
         raise ValueError(f'model settings {sorted(settings)} have no effect on a built model: '
                          'build another one (or set them as attributes, e.g. model.prob_thd)')
     ensure_classes(model, class_names)
-    name = str(image) if not isinstance(image, np.ndarray) else 'array'
+    name = str(as_input(image)) if not isinstance(image, np.ndarray) else 'array'
     with gdal_env(), open_raster(image, name) as src:
         scene_opts = sar_default(scene_opts, model)
         reader = scene_reader(src, scene_opts, name)
@@ -338,7 +340,7 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
             if probs is not None:
                 probs[:, rows] = p
 
-        with _progress(plan.n_tiles, Path(name).name, progress) as bar:
+        with _progress(plan.n_tiles, name.rsplit('/', 1)[-1], progress) as bar:
             segment_scene(model, reader, plan, sink, bar)
     return (labels, probs) if return_probs else labels
 
@@ -347,7 +349,8 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                  fmt: str = 'auto', save_probs: bool = False, probs_dtype: str = 'uint8',
                  overlay: bool = True, progress: bool = True, title: str | None = None,
                  driver: str | None = None, vector=None) -> dict:
-    """Segment one image file and write its outputs into `out_dir`; returns the summary.
+    """Segment one image file (or URL, or STAC `sources.Source`) and write its outputs
+    into `out_dir`; returns the summary.
 
     Outputs: `<stem>_labels.tif` (georeferenced uint8 class map, nodata 255, colour table,
     class names; `.png` for plain images or fmt='png'), `<stem>_probs.tif` (save_probs),
@@ -358,7 +361,7 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
     `<stem>_polygons.<format>`, the class regions as polygons, streamed with the class map.
     """
     options = sar_default(options or SceneOptions(), model)
-    path, out_dir = Path(path), Path(out_dir)
+    path, out_dir = as_input(path), Path(out_dir)
     names = model.class_names.names
     t0 = time.perf_counter()
     with gdal_env(), open_raster(path, str(path), driver) as src:
@@ -380,7 +383,7 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                 polygons.write(r0, labels, class_probability(labels, probs))
 
         with writer, polygons or contextlib.nullcontext(), \
-                _progress(plan.n_tiles, path.name, progress) as bar:
+                _progress(plan.n_tiles, str(path).rsplit('/', 1)[-1], progress) as bar:
             segment_scene(model, reader, plan, sink, bar)
         seconds = time.perf_counter() - t0
         result = scene_summary(path, src, georef, model, options, plan, reader, summary, files,

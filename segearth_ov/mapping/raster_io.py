@@ -60,7 +60,8 @@ def quiet_georeference():
 # ------------------------------------------------------------------------------ reading
 @contextlib.contextmanager
 def open_raster(image, name: str = 'image', driver: str | None = None):
-    """A rasterio dataset for a file path or an H×W / H×W×B numpy array (bands last).
+    """A rasterio dataset for a file path, a URL or STAC `sources.Source` (read remotely,
+    window by window), or an H×W / H×W×B numpy array (bands last).
 
     `driver`: the only GDAL driver allowed to open the file (e.g. the one a web upload was
     checked with); without it GDAL picks one by content, and a file can look like a VRT.
@@ -82,6 +83,11 @@ def open_raster(image, name: str = 'image', driver: str | None = None):
                 dst.write(np.moveaxis(arr, 2, 0))
             with mem.open() as src:
                 yield src
+        return
+    from .sources import Source, as_input, open_source
+    if isinstance(as_input(image), Source):        # a URL or a STAC item's asset(s)
+        with open_source(as_input(image), driver) as src:
+            yield src
         return
     path = Path(image)
     if not path.is_file():
