@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The map page's picture in docs/webui.md (segearth_ov/webui/screenshot.py says how).
 
-    python tools/webui_screenshot.py                      # released weights: a real map
-    python tools/webui_screenshot.py --pretrained ... --model-cfg ... --upsampler-ckpt ...
+    python tools/webui_screenshot.py                      # the tiny test models (as in the docs)
+    python tools/webui_screenshot.py --clip-type CLIP --out work_dirs/webui.png   # released weights
 """
 import sys
 

@@ -4,8 +4,8 @@ Why a program: the page's look (class colours, legend, popup) changes with the c
 screenshot taken by hand goes stale unnoticed. This starts the page on a free port with the
 predictor's model options, has headless Chromium (Debian's chromium + chromium-driver, as the
 browser test uses) upload the demo tile, type the classes, run, click the map, and saves the
-window. With the released weights (the default) the map is meaningful; the tiny test models
-make the same picture of meaningless classes in seconds.
+window. Without model options it uses the tiny test models of tests/data/models, as the
+picture in docs/webui.md does (no downloads; the classes are meaningless, the page is real).
 """
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES = 'building,roof,house;road;tree,forest;water,river;grass'
 CHROMIUM, CHROMEDRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
+MODELS = ROOT / 'tests' / 'data' / 'models'
+FIXTURE = dict(pretrained=MODELS / 'tiny_clip' / 'tiny-clip-vit-b16.pt',
+               model_cfg=MODELS / 'tiny_clip' / 'tiny-clip-vit-b16.json',
+               upsampler_ckpt=MODELS / 'simfeatup' / 'tiny_jbu_one.ckpt')
 
 
 def build_parser(prog=None):
@@ -110,8 +114,11 @@ def main(argv=None, prog=None) -> int:
     if leaflet_dir() is None:
         print('error: Leaflet is not installed: run tools/install.sh', file=sys.stderr)
         return 2
+    settings = model_settings(args)
+    if not {'pretrained', 'model_cfg', 'upsampler_ckpt', 'config', 'clip_type'} & set(settings):
+        settings.update({k: str(v) for k, v in FIXTURE.items()})
     with tempfile.TemporaryDirectory() as work:
-        app = create_app(model_settings(args), scene_options(args), None, Path(work),
+        app = create_app(settings, scene_options(args), None, Path(work),
                          max_upload_mb=1024, threads=args.threads)
         srv, thread, sock = _server(app)
         try:

@@ -200,11 +200,11 @@ def test_demo_help_explains_every_option(capsys):
     demo = load_script('demo.py')
     with pytest.raises(SystemExit):
         demo.parse_args(['--help'])
-    text = capsys.readouterr().out
+    options = capsys.readouterr().out.split('\noptions:\n', 1)[1]
     for flag, words in (('--out', 'output folder'), ('--device', 'cpu, cuda'),
                         ('--prob-thd', 'probability'), ('--vit-type', 'ViT-B/32')):
-        block = text.split(flag, 1)[1].split('\n  --', 1)[0]
-        assert words in block, (flag, block)
+        block = options.split(f'\n  {flag} ', 1)[1].split('\n  --', 1)[0]
+        assert words in ' '.join(block.split()), (flag, block)
 
 
 def test_offline_both_missing_weight_files_are_named_together(tmp_path, monkeypatch, capsys):
@@ -231,7 +231,7 @@ def test_roads_and_paved_surfaces_stand_out_on_grey():
     colours = class_colours(names).astype(int)
     for name, c in zip(names[:3], colours[:3]):
         assert c.max() - c.min() >= 150, (name, c)                    # saturated, not grey
-        assert np.abs(c - 128).max() >= 100, (name, c)                # far from asphalt grey
+        assert np.abs(c - 128).sum() >= 150, (name, c)                # far from asphalt grey
     road, pavement, impervious = colours[:3]
     assert np.abs(road - pavement).sum() >= 150                       # told apart on one map
     assert (impervious == pavement).all() or np.abs(impervious - road).sum() >= 150

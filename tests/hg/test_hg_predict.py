@@ -221,7 +221,8 @@ def test_trained_config_with_a_512_crop_needs_no_tile_flag(tmp_path, capsys):
               str(tmp_path / 'out')]
     assert main(common + ['--dry-run']) == 0
     captured = capsys.readouterr()
-    assert captured.err == '' and 'tiles 1 × 1 = 1 of up to 56 px' in captured.out
+    assert captured.err == '' and 'tiles 1 × 1 = 1 of up to' in captured.out
+    assert 'whole slide windows (512/341)' in captured.out
     assert main(common) == 0
     with rasterio.open(tmp_path / 'out' / 'scene0_labels.tif') as src:
         got = src.read(1)

@@ -97,12 +97,14 @@ class SegEarthSegmentation(BaseSegmentor):
 
         up_cfg = dict(feature_up_cfg or {})
         up_name, up_path = up_cfg.get('model_name', 'jbu_one'), up_cfg.get('model_path')
+        # SimFeatUp's file (downloaded if need be) is looked for before CLIP's, so that
+        # offline both missing files are named in one error, not one per try
         up_missing = None
         if feature_up and up_path != RANDOM and up_name != 'bilinear':
-            try:        # the file used, downloaded if need be; looked for before CLIP's, so
-                up_path = resolve_upsampler_weights(up_name, up_path)   # that offline both
-            except FileNotFoundError as err:                            # missing files are
-                up_missing = err                                        # named at once
+            try:
+                up_path = resolve_upsampler_weights(up_name, up_path)
+            except FileNotFoundError as err:
+                up_missing = err
         try:
             clip, tokenizer, self.weights_path = build_clip(clip_type, vit_type, pretrained,
                                                             model_cfg, quick_gelu)
