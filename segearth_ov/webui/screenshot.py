@@ -34,7 +34,8 @@ def build_parser(prog=None):
     g.add_argument('--image', default=str(ROOT / 'data' / 'demo' / 'oem_koeln_50.tif'))
     g.add_argument('--page-classes', default=CLASSES, help=f'typed in the page ({CLASSES})')
     g.add_argument('--out', default=str(ROOT / 'docs' / 'images' / 'webui.png'))
-    g.add_argument('--window', default='1280,720', help='browser window, width,height')
+    g.add_argument('--window', default='1280,960', help='browser window, width,height (default '
+                   '1280,960: the legend and the area table in view)')
     g.add_argument('--timeout', type=float, default=600, help='seconds for the run')
     return p
 
@@ -117,6 +118,8 @@ def main(argv=None, prog=None) -> int:
     settings = model_settings(args)
     if not {'pretrained', 'model_cfg', 'upsampler_ckpt', 'config', 'clip_type'} & set(settings):
         settings.update({k: str(v) for k, v in FIXTURE.items()})
+    import rio_tiler.io  # noqa: F401  imported once here: the first tile requests import it in
+    #                          several threads at once, and one of them saw it half-initialised
     with tempfile.TemporaryDirectory() as work:
         app = create_app(settings, scene_options(args), None, Path(work),
                          max_upload_mb=1024, threads=args.threads)
