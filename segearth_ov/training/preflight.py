@@ -7,9 +7,6 @@ behind; a missing data folder would only show on the next try.
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class MissingInput(FileNotFoundError):
@@ -33,8 +30,10 @@ def check_training_inputs(cfg, config_path: str) -> None:
 def _how_to_prepare(cfg, config_path: str) -> str:
     """The converter of an HG-RSOVSSeg config's `hg_dataset`, else the benchmark's."""
     from ..evaluation.run import how_to_prepare
+    from ..utils.paths import checkout
     name = (cfg.get('hg_dataset') or {}).get('name')
-    if name and (ROOT / 'tools' / 'dataset_converters' / f'{name}.py').is_file():
+    repo = checkout()
+    if name and repo and (repo / 'tools' / 'dataset_converters' / f'{name}.py').is_file():
         return f'prepare it with tools/dataset_converters/{name}.py, docs/training.md'
     return how_to_prepare(config_path)
 
