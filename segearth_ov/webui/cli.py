@@ -69,7 +69,10 @@ def main(argv=None, prog=None) -> int:
         classes = ''
         if args.classes or args.classes_file:      # the class box's first content
             from ..mapping.predictor import parse_classes
-            names = parse_classes(args.classes_file or args.classes)
+            from ..models.text.embeddings import load_class_names
+            # a --classes-file is a file, never a class name (parse_classes would take it as one)
+            names = load_class_names(args.classes_file) if args.classes_file else \
+                parse_classes(args.classes)
             classes = ';'.join(','.join(syn) for syn in names.classes)
         settings = model_settings(args)
         limits = Limits(args.keep_hours, args.max_scenes, args.max_jobs, args.max_work_gb,
@@ -78,7 +81,7 @@ def main(argv=None, prog=None) -> int:
                          args.max_upload_mb, args.threads, classes, host=args.host,
                          allow_hosts=args.allow_host, limits=limits, basemap=args.basemap,
                          max_job_gb=args.max_job_gb)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     if leaflet_dir() is None:

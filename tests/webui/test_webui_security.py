@@ -194,6 +194,16 @@ def test_cli_prints_the_token_and_takes_allow_host():
     assert page_url('::1', 80, 'T') == 'http://[::1]:80/#token=T'
 
 
+def test_cli_refuses_a_classes_file_that_does_not_exist(tmp_path, capsys):
+    """`--classes-file /typo/clases.txt` is an error naming the file, not a class called by
+    its path (before: the page opened with one class, '/typo/clases.txt')."""
+    from segearth_ov.webui.cli import main
+    assert main(['--classes-file', str(tmp_path / 'clases.txt'), '--work-dir',
+                 str(tmp_path / 'work')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: class-name file not found: ') and 'clases.txt' in err
+
+
 def _sizes(folder):
     return sum(f.stat().st_size for f in folder.rglob('*') if f.is_file())
 
