@@ -1,0 +1,50 @@
+"""Run by qgis/screenshot.sh inside QGIS (`qgis --code`): loads the plugin's provider, runs
+"Segment raster by class names" on the demo tile with the tiny models, shows the input,
+the class raster and the polygons as the plugin loads them, and saves the main window."""
+import os
+import sys
+
+from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+from qgis.PyQt.QtCore import QTimer
+from qgis.utils import iface
+
+ROOT = os.environ['SEGEARTH_ROOT']
+WORK = os.environ['SEGEARTH_SHOT_WORK']
+MODELS = os.path.join(ROOT, 'tests', 'data', 'models')
+TILE = os.path.join(ROOT, 'data', 'demo', 'oem_koeln_50.tif')
+
+
+def segment():
+    sys.path.insert(0, os.path.join(ROOT, 'qgis'))
+    import processing
+    import segearth_ov_qgis
+    global plugin
+    plugin = segearth_ov_qgis.classFactory(iface)
+    plugin.initProcessing()
+    tile = QgsRasterLayer(TILE, 'oem_koeln_50')
+    QgsProject.instance().addMapLayer(tile)
+    processing.runAndLoadResults('segearth_ov:segment_by_class_names', dict(
+        INPUT=tile, CLASSES='background;building,roof,house;road;tree,forest;water,river;grass',
+        PRETRAINED=os.path.join(MODELS, 'tiny_clip', 'tiny-clip-vit-b16.pt'),
+        MODEL_CFG=os.path.join(MODELS, 'tiny_clip', 'tiny-clip-vit-b16.json'),
+        UPSAMPLER_CKPT=os.path.join(MODELS, 'simfeatup', 'tiny_jbu_one.ckpt'), DEVICE=1,
+        OPTIONS='--gsd 1.0', OUTPUT=os.path.join(WORK, 'classes.tif'),
+        OUTPUT_POLYGONS=os.path.join(WORK, 'polygons.gpkg')))
+    root = QgsProject.instance().layerTreeRoot()
+    for layer in QgsProject.instance().mapLayers().values():
+        if layer.name().endswith(' polygons'):
+            layer.setOpacity(0.55)
+        elif layer.name().endswith(' classes'):
+            root.findLayer(layer.id()).setItemVisibilityChecked(False)
+    iface.mapCanvas().setExtent(tile.extent())
+    iface.mapCanvas().refreshAllLayers()
+    QTimer.singleShot(8000, shoot)
+
+
+def shoot():
+    iface.mainWindow().grab().save(os.environ['SEGEARTH_SHOT'])
+    QgsApplication.exit(0)
+
+
+iface.mainWindow().setGeometry(0, 0, 1400, 860)
+QTimer.singleShot(3000, segment)
