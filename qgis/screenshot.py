@@ -3,15 +3,29 @@
 the class raster and the polygons as the plugin loads them, and saves the main window."""
 import os
 import sys
+import traceback
 
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
+from qgis.PyQt.QtWidgets import QDockWidget
 from qgis.utils import iface
 
 ROOT = os.environ['SEGEARTH_ROOT']
 WORK = os.environ['SEGEARTH_SHOT_WORK']
 MODELS = os.path.join(ROOT, 'tests', 'data', 'models')
 TILE = os.path.join(ROOT, 'data', 'demo', 'oem_koeln_50.tif')
+
+
+def guarded(fn):
+    """An exception in a timer's slot would open QGIS's error dialog and wait forever."""
+    def run():
+        try:
+            fn()
+        except Exception:      # noqa: BLE001
+            with open(os.path.join(WORK, 'error.txt'), 'w') as f:
+                f.write(traceback.format_exc())
+            QgsApplication.exit(1)
+    return run
 
 
 def segment():
@@ -35,10 +49,12 @@ def segment():
         if layer.name().endswith(' polygons'):
             layer.setOpacity(0.55)
         elif layer.name().endswith(' classes'):
-            root.findLayer(layer.id()).setItemVisibilityChecked(False)
+            node = root.findLayer(layer.id())
+            node.setItemVisibilityChecked(False)
+            node.setExpanded(True)
     iface.mapCanvas().setExtent(tile.extent())
     iface.mapCanvas().refreshAllLayers()
-    QTimer.singleShot(8000, shoot)
+    QTimer.singleShot(8000, guarded(shoot))
 
 
 def shoot():
@@ -47,4 +63,7 @@ def shoot():
 
 
 iface.mainWindow().setGeometry(0, 0, 1400, 860)
-QTimer.singleShot(3000, segment)
+for dock in iface.mainWindow().findChildren(QDockWidget):
+    if dock.objectName() == 'Browser':
+        dock.hide()
+QTimer.singleShot(3000, guarded(segment))
