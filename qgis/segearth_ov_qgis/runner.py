@@ -59,7 +59,7 @@ def _has_segearth(python: Path, environ) -> bool:
     probe = 'import importlib.util, sys; sys.exit(importlib.util.find_spec("segearth_ov") is None)'
     try:
         return subprocess.run([str(python), '-c', probe], capture_output=True, env=dict(environ),
-                              timeout=60).returncode == 0
+                              cwd=os.path.abspath(os.sep), timeout=60).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 

@@ -33,7 +33,7 @@ def test_json_progress_of_a_scene_through_the_command_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     proc = subprocess.run(
         [sys.executable, str(ROOT / 'tools' / 'predict.py'), str(OEM_TILE), '--classes', CLASSES,
-         *FIXTURE, '--threads', '1', '--gsd', '2.5', '--tile', '224', '--vector', 'gpkg',
+         *FIXTURE, '--threads', '1', '--gsd', '1.25', '--tile', '224', '--vector', 'gpkg',
          '--no-overlay', '--progress', 'json', '--out', str(out)],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -46,7 +46,7 @@ def test_json_progress_of_a_scene_through_the_command_line(tmp_path):
     progress = [e for e in events if e['event'] == 'progress']
     summary = json.loads((out / 'oem_koeln_50_summary.json').read_text())
     tiles = summary['plan']['tiles']
-    assert tiles == 4           # 1000 px at 0.5 m seen at 2.5 m: 200 px in 224-px tiles, 2 × 2
+    assert tiles == 9       # 1000 px of 0.5 m seen at 1.25 m: 400 px, 3 × 3 slide windows
     assert [(e['done'], e['total']) for e in progress] == [(k, tiles) for k in range(tiles + 1)]
     assert all(e['input'] == str(OEM_TILE) and e['file'] == 1 and e['files'] == 1
                for e in progress)

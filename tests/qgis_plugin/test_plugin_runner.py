@@ -3,8 +3,6 @@ the SegEarth-OV environment, following a predictor's JSON lines, stopping it on 
 its `error:` line on failure, and the presets it offers. No QGIS needed."""
 from __future__ import annotations
 
-import os
-import stat
 import sys
 import time
 
@@ -29,22 +27,22 @@ def test_backbone_presets_are_the_projects():
 
 
 def test_environment_is_found_from_the_activated_virtualenv(tmp_path):
+    # this repository's venv: its console script
     venv = ROOT / '.venv'
-    env = dict(PATH='/nonexistent', VIRTUAL_ENV=str(venv), PYTHONPATH=str(ROOT))
-    command = runner.find_predictor('', env)
-    assert command == [str(venv / 'bin' / 'python3'), '-m', 'segearth_ov.mapping.cli'] or \
-        command == [str(venv / 'bin' / 'python'), '-m', 'segearth_ov.mapping.cli']
-    # an environment's console script comes first
+    assert runner.find_predictor('', dict(PATH='/nonexistent', VIRTUAL_ENV=str(venv))) == \
+        [str(venv / 'bin' / 'segearth-predict')]
+    # an environment without the console script: its Python, if it imports segearth_ov
     fake = tmp_path / 'env'
     (fake / 'bin').mkdir(parents=True)
-    script = fake / 'bin' / 'segearth-predict'
-    script.write_text('#!/bin/sh\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    assert runner.find_predictor('', dict(PATH='/nonexistent', VIRTUAL_ENV=str(fake))) == \
-        [str(script)]
-    # the plugin setting wins; a Python gets -m segearth_ov.mapping.cli
+    (fake / 'bin' / 'python').symlink_to(sys.executable)
+    env = dict(PATH='/nonexistent', VIRTUAL_ENV=str(fake), PYTHONPATH=str(ROOT))
+    assert runner.find_predictor('', env) == [str(fake / 'bin' / 'python'), '-m',
+                                              'segearth_ov.mapping.cli']
+    # the plugin setting wins
     assert runner.find_predictor(str(venv / 'bin' / 'python'), dict(VIRTUAL_ENV=str(fake))) == \
         [str(venv / 'bin' / 'python'), '-m', 'segearth_ov.mapping.cli']
+    assert runner.find_predictor(str(venv / 'bin' / 'segearth-predict'), {}) == \
+        [str(venv / 'bin' / 'segearth-predict')]
 
 
 def test_missing_environment_says_where_to_set_it(tmp_path):
@@ -57,8 +55,7 @@ def test_missing_environment_says_where_to_set_it(tmp_path):
     env = dict(PATH='/nonexistent', VIRTUAL_ENV=str(empty))
     assert runner.candidates('', env)[0] == str(empty / 'bin' / 'python')
     # skipped; the next candidate, sys.prefix (this test's venv, with SegEarth-OV), is taken
-    command = runner.find_predictor('', env)
-    assert command[0].startswith(sys.prefix) and command[1:] == ['-m', 'segearth_ov.mapping.cli']
+    assert runner.find_predictor('', env) == [f'{sys.prefix}/bin/segearth-predict']
     with pytest.raises(runner.PredictorNotFound, match='no Python environment with SegEarth-OV '
                        'found: start QGIS from the activated environment'):
         runner.find_predictor('', env, prefixes=())

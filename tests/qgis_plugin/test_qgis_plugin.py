@@ -65,7 +65,7 @@ CLASSES = 'background;building,roof,house;road;tree,forest;water,river'
 NAMES = ['background', 'building', 'road', 'tree', 'water']
 TINY = dict(PRETRAINED=str(TINY_PT), MODEL_CFG=str(TINY_CFG),
             UPSAMPLER_CKPT=str(JBU_CKPT['jbu_one']), DEVICE=1)      # cpu
-GSD = '--gsd 2.5 --tile 224 --threads 1'        # 200 × 200 model pixels: 4 tiles
+GSD = '--gsd 1.25 --tile 224 --threads 1'      # 400 × 400 model pixels: 3 × 3 tiles
 
 
 def run_in_qgis(tmp_path, runs) -> dict:
@@ -117,10 +117,12 @@ def write_trained(tmp_path):
 
 
 def test_plugin_in_qgis(tmp_path):
-    """One QGIS session: a run loaded into the project, an extent, the trained model, a
+    """One QGIS session: a run loaded into the project, the trained model on an extent, a
     Cancel and a failing run."""
     out = tmp_path / 'out'
     cfg, ckpt = write_trained(tmp_path)
+    latin1 = tmp_path / 'classes.txt'           # refused before the model is built
+    latin1.write_bytes('water\nforêt,bois\n'.encode('latin-1'))
     alg = 'segearth_ov:segment_by_class_names'
     main_params = dict(INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS=GSD, **TINY,
                        OUTPUT=str(out / 'classes.tif'), OUTPUT_POLYGONS=str(out / 'polygons.gpkg'),
@@ -131,23 +133,21 @@ def test_plugin_in_qgis(tmp_path):
     quarter = f'{b.left},{b.left + 125},{b.top - 125},{b.top} [EPSG:25832]'
     runs = [
         dict(alg=alg, params=main_params, load=True),
-        dict(alg=alg, params=dict(INPUT=str(OEM_TILE), CLASSES='road;water', EXTENT=quarter,
-                                  OPTIONS='--threads 1', **TINY, OUTPUT=str(out / 'quarter.tif'))),
         dict(alg='segearth_ov:segment_with_trained_model',
              params=dict(INPUT=str(OEM_TILE), CLASSES='red;green;blue', CONFIG=str(cfg),
-                         CHECKPOINT=str(ckpt), DEVICE=1, OPTIONS=GSD,
+                         CHECKPOINT=str(ckpt), DEVICE=1, EXTENT=quarter, OPTIONS='--threads 1',
                          OUTPUT=str(out / 'trained.tif'))),
         dict(alg=alg, cancel_at=5, params=dict(
             INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS='--threads 1', **TINY,
             OUTPUT=str(out / 'canceled.tif'))),
-        dict(alg=alg, params=dict(INPUT=str(OEM_TILE), CLASSES=CLASSES, BANDS='5', **TINY,
+        dict(alg=alg, params=dict(INPUT=str(OEM_TILE), CLASS_FILE=str(latin1), **TINY,
                                   OUTPUT=str(out / 'failed.tif'))),
     ]
     report = run_in_qgis(tmp_path, runs)
     assert report['provider'] == 'SegEarth-OV' and report['icon']
     assert report['display'] == ['Segment raster by class names',
                                  'Segment with a trained HG-RSOVSSeg model']
-    main, quarter_run, trained, canceled, failed = report['runs']
+    main, trained, canceled, failed = report['runs']
 
     # the class raster: the tile's CRS, the class names and colours of the .qml
     assert 'exception' not in main, main
@@ -157,7 +157,7 @@ def test_plugin_in_qgis(tmp_path):
     colours = expected_colours()
     assert raster['renderer'] == 'paletted'
     assert raster['classes'] == [[i, n, c] for i, (n, c) in enumerate(zip(NAMES, colours))]
-    assert main['probs']['bands'] == 5
+    assert main['probs']['bands'] == 6     # a band per class, and QGIS's for the file's mask
     # polygons: one per 4-connected region, areas = pixels × pixel area, styled alike
     counts, pixels, area = regions_of(out / 'classes.tif')
     poly = main['polygons']
@@ -173,23 +173,22 @@ def test_plugin_in_qgis(tmp_path):
     assert main['loaded'] == [['oem_koeln_50 class probabilities', 'multibandcolor'],
                               ['oem_koeln_50 classes', 'paletted'],
                               ['oem_koeln_50 polygons', 'categorizedSymbol']]
-    # progress went from the model to the tiles (4) to the end
+    # progress went from the model through the 9 tiles to the end
     progress = main['progress']
-    assert progress[-1] == 100 and progress == sorted(progress)
-    assert [p for p in progress if 5 < p < 95] == [27.5, 50.0, 72.5]
+    progress = progress[:progress.index(100) + 1]      # then runAndLoadResults loads the layers
+    assert progress == sorted(progress)
+    assert [p for p in progress if 5 < p < 95] == pytest.approx([5 + 10 * k for k in range(1, 9)])
     assert any('SegEarth-OV: building the model' in i for i in main['infos'])
-    assert main['commands'][0].split()[:3] == [str(ROOT / '.venv' / 'bin' / 'python3'), '-m',
-                                               'segearth_ov.mapping.cli']
+    # the predictor of the activated environment ($VIRTUAL_ENV)
+    assert main['commands'][0].split()[0] == str(ROOT / '.venv' / 'bin' / 'segearth-predict')
 
-    # an extent: the raster covers it (250 × 250 px of 0.5 m)
-    assert 'exception' not in quarter_run, quarter_run
-    assert (quarter_run['raster']['width'], quarter_run['raster']['height']) == (250, 250)
-    with rasterio.open(out / 'quarter.tif') as src:
-        assert src.bounds.left == b.left and src.bounds.top == b.top
-
-    # the trained model's classes
+    # the trained model, on an extent: its classes, and the raster covers the extent
     assert 'exception' not in trained, trained
     assert [c[1] for c in trained['raster']['classes']] == ['red', 'green', 'blue']
+    assert (trained['raster']['width'], trained['raster']['height']) == (250, 250)
+    with rasterio.open(out / 'trained.tif') as src:
+        assert (src.bounds.left, src.bounds.top) == (b.left, b.top)
+        assert src.crs.to_epsg() == 25832
 
     # Cancel: stopped within seconds, no output, no predictor left running
     assert canceled['exception'] == 'canceled: the SegEarth-OV predictor was stopped'
@@ -201,11 +200,10 @@ def test_plugin_in_qgis(tmp_path):
     assert not left
 
     # a failing run: the predictor's error line in the exception and QGIS's log
-    message = f'error: {OEM_TILE}: '
-    assert failed['exception'].startswith('the SegEarth-OV predictor failed (exit status 1):\n'
-                                          + message)
-    assert 'band 5' in failed['exception']
-    assert any(e.startswith(message) for e in failed['errors'])
+    message = (f'error: class-name file {latin1}: not UTF-8 text (byte 0xea on line 2); save '
+               'it as UTF-8')
+    assert failed['exception'] == f'the SegEarth-OV predictor failed (exit status 2):\n{message}'
+    assert failed['errors'] == [message]
 
 
 def _cmdline(proc: Path) -> bytes:
@@ -238,7 +236,7 @@ def test_qgis_process_runs_the_plugin_installed_from_its_zip(tmp_path):
     enabled = qgis_process('plugins', 'enable', 'segearth_ov_qgis')
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
     out = tmp_path / 'out'
-    params = dict(INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS=GSD, **TINY,
+    params = dict(INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS='--gsd 2.5 --threads 1', **TINY,
                   OUTPUT=str(out / 'classes.tif'), OUTPUT_POLYGONS=str(out / 'polygons.fgb'))
     proc = qgis_process('--json', 'run', 'segearth_ov:segment_by_class_names', '--',
                         *[f'{k}={v}' for k, v in params.items()])
