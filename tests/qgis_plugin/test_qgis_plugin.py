@@ -101,19 +101,9 @@ def regions_of(labels_tif) -> tuple[dict, dict, float]:
 
 
 def write_trained(tmp_path):
-    """A trained HG-RSOVSSeg config + checkpoint (as tests/hg/test_hg_predict.py writes)."""
-    import torch
+    """A trained HG-RSOVSSeg config + checkpoint (tests/hg's tiny model)."""
     hg = load_script('tests/hg/hg_helpers.py')
-    classes = ['red', 'green', 'blue']
-    model = hg.tiny_hg(classes)
-    ckpt = tmp_path / 'iter_10.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
-    cfg = tmp_path / 'hg_tiny.py'
-    cfg.write_text(
-        f"model = dict(type='HGRSOVSeg', classes={classes!r}, clip_type='CLIP', "
-        f"vit_type='ViT-B/16', pretrained={str(TINY_PT)!r}, model_cfg={str(TINY_CFG)!r}, "
-        f"c_k=32, c_o=(16, 8), test_cfg=dict(mode='whole'))\n")
-    return cfg, ckpt
+    return hg.save_trained(hg.tiny_hg(['red', 'green', 'blue']), ['red', 'green', 'blue'], tmp_path)
 
 
 def test_plugin_in_qgis(tmp_path):
