@@ -91,3 +91,15 @@ def test_json_progress_names_errors_and_the_exit_status(tmp_path, capsys):
     assert events[3]['message'].startswith(f'error: {img}: ') and 'band' in events[3]['message']
     assert events[-1] == dict(event='end', status=1)
     assert '1 of 1 input(s) failed' in cap.err
+
+
+def test_region_mode_refuses_json_progress(tmp_path, capsys):
+    """Region mode reports through its manifest: --progress json would be ignored there."""
+    from segearth_ov.mapping.entry import main
+    rc = main([str(OEM_TILE), '--classes', 'a;b', '--region', '--progress', 'json', '--out',
+               str(tmp_path / 'o')])
+    assert rc == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --progress json is for one scene at a time; region mode records its progress '
+        'in the manifest: leave --progress out')
+    assert not (tmp_path / 'o').exists()
