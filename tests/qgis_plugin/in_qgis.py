@@ -5,7 +5,7 @@ writes what QGIS sees of the outputs as JSON.
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 in_qgis.py SPEC.json REPORT.json
 
 SPEC: {"plugin_parent": dir, "runs": [{"alg": id, "params": {...}, "load": bool,
-"cancel_at": percent or null}]}. This is a test script, not part of the plugin.
+"cancel_at": percent or null, "setting": the plugin's Python setting}]}. This is a test script, not part of the plugin.
 """
 import json
 import sys
@@ -82,7 +82,10 @@ def main(spec_path, report_path):
     report = dict(provider=provider.name(), icon=not provider.icon().isNull(),
                   algorithms=sorted(a.id() for a in provider.algorithms()),
                   display=sorted(a.displayName() for a in provider.algorithms()), runs=[])
+    from processing.core.ProcessingConfig import ProcessingConfig
     for run in spec['runs']:
+        # the plugin's setting (Settings ▸ Options ▸ Processing ▸ Providers ▸ SegEarth-OV)
+        ProcessingConfig.setSettingValue('SEGEARTH_OV_PYTHON', run.get('setting', ''))
         feedback = Feedback(run.get('cancel_at'))
         t0 = time.time()
         record = dict()

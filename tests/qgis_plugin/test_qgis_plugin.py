@@ -130,8 +130,9 @@ def test_plugin_in_qgis(tmp_path):
         dict(alg=alg, cancel_at=5, params=dict(
             INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS='--threads 1', **TINY,
             OUTPUT=str(out / 'canceled.tif'))),
-        dict(alg=alg, params=dict(INPUT=str(OEM_TILE), CLASS_FILE=str(latin1), **TINY,
-                                  OUTPUT=str(out / 'failed.tif'))),
+        dict(alg=alg, setting=str(ROOT / '.venv' / 'bin' / 'python'),
+             params=dict(INPUT=str(OEM_TILE), CLASS_FILE=str(latin1), **TINY,
+                         OUTPUT=str(out / 'failed.tif'))),
     ]
     report = run_in_qgis(tmp_path, runs)
     assert report['provider'] == 'SegEarth-OV' and report['icon']
@@ -194,6 +195,9 @@ def test_plugin_in_qgis(tmp_path):
                'it as UTF-8')
     assert failed['exception'] == f'the SegEarth-OV predictor failed (exit status 2):\n{message}'
     assert failed['errors'] == [message]
+    # that run used the plugin's setting: the environment's Python, with the predictor module
+    assert failed['commands'][0].split()[:3] == [str(ROOT / '.venv' / 'bin' / 'python'), '-m',
+                                                 'segearth_ov.mapping.cli']
 
 
 def _cmdline(proc: Path) -> bytes:
