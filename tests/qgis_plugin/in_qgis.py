@@ -5,7 +5,8 @@ writes what QGIS sees of the outputs as JSON.
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 in_qgis.py SPEC.json REPORT.json
 
 SPEC: {"plugin_parent": dir, "runs": [{"alg": id, "params": {...}, "load": bool,
-"cancel_at": percent or null, "setting": the plugin's Python setting}]}. This is a test script, not part of the plugin.
+"cancel_at": percent or null, "setting": the plugin's Python setting}]}. A test script,
+not part of the plugin.
 """
 import json
 import sys
@@ -107,8 +108,8 @@ def main(spec_path, report_path):
         if out.get('OUTPUT_POLYGONS'):
             record['polygons'] = vector_report(out['OUTPUT_POLYGONS'])
         if run.get('load'):
-            record['loaded'] = sorted(
-                (lyr.name(), lyr.renderer().type()) for lyr in QgsProject.instance().mapLayers().values())
+            layers = QgsProject.instance().mapLayers().values()
+            record['loaded'] = sorted((lyr.name(), lyr.renderer().type()) for lyr in layers)
         report['runs'].append(record)
     plugin.unload()
     with open(report_path, 'w') as f:
