@@ -9,9 +9,10 @@ OUT="$(realpath -m "${1:-$ROOT/docs/images/qgis.png}")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/home" "$work/run" && chmod 700 "$work/run"
-# as if QGIS were started from the activated environment (the plugin finds its Python)
-env -u PYTHONHOME HOME="$work/home" XDG_RUNTIME_DIR="$work/run" VIRTUAL_ENV="$ROOT/.venv" \
-    PYTHONPATH="$ROOT" SEGEARTH_SHOT="$OUT" SEGEARTH_SHOT_WORK="$work" SEGEARTH_ROOT="$ROOT" \
+# as if QGIS were started from the activated environment (the plugin finds its Python;
+# default: the checkout's .venv)
+env -u PYTHONHOME HOME="$work/home" XDG_RUNTIME_DIR="$work/run" \
+    VIRTUAL_ENV="${VIRTUAL_ENV:-$ROOT/.venv}" PYTHONPATH="$ROOT" SEGEARTH_SHOT="$OUT" SEGEARTH_SHOT_WORK="$work" SEGEARTH_ROOT="$ROOT" \
     OMP_NUM_THREADS=2 \
     timeout 300 xvfb-run -a -s "-screen 0 1400x860x24" \
     qgis --nologo --noversioncheck --code "$ROOT/qgis/screenshot.py" || true

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,8 +28,8 @@ def test_backbone_presets_are_the_projects():
 
 
 def test_environment_is_found_from_the_activated_virtualenv(tmp_path):
-    # this repository's venv: its console script
-    venv = ROOT / '.venv'
+    # this test's environment (the project's venv): its console script
+    venv = Path(sys.prefix)
     assert runner.find_predictor('', dict(PATH='/nonexistent', VIRTUAL_ENV=str(venv))) == \
         [str(venv / 'bin' / 'segearth-predict')]
     # an environment without the console script: its Python, if it imports segearth_ov

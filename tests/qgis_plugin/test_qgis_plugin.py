@@ -6,8 +6,8 @@ count and areas are those of the class raster); Cancel stops the predictor; a fa
 shows the predictor's `error:` line.
 
 QGIS's Python (/usr/bin/python3, no torch) runs tests/qgis_plugin/in_qgis.py; the plugin runs
-this repository's venv Python (found from $VIRTUAL_ENV, as when QGIS is started from the
-activated environment) for the prediction.
+the Python environment of these tests (found from $VIRTUAL_ENV, as when QGIS is started from
+the activated environment) for the prediction.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -50,9 +51,10 @@ def qgis_env(home: Path | None = None) -> dict:
 
 
 def predictor_env(env: dict) -> dict:
-    """As if QGIS were started from the activated venv; PYTHONPATH makes the venv's Python
-    import this checkout's segearth_ov (QGIS's own imports are unaffected)."""
-    return dict(env, VIRTUAL_ENV=str(ROOT / '.venv'),
+    """As if QGIS were started from the activated environment of these tests (sys.prefix);
+    PYTHONPATH makes its Python import this checkout's segearth_ov (QGIS's own imports are
+    unaffected)."""
+    return dict(env, VIRTUAL_ENV=sys.prefix,
                 PYTHONPATH=f'{ROOT}:/usr/share/qgis/python/plugins')
 
 
@@ -130,7 +132,7 @@ def test_plugin_in_qgis(tmp_path):
         dict(alg=alg, cancel_at=5, params=dict(
             INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS='--threads 1', **TINY,
             OUTPUT=str(out / 'canceled.tif'))),
-        dict(alg=alg, setting=str(ROOT / '.venv' / 'bin' / 'python'),
+        dict(alg=alg, setting=str(Path(sys.prefix) / 'bin' / 'python'),
              params=dict(INPUT=str(OEM_TILE), CLASS_FILE=str(latin1), **TINY,
                          OUTPUT=str(out / 'failed.tif'))),
     ]
@@ -171,7 +173,7 @@ def test_plugin_in_qgis(tmp_path):
     assert [p for p in progress if 5 < p < 95] == pytest.approx([5 + 10 * k for k in range(1, 9)])
     assert any('SegEarth-OV: building the model' in i for i in main['infos'])
     # the predictor of the activated environment ($VIRTUAL_ENV)
-    assert main['commands'][0].split()[0] == str(ROOT / '.venv' / 'bin' / 'segearth-predict')
+    assert main['commands'][0].split()[0] == str(Path(sys.prefix) / 'bin' / 'segearth-predict')
 
     # the trained model, on an extent: its classes, and the raster covers the extent
     assert 'exception' not in trained, trained
@@ -196,7 +198,7 @@ def test_plugin_in_qgis(tmp_path):
     assert failed['exception'] == f'the SegEarth-OV predictor failed (exit status 2):\n{message}'
     assert failed['errors'] == [message]
     # that run used the plugin's setting: the environment's Python, with the predictor module
-    assert failed['commands'][0].split()[:3] == [str(ROOT / '.venv' / 'bin' / 'python'), '-m',
+    assert failed['commands'][0].split()[:3] == [str(Path(sys.prefix) / 'bin' / 'python'), '-m',
                                                  'segearth_ov.mapping.cli']
 
 
