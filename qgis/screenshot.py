@@ -2,6 +2,7 @@
 "Segment raster by class names" on the demo tile with the tiny models, shows the input,
 the class raster and the polygons as the plugin loads them, and saves the main window."""
 import os
+import shutil
 import sys
 import traceback
 
@@ -36,7 +37,8 @@ def segment():
     global plugin
     plugin = segearth_ov_qgis.classFactory(iface)
     plugin.initProcessing()
-    tile = QgsRasterLayer(TILE, 'oem_koeln_50')
+    # a copy: QGIS writes statistics into an .aux.xml beside a raster it reads
+    tile = QgsRasterLayer(shutil.copy(TILE, WORK), 'oem_koeln_50')
     QgsProject.instance().addMapLayer(tile)
     processing.runAndLoadResults('segearth_ov:segment_by_class_names', dict(
         INPUT=tile, CLASSES='background;building,roof,house;road;tree,forest;water,river;grass',

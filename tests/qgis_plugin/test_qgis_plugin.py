@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import JBU_CKPT, OEM_TILE, ROOT, TINY_CFG, TINY_PT, load_script
+from conftest import JBU_CKPT, OEM_TILE as DEMO_TILE, ROOT, TINY_CFG, TINY_PT, load_script
 
 QGIS_PYTHON = '/usr/bin/python3'
 # Debian's /usr/bin/qgis_process wrapper passes --noversioncheck, which qgis_process.bin
@@ -70,6 +70,14 @@ TINY = dict(PRETRAINED=str(TINY_PT), MODEL_CFG=str(TINY_CFG),
 GSD = '--gsd 1.25 --tile 224 --threads 1'      # 400 × 400 model pixels: 3 × 3 tiles
 
 
+@pytest.fixture
+def tile(tmp_path):
+    """The demo tile, copied: QGIS writes statistics into an .aux.xml beside a raster it reads."""
+    folder = tmp_path / 'input'
+    folder.mkdir()
+    return Path(shutil.copy(DEMO_TILE, folder))
+
+
 def run_in_qgis(tmp_path, runs) -> dict:
     spec = tmp_path / 'spec.json'
     spec.write_text(json.dumps(dict(plugin_parent=str(ROOT / 'qgis'), runs=runs)))
@@ -108,7 +116,7 @@ def write_trained(tmp_path):
     return hg.save_trained(hg.tiny_hg(['red', 'green', 'blue']), ['red', 'green', 'blue'], tmp_path)
 
 
-def test_plugin_in_qgis(tmp_path):
+def test_plugin_in_qgis(tmp_path, tile):
     """One QGIS session: a run loaded into the project, the trained model on an extent, a
     Cancel and a failing run."""
     out = tmp_path / 'out'
@@ -116,24 +124,24 @@ def test_plugin_in_qgis(tmp_path):
     latin1 = tmp_path / 'classes.txt'           # refused before the model is built
     latin1.write_bytes('water\nforêt,bois\n'.encode('latin-1'))
     alg = 'segearth_ov:segment_by_class_names'
-    main_params = dict(INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS=GSD, **TINY,
+    main_params = dict(INPUT=str(tile), CLASSES=CLASSES, OPTIONS=GSD, **TINY,
                        OUTPUT=str(out / 'classes.tif'), OUTPUT_POLYGONS=str(out / 'polygons.gpkg'),
                        OUTPUT_PROBS=str(out / 'probs.tif'))
     # the tile's upper-left quarter (ETRS89 / UTM 32N, 0.5 m pixels: 250 × 250 px)
-    with rasterio.open(OEM_TILE) as src:
+    with rasterio.open(tile) as src:
         b = src.bounds
     quarter = f'{b.left},{b.left + 125},{b.top - 125},{b.top} [EPSG:25832]'
     runs = [
         dict(alg=alg, params=main_params, load=True),
         dict(alg='segearth_ov:segment_with_trained_model',
-             params=dict(INPUT=str(OEM_TILE), CLASSES='red;green;blue', CONFIG=str(cfg),
+             params=dict(INPUT=str(tile), CLASSES='red;green;blue', CONFIG=str(cfg),
                          CHECKPOINT=str(ckpt), DEVICE=1, EXTENT=quarter, OPTIONS='--threads 1',
                          OUTPUT=str(out / 'trained.tif'))),
         dict(alg=alg, cancel_at=5, params=dict(
-            INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS='--threads 1', **TINY,
+            INPUT=str(tile), CLASSES=CLASSES, OPTIONS='--threads 1', **TINY,
             OUTPUT=str(out / 'canceled.tif'))),
         dict(alg=alg, setting=str(Path(sys.prefix) / 'bin' / 'python'),
-             params=dict(INPUT=str(OEM_TILE), CLASS_FILE=str(latin1), **TINY,
+             params=dict(INPUT=str(tile), CLASS_FILE=str(latin1), **TINY,
                          OUTPUT=str(out / 'failed.tif'))),
     ]
     report = run_in_qgis(tmp_path, runs)
@@ -210,7 +218,7 @@ def _cmdline(proc: Path) -> bytes:
 
 
 @pytest.mark.skipif(QGIS_PROCESS is None, reason='qgis_process is not installed')
-def test_qgis_process_runs_the_plugin_installed_from_its_zip(tmp_path):
+def test_qgis_process_runs_the_plugin_installed_from_its_zip(tmp_path, tile):
     """`make qgis-plugin`'s zip unpacked into a fresh profile, enabled, run by qgis_process."""
     build = load_script('qgis/build_zip.py')
     zip_path = build.build(tmp_path / 'segearth_ov_qgis.zip')
@@ -232,7 +240,7 @@ def test_qgis_process_runs_the_plugin_installed_from_its_zip(tmp_path):
     enabled = qgis_process('plugins', 'enable', 'segearth_ov_qgis')
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
     out = tmp_path / 'out'
-    params = dict(INPUT=str(OEM_TILE), CLASSES=CLASSES, OPTIONS='--gsd 2.5 --threads 1', **TINY,
+    params = dict(INPUT=str(tile), CLASSES=CLASSES, OPTIONS='--gsd 2.5 --threads 1', **TINY,
                   OUTPUT=str(out / 'classes.tif'), OUTPUT_POLYGONS=str(out / 'polygons.fgb'))
     proc = qgis_process('--json', 'run', 'segearth_ov:segment_by_class_names', '--',
                         *[f'{k}={v}' for k, v in params.items()])
