@@ -107,6 +107,10 @@ def run(args) -> int:
         for path, _ in runnable:
             print(f'  RUN  {path.stem}')
         return 0
+    if not runnable:        # said once, without empty progress bars or a second skip list
+        print('nothing to run: no selected config has its data on this machine (the SKIP '
+              'lines above say how to prepare each)', file=sys.stderr)
+        return 1
 
     written = set()
     for path, cfg in tqdm(runnable, desc='eval_all', unit='dataset', file=sys.stdout):

@@ -41,10 +41,11 @@ def load_config(config: str, cfg_options: dict | None = None, work_dir: str | No
     return cfg
 
 
-def missing_data(cfg) -> list[str]:
-    """The data paths the config's test set needs and this machine lacks ([] = ready):
-    the data folder itself if it is missing, else the missing sub-folders and files."""
-    ds = cfg.test_dataloader.dataset
+def missing_data(cfg, loader: str = 'test_dataloader') -> list[str]:
+    """The data paths the config's test set (or `loader`'s set, e.g. 'train_dataloader')
+    needs and this machine lacks ([] = ready): the data folder itself if it is missing, else
+    the missing sub-folders and files."""
+    ds = cfg[loader].dataset
     root = ds.get('data_root') or ''
     if root and not os.path.isdir(root):
         return [root]

@@ -150,9 +150,10 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    "input's resolution)")
     s.add_argument('--gsd', type=float, metavar='M',
                    help='the model sees the scene at M metres per pixel (projected CRS)')
-    g.add_argument('--tile', type=int, default=448,
-                   help='tile side in model pixels (default 448); with slide inference the '
-                   'result does not depend on it, the memory does')
+    g.add_argument('--tile', type=int,
+                   help='tile side in model pixels (default 448, or the slide window of a '
+                   "--config's test_cfg when larger); with slide inference the result does "
+                   'not depend on it, the memory does')
     g.add_argument('--overlap', type=int, default=128, help='tile overlap (default 128)')
 
 
@@ -256,7 +257,15 @@ def parsed_inputs(args):
     ValueError / FileNotFoundError names what is wrong. Shared with region mode."""
     if args.classes and args.classes_file:
         raise ValueError('give --classes or --classes-file, not both')
-    classes = predictor.parse_classes(args.classes_file or args.classes)
+    if args.classes_file:       # a file, never a class name (parse_classes would take it as one)
+        if not Path(args.classes_file).is_file():
+            raise FileNotFoundError(f'--classes-file {args.classes_file}: no such file; give a '
+                                    'class-name file (one class per line, synonyms separated '
+                                    'by commas, e.g. configs/cls_openearthmap.txt) or --classes')
+        from ..models.text.embeddings import load_class_names
+        classes = load_class_names(args.classes_file)
+    else:
+        classes = predictor.parse_classes(args.classes)
     check_out_folder(args.out)
     paths = expand_inputs(args.inputs, args.asset, args.bands)
     return classes, model_settings(args), scene_options(args), paths
@@ -305,8 +314,13 @@ def expand_inputs(inputs, asset: str | None = None, bands=None) -> list:
 
 
 def check_out_folder(out) -> None:
-    """--out must be a folder or creatable as one: said before the model is built."""
+    """--out must be a folder or creatable as one: said before the model is built. A new
+    folder named like a raster (result.tif) is refused: the outputs are files inside it."""
     path = Path(out)
+    if path.suffix.lower() in RASTER_SUFFIXES and not path.is_dir():
+        raise ValueError(f'--out {out}: a file name, but --out is the output folder (each input '
+                         f'writes <out>/<stem>_labels.tif, …); give a folder, e.g. --out '
+                         f'{path.with_suffix("")}')
     for p in (path, *path.parents):
         if p.exists():
             if not p.is_dir():
@@ -350,7 +364,7 @@ def _run(args, events) -> int:
             kept_classes(model.class_names.names, vector.classes)
         print(f'model built in {time.perf_counter() - t0:.1f}s '
               f'({model.clip_type} {model.vit_type}, {model.model_type}, '
-              f'{model.num_classes} classes, device {model.device})')
+              f'{plural(model.num_classes, "class")}, device {model.device})')
     except (WeightsNotFoundError, FileNotFoundError, ValueError, KeyError, TypeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -367,8 +381,7 @@ def _run(args, events) -> int:
                 progress=events.tiles(path, k, len(paths)) or not args.quiet)
         except (ImageReadError, ValueError, OSError) as err:
             failed += 1
-            print(f'error: {err}' if str(err).startswith(str(path)) else
-                  f'error: {path}: {err}', file=sys.stderr)
+            print(error_line(path, err), file=sys.stderr)
             continue
         except Exception as err:    # noqa: BLE001  one input's failure must not end the batch
             failed += 1
@@ -385,6 +398,17 @@ def _run(args, events) -> int:
     return 0
 
 
+def error_line(path, err) -> str:
+    """'error: <path>: <message>', the path once (most messages name it already)."""
+    text = str(err)
+    return f'error: {text}' if text.startswith(str(path)) else f'error: {path}: {text}'
+
+
+def plural(n: int, word: str) -> str:
+    """'1 class', '3 classes'."""
+    return f'{n} {word}' if n == 1 else f'{n} {word}es' if word.endswith('s') else f'{n} {word}s'
+
+
 def _report(result: dict) -> None:
     print(f'{result["input"]}: {result["width"]} × {result["height"]} px, '
           f'{result["plan"]["tiles"]} tile(s), {result["seconds"]:.1f}s'
@@ -398,12 +422,16 @@ def _report(result: dict) -> None:
 
 
 def _dry_run(paths, classes, settings, options, args) -> int:
-    from .estimates import dry_run_lines, model_memory_bytes
+    from .estimates import dry_run_lines, settings_memory_bytes
     from .raster_io import opened
     slide = predictor.slide_settings(settings=settings)
-    model_bytes = model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'))
+    try:
+        model_bytes = settings_memory_bytes(settings)
+    except (FileNotFoundError, ValueError) as err:      # a --model-cfg missing or not JSON
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     status = 0
-    print(f'{len(classes.classes)} classes ({len(classes.queries)} names): '
+    print(f'{plural(len(classes.classes), "class")} ({plural(len(classes.queries), "name")}): '
           + '; '.join(','.join(s) for s in classes.classes))
     for path in paths:
         try:
@@ -411,7 +439,7 @@ def _dry_run(paths, classes, settings, options, args) -> int:
                 lines = dry_run_lines(path, src, options, slide, len(classes.classes),
                                       len(classes.queries), model_bytes, args.save_probs)
         except (ImageReadError, ValueError) as err:
-            print(f'error: {path}: {err}', file=sys.stderr)
+            print(error_line(path, err), file=sys.stderr)
             status = 1
             continue
         print('\n'.join(lines))

@@ -24,13 +24,23 @@ LIBRARIES_GB = 0.85
 SECONDS_PER_TILE_CPU = 6.3
 
 
-def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16') -> int:
-    """Weights of the model (exact when built; else a figure for the ViT size)."""
+def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16', model_cfg=None) -> int:
+    """Weights of the model (exact when built; for a `model_cfg` JSON its architecture's
+    float32 parameters; else a figure for the ViT size)."""
     if model is not None:
         return sum(t.numel() * t.element_size() for t in model.state_dict().values()) + \
             sum(p.numel() * p.element_size() for p in model._embedder.model.parameters())
+    if model_cfg:
+        from ..models.backbones.builder import architecture_parameters
+        return 4 * architecture_parameters(model_cfg)
     size = 'ViT-L' if 'L' in vit_type.split('/')[0] else 'ViT-B'
     return int(WEIGHTS_GB[size] * 2 ** 30)
+
+
+def settings_memory_bytes(settings: dict) -> int:
+    """`model_memory_bytes` of the model `build_model(**settings)` will build."""
+    return model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'),
+                              model_cfg=settings.get('model_cfg'))
 
 
 def tile_seconds_cpu(tile: int) -> float:

@@ -45,7 +45,8 @@ class SceneOptions:
     with `linear_sar` 10·log10 of linear power/intensity before the stretch); nodata:
     overrides the file's nodata value; percentiles: the stretch of non-8-bit data;
     resize_long_side / gsd: the model sees the scene rescaled to this long side / ground
-    sampling distance in metres (default: as it is); tile / overlap: in model pixels.
+    sampling distance in metres (default: as it is); tile / overlap: in model pixels (tile
+    None: `tile_side`, 448 or the model's slide window when that is larger).
     """
     bands: tuple | None = None
     sar: bool = False
@@ -54,7 +55,7 @@ class SceneOptions:
     percentiles: tuple = (2, 98)
     resize_long_side: int | None = None
     gsd: float | None = None
-    tile: int = 448
+    tile: int | None = None
     overlap: int = 128
 
 
@@ -68,6 +69,9 @@ def parse_classes(classes) -> ClassNames:
     text = '' if classes is None else str(classes)
     if ';' not in text and text.strip() and Path(text).is_file():
         return load_class_names(text)
+    if looks_like_path(text):
+        logger.warning('classes %r: no such file, so it is taken as one class name; for a '
+                       'class-name file check the path (or give --classes-file)', text)
     lines = [c.strip() for c in text.split(';')]
     while lines and not lines[-1]:
         lines.pop()
@@ -77,6 +81,15 @@ def parse_classes(classes) -> ClassNames:
         raise ValueError('the class list is empty: give classes separated by ";" and synonyms '
                          'by ",", e.g. "building,roof,house;road;water,river"')
     return parse_class_lines(lines, source=f'--classes {text!r}')
+
+
+def looks_like_path(text: str) -> bool:
+    """A --classes value meant as a file: one item with a folder separator or a text
+    file's suffix ('typo/clases.txt', 'classes.txt'), which no class name has."""
+    text = text.strip()
+    if not text or ';' in text or ',' in text:
+        return False
+    return '/' in text or '\\' in text or Path(text).suffix.lower() in ('.txt', '.csv', '.names')
 
 
 def model_scale(src, options: SceneOptions) -> tuple[int, int]:
@@ -118,9 +131,19 @@ def slide_settings(model=None, settings: dict | None = None) -> tuple[int, int]:
             int(cfg.get('slide_stride', 112) if stride is None else stride))
 
 
+DEFAULT_TILE = 448
+
+
+def tile_side(options: SceneOptions, slide: tuple[int, int]) -> int:
+    """The tile asked for, else 448 or the slide window when larger (a trained model's
+    test_cfg, e.g. HG-RSOVSSeg's 512 crop, which a 448 tile could not hold)."""
+    return options.tile or max(DEFAULT_TILE, slide[0])
+
+
 def plan_scene(src, options: SceneOptions, slide: tuple[int, int]) -> TilePlan:
     mh, mw = model_scale(src, options)
-    return TilePlan(src.height, src.width, mh, mw, options.tile, options.overlap, *slide)
+    return TilePlan(src.height, src.width, mh, mw, tile_side(options, slide), options.overlap,
+                    *slide)
 
 
 def scene_reader(src, options: SceneOptions, name: str) -> SceneReader:

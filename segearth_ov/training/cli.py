@@ -53,7 +53,7 @@ def build_config(args):
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         if not os.path.isfile(args.resume):
-            raise SystemExit(f'--resume {args.resume}: no such checkpoint')
+            raise SystemExit(f'error: --resume {args.resume}: no such checkpoint')
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
 
@@ -68,11 +68,15 @@ def main(argv=None) -> int:
 def train(args) -> int:
     from mmengine.runner import Runner
 
-    from segearth_ov.training import WorkDirBusy, work_dir_lock
+    from segearth_ov.training import WorkDirBusy, check_free, work_dir_lock
+    from segearth_ov.training.preflight import MissingInput, check_training_inputs
     from segearth_ov.utils.checkpoints import CheckpointError, mmengine_checkpoints_allowed
     from segearth_ov.utils.distributed import init_mmengine_distributed
     cfg = build_config(args)
     try:
+        # a busy work dir, the data, then the weights: before any folder is made
+        check_free(cfg.work_dir)
+        check_training_inputs(cfg, args.config)
         # one run per work dir: rank 0 holds its lock (train.lock) until the end
         with work_dir_lock(cfg.work_dir, enabled=os.environ.get('RANK', '0') == '0'):
             init_mmengine_distributed(cfg)
@@ -80,7 +84,7 @@ def train(args) -> int:
             # `--resume` / `load_from` load in here
             with mmengine_checkpoints_allowed(cfg.get('load_from') or 'the checkpoint resumed'):
                 runner.train()
-    except (WorkDirBusy, CheckpointError) as err:
+    except (WorkDirBusy, CheckpointError, MissingInput) as err:
         raise SystemExit(f'error: {err}') from None
     finally:
         import torch.distributed as dist

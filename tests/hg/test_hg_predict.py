@@ -198,3 +198,27 @@ def test_region_blocks_and_dry_run_follow_the_configs_slide(tmp_path, capsys):
     with rasterio.open(out / 'tall_labels.tif') as src:
         got = src.read(1)
     assert (got == segearth_ov.predict(scene, model=trained)).all()
+
+
+def test_trained_config_with_a_512_crop_needs_no_tile_flag(tmp_path, capsys):
+    """A trained config's test_cfg crop (HG-RSOVSSeg's 512) sets the default tile. Was:
+    "tile 448 is smaller than the slide window 512: use --tile 512", for --dry-run too."""
+    from segearth_ov.mapping.cli import main
+    trained, cfg, ckpt = write_trained(tmp_path)
+    cfg.write_text(cfg.read_text().replace(
+        "test_cfg=dict(mode='whole')", "test_cfg=dict(mode='slide', crop_size=(512, 512), "
+        "stride=(341, 341))"))
+    trained.test_cfg = dict(mode='slide', crop_size=(512, 512), stride=(341, 341))
+    scenes = write_scenes(tmp_path / 'scenes', 1)
+    common = [str(scenes[0]), '--classes', 'red;green;blue', '--config', str(cfg),
+              '--checkpoint', str(ckpt), '--quiet', '--threads', '1', '--out',
+              str(tmp_path / 'out')]
+    assert main(common + ['--dry-run']) == 0
+    captured = capsys.readouterr()
+    assert captured.err == '' and 'tiles 1 × 1 = 1 of up to' in captured.out
+    assert 'whole slide windows (512/341)' in captured.out
+    assert main(common) == 0
+    with rasterio.open(tmp_path / 'out' / 'scene0_labels.tif') as src:
+        got = src.read(1)
+    import segearth_ov
+    assert (got == segearth_ov.predict(scenes[0], model=trained)).all()

@@ -10,7 +10,7 @@ from .. import predictor
 from ...utils import advice
 from ...utils.runtime import cli_logging
 from ...utils.images import ImageReadError
-from ..estimates import model_memory_bytes
+from ..estimates import settings_memory_bytes
 from .execution import RegionJob, run_region
 from .planning import SPLIT_PIXELS, dry_run_lines, plan_region
 from .catalogue import check_same_crs
@@ -68,6 +68,7 @@ def main(argv=None, prog=None) -> int:
         if args.dry_run and args.ranks:
             world = args.ranks
         units = plan_region(paths, options, slide, world, int(args.split_pixels))
+        model_bytes = settings_memory_bytes(settings) if args.dry_run else 0
         if not args.no_mosaic and args.target_crs is None:
             check_same_crs(paths, skip={u.stem for u in units if u.error})
     except (ValueError, FileNotFoundError, ImageReadError) as err:
@@ -77,8 +78,7 @@ def main(argv=None, prog=None) -> int:
         if rank == 0:
             print('\n'.join(dry_run_lines(
                 units, world, len(classes.classes), len(classes.queries),
-                model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16')), options,
-                slide, args.save_probs, paths)))
+                model_bytes, options, slide, args.save_probs, paths)))
         return 0
     from ...utils.distributed import init_distributed
     try:

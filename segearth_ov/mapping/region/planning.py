@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import estimates
 from ...utils.images import ImageReadError
-from ..predictor import SceneOptions, plan_scene
+from ..predictor import SceneOptions, plan_scene, tile_side
 from ..raster_io import opened
 from ..sources import Source, as_input, stem_of
 
@@ -110,7 +110,7 @@ def dry_run_lines(units: list[Unit], world_size: int, num_classes: int, num_quer
     """Units per rank with pixels, tiles, an estimated time and the peak memory per rank."""
     lines = [f'{len(units)} work unit(s) over {world_size} rank(s) '
              f'({len({u.stem for u in units})} scene(s))']
-    tile_s = estimates.tile_seconds_cpu(options.tile)
+    tile_s = estimates.tile_seconds_cpu(tile_side(options, slide))
     for r in range(world_size):
         mine = [u for u in units if u.rank == r]
         tiles = sum(u.tiles for u in mine)
