@@ -20,7 +20,7 @@ from pathlib import Path
 from ..utils import advice
 from ..utils.runtime import cli_logging
 from ..utils.images import RASTER_SUFFIXES, ImageReadError, parse_bands
-from . import predictor
+from . import predictor, progress
 from .sources import as_input, is_url, stem_of
 from .stac import band_names, is_stac, stac_sources
 
@@ -170,6 +170,9 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument('--dry-run', action='store_true',
                    help='print the tiling plan and estimated memory; segment nothing')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
+    g.add_argument('--progress', choices=progress.MODES, default='bar',
+                   help='bar: progress bars (default); json: JSON lines on stdout for programs '
+                   'that run the predictor (the QGIS plugin), the text goes to stderr')
 
 
 def _vector_options(p: argparse.ArgumentParser) -> None:
@@ -330,6 +333,11 @@ def check_out_folder(out) -> None:
 @advice.using(advice.PREDICT_CLI)
 def main(argv=None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
+    with progress.reporter(args.progress) as events:
+        return events.end(_run(args, events))
+
+
+def _run(args, events) -> int:
     cli_logging()
     from ..models.backbones import WeightsNotFoundError
 
@@ -349,6 +357,7 @@ def main(argv=None, prog: str | None = None) -> int:
     try:
         vector = vector_options(args)
         t0 = time.perf_counter()
+        events.stage('model')
         model = predictor.build_model(classes, **settings)
         if vector is not None:
             from .vectors import kept_classes
@@ -362,12 +371,14 @@ def main(argv=None, prog: str | None = None) -> int:
 
     from tqdm import tqdm
     failed = 0
-    for path in tqdm(paths, desc='files', unit='file', disable=args.quiet or len(paths) < 2):
+    for k, path in enumerate(tqdm(paths, desc='files', unit='file',
+                                  disable=args.quiet or len(paths) < 2 or events.active), 1):
         try:
             result = predictor.predict_file(
                 path, model, args.out, options=replace(options), fmt=args.format,
                 save_probs=args.save_probs, probs_dtype=args.probs_dtype,
-                overlay=not args.no_overlay, progress=not args.quiet, vector=vector)
+                overlay=not args.no_overlay, vector=vector,
+                progress=events.tiles(path, k, len(paths)) or not args.quiet)
         except (ImageReadError, ValueError, OSError) as err:
             failed += 1
             print(error_line(path, err), file=sys.stderr)
@@ -380,6 +391,7 @@ def main(argv=None, prog: str | None = None) -> int:
                   'inputs go on)', file=sys.stderr)
             continue
         _report(result)
+        events.output(result)
     if failed:
         print(f'{failed} of {len(paths)} input(s) failed', file=sys.stderr)
         return 1

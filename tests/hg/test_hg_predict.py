@@ -10,8 +10,8 @@ import rasterio
 import torch
 from affine import Affine
 
-from conftest import TINY_CFG, TINY_PT, run_launcher
-from hg_helpers import tiny_hg
+from conftest import run_launcher
+from hg_helpers import save_trained, tiny_hg
 
 CLASSES = ['red', 'green', 'blue']
 
@@ -24,13 +24,7 @@ def write_trained(tmp_path):
         for name, p in model.named_parameters():
             if not name.startswith('image_encoder') and p.requires_grad:
                 p.add_(torch.randn(p.shape, generator=g) * 0.5)
-    ckpt = tmp_path / 'iter_10.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
-    cfg = tmp_path / 'hg_tiny.py'
-    cfg.write_text(
-        f"model = dict(type='HGRSOVSeg', classes={CLASSES!r}, clip_type='CLIP', "
-        f"vit_type='ViT-B/16', pretrained={str(TINY_PT)!r}, model_cfg={str(TINY_CFG)!r}, "
-        f"c_k=32, c_o=(16, 8), test_cfg=dict(mode='whole'))\n")
+    cfg, ckpt = save_trained(model, CLASSES, tmp_path)
     return model.eval(), cfg, ckpt
 
 

@@ -56,6 +56,9 @@ def main(argv=None, prog=None) -> int:
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
     try:
+        if args.progress != 'bar':
+            raise ValueError(f'--progress {args.progress} is for one scene at a time; region '
+                             'mode records its progress in the manifest: leave --progress out')
         classes, settings, options, paths = parsed_inputs(args)
         vector = vector_options(args)
         if vector is not None:
