@@ -8,7 +8,7 @@ docs/evaluation.md. Several GPUs: bash dist_test.sh.
 """
 import sys
 
-from segearth_ov.evaluation.cli import main
+from segearth_ov.evaluation.cli import main, parse_args  # noqa: F401  (tests parse as eval.py)
 
 if __name__ == '__main__':
     sys.exit(main())

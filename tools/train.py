@@ -9,7 +9,7 @@ docs/training.md.
 """
 import sys
 
-from segearth_ov.training.cli import main
+from segearth_ov.training.cli import main, parse_args  # noqa: F401  (tests parse as tools/train.py)
 
 if __name__ == '__main__':
     sys.exit(main())

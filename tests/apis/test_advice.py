@@ -116,7 +116,7 @@ def test_predict_missing_simfeatup_names_its_flags_and_each_place_once(tmp_path,
     err = capsys.readouterr().err
     assert rc == 2
     looked = err.split('looked for ')[1].split(';')[0]        # the released file, offline
-    assert looked.split(', ') == ['checkpoints/xclip_jbu_one_million_aid.ckpt',
+    assert looked.split(', ') == [f'{tmp_path}/checkpoints/xclip_jbu_one_million_aid.ckpt',
                                   f'{tmp_path}/cache/simfeatup/xclip_jbu_one_million_aid.ckpt']
     assert ('give its path: --upsampler-ckpt PATH; or run without SimFeatUp: '
             '--upsampler none') in err
