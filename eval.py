@@ -27,6 +27,10 @@ def parse_args(argv=None):
                         'model.pretrained=PATH test_dataloader.dataset.data_root=DIR')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                    help='pytorch: started by torchrun (dist_test.sh)')
+    p.add_argument('--precision', choices=['auto', 'fp32', 'fp16', 'bf16'],
+                   help="the ViT's precision: auto (the config's default: fp32 on CPU, fp16 autocast "
+                   'on CUDA), fp32, bf16 or fp16; the paper numbers are fp32 on CPU. Recorded in '
+                   "the run's weights line")
     p.add_argument('--show-dir', help='save image | prediction overlays with a legend here')
     p.add_argument('--results', default='results.xlsx',
                    help='the workbook to append a row to (default: ./results.xlsx)')
@@ -61,6 +65,8 @@ def run(args) -> int:
     from segearth_ov.utils.distributed import init_mmengine_distributed
     if not os.path.isfile(args.config):
         return _error(f'config not found: {args.config} (the benchmark configs: configs/cfg_*.py)')
+    if args.precision:
+        args.cfg_options['model.precision'] = args.precision
     try:
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
                           args.show_dir)

@@ -20,6 +20,7 @@ from mmseg.registry import MODELS
 
 from ...utils.parallel import parallel_map
 from ...utils.paths import cache_dir
+from ...utils.precision import NAMES, PRECISIONS
 from ...utils.runtime import use_huge_pages
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
@@ -39,8 +40,9 @@ def clip_data_preprocessor() -> dict:
                 _scope_='mmseg')
 
 
-# ViT precision: autocast dtype per `precision` setting (None: plain float32)
+# ViT precision: compute dtype per `precision` setting (None: plain float32)
 AUTOCAST = {'auto': None, 'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+assert tuple(AUTOCAST) == PRECISIONS
 
 
 def _chunks(items: list, size: int):
@@ -175,14 +177,35 @@ class SegEarthSegmentation(BaseSegmentor):
         return len(self.class_names.classes)
 
     # ----------------------------------------------------------------- one window
-    def _autocast(self):
-        dev = self.device.type
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The ViT's precision as `precision` resolves on this device ('auto': fp16 on CUDA,
+        float32 elsewhere)."""
         dtype = AUTOCAST[self.precision]
         if self.precision == 'auto':
-            dtype = torch.float16 if dev == 'cuda' else None
-        if dtype is None:
+            dtype = torch.float16 if self.device.type == 'cuda' else None
+        return dtype or torch.float32
+
+    @property
+    def precision_used(self) -> str:
+        """'fp32', 'bf16' or 'fp16': recorded in every output (`utils.provenance`)."""
+        return NAMES[self.compute_dtype]
+
+    def _autocast(self):
+        dtype = self.compute_dtype
+        if dtype == torch.float32:
             return contextlib.nullcontext()
-        return torch.autocast(dev, dtype=dtype)
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _vit(self, crops: torch.Tensor):
+        """(cls, patch features) of a batch of crops at the ViT's precision. On CPU, lower
+        precision runs the encoder's own path (weights cast once, float32 residual stream;
+        `LowPrecisionWeights` says why not autocast); on CUDA, autocast."""
+        with_cls = self.cls_token_lambda != 0
+        if self.device.type == 'cpu':
+            return self.image_encoder(crops, with_cls=with_cls, dtype=self.compute_dtype)
+        with self._autocast():
+            return self.image_encoder(crops, with_cls=with_cls)
 
     def window_logits(self, crops: torch.Tensor, kernels: list | None = None) -> torch.Tensor:
         """Cosine logits (B×Q×H×W) of a batch of normalised crops with patch-multiple sides.
@@ -192,8 +215,7 @@ class SegEarthSegmentation(BaseSegmentor):
         so no C×H×W feature map is ever built. `kernels[i]()`: window i's SimFeatUp kernels
         cut from a `KernelAtlas` when needed (or None: computed here).
         """
-        with self._autocast():
-            cls, feats = self.image_encoder(crops, with_cls=self.cls_token_lambda != 0)
+        cls, feats = self._vit(crops)
         text = self.query_features
         bias = None
         if cls is not None:
