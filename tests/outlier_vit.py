@@ -43,13 +43,40 @@ def add_outlier_channels(visual, channels=OUTLIER_CHANNELS, scale: float = OUTLI
 
 
 def outlier_segmentor(device='cpu', seed: int = 0, **settings):
-    """SegEarth-OV (ViT-B/16 with outlier channels, random JBU_One) for the OEM classes."""
+    """SegEarth-OV (ViT-B/16 with outlier channels, random JBU_One) for the OEM classes; its
+    class embeddings come from an image (`use_image_prototypes`) before it predicts."""
     from segearth_ov.apis import init_segmentor
     torch.manual_seed(seed)
     model = init_segmentor(CLASSES, pretrained='random', upsampler_ckpt='random', device=device,
                            **settings)
     add_outlier_channels(model.image_encoder.visual, seed=seed)
     return model
+
+
+def normalised(rgb: np.ndarray, device='cpu') -> torch.Tensor:
+    """An RGB uint8 H×W×3 image as the model's normalised 1×3×H×W input."""
+    from segearth_ov.models.backbones.constants import CLIP_MEAN, CLIP_STD
+    x = torch.from_numpy(rgb).permute(2, 0, 1).float()
+    x = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
+    return x[None].to(device)
+
+
+def use_image_prototypes(model, rgb: np.ndarray) -> None:
+    """Replace the class embeddings by the float32 dense features of as many tokens of `rgb`,
+    spread over feature space (farthest-point sampling from token 0).
+
+    Why: random text and image towers predict one class everywhere, so any precision would
+    "agree"; trained CLIP's class embeddings match regions of the image, and prototypes taken
+    from the image's own features give such a map, with boundaries where features change."""
+    with torch.no_grad():
+        _, feats = model.image_encoder(normalised(rgb, model.device))
+    tokens = torch.nn.functional.normalize(feats[0].flatten(1).T, dim=-1)    # N×C
+    chosen = [0]
+    dist = 1 - tokens @ tokens[0]
+    for _ in range(len(model.class_names.queries) - 1):
+        chosen.append(int(dist.argmax()))
+        dist = torch.minimum(dist, 1 - tokens @ tokens[chosen[-1]])
+    model.query_features = tokens[chosen].clone()
 
 
 def stream_outlier_ratio(model, img: torch.Tensor) -> float:
@@ -74,7 +101,10 @@ def demo_crop(tile, size: int) -> np.ndarray:
 
 def pred_agreement(model, rgb: np.ndarray, run_pipeline, precisions=('fp32', 'bf16')) -> dict:
     """{precision: share of pixels whose class equals the fp32 prediction} (fp32 first);
-    `run_pipeline`: conftest's (the eval pipeline's preprocessing)."""
+    `run_pipeline`: conftest's (the eval pipeline's preprocessing). The class embeddings are
+    the image's prototypes (`use_image_prototypes`)."""
+    model.precision = 'fp32'
+    use_image_prototypes(model, rgb)
     preds = {}
     for precision in ('fp32', *[p for p in precisions if p != 'fp32']):
         model.precision = precision
