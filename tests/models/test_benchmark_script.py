@@ -38,6 +38,16 @@ def test_benchmark_prints_every_figure(tmp_path):
     assert p_lo * s_lo <= 1 <= p_hi * s_hi
     assert values['text_init_cached_seconds'] < values['text_init_seconds']
     assert figures['device'] == 'cpu' and 'peak_cuda_mb' not in figures
+    # the bf16 rate is measured in the same run; bf16 is timed only where it is native
+    assert float(figures['matmul_bf16_gflops']) > 0 and figures['image_precision'] == 'fp32'
+    from segearth_ov.utils.precision import native_bf16
+    assert figures['cpu_native_bf16'] == ('yes' if native_bf16() else 'no')
+    if native_bf16():
+        assert figures['bf16_image_precision'] == 'bf16'
+        seconds, floor = float(figures['bf16_image_seconds']), float(figures['bf16_image_floor_seconds'])
+        assert float(figures['bf16_image_floor_ratio']) == pytest.approx(seconds / floor, rel=0.02)
+    else:
+        assert 'bf16_image_seconds' not in figures and 'no native bf16' in figures['note']
 
 
 @pytest.mark.gpu

@@ -29,6 +29,7 @@ from ..backbones.weights import RANDOM
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
 from ..upsamplers.weights import resolve_upsampler_weights
+from ..upsamplers.jbu import fixup_dtype
 from ..upsamplers.kernel_atlas import KernelAtlas
 from .windows import slide_windows
 
@@ -191,6 +192,12 @@ class SegEarthSegmentation(BaseSegmentor):
         """'fp32', 'bf16' or 'fp16': recorded in every output (`utils.provenance`)."""
         return NAMES[self.compute_dtype]
 
+    def _fixup_precision(self):
+        """SimFeatUp's kernel fixup in bf16 on the CPU bf16 path (`jbu.fixup_dtype` says why
+        only there), float32 otherwise."""
+        bf16 = self.device.type == 'cpu' and self.compute_dtype == torch.bfloat16
+        return fixup_dtype(torch.bfloat16 if bf16 else None)
+
     def _autocast(self):
         dtype = self.compute_dtype
         if dtype == torch.float32:
@@ -252,28 +259,30 @@ class SegEarthSegmentation(BaseSegmentor):
         Windows are zero-padded to patch multiples (half before, half after), run through
         the model `window_batch` at a time, cut back, summed and divided by their count.
         """
-        h, w = img.shape[-2:]
-        if self.slide_crop > 0:
-            windows = list(slide_windows(h, w, self.slide_crop, self.slide_stride))
-        else:
-            windows = [(0, h, 0, w)]
-        total = img.new_zeros(1, self.query_features.shape[0], h, w)
-        count = img.new_zeros(1, 1, h, w)
-        atlas = self._kernel_atlas(img, windows)
-        for chunk in _chunks(windows, self.window_batch if self.fast else 1):
-            crops, pads = [], []
-            for y1, y2, x1, x2 in chunk:
-                l, r, t, b = patch_padding(y2 - y1, x2 - x1, self.patch_size)
-                crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
-                pads.append((l, t))
-            # all windows have one size: min(crop, H) × min(crop, W), or the whole image
-            # cut one window's kernels at a time (≈ 32 MB each at 224²), when it is upsampled
-            kernels = [partial(atlas.window, y1, x1) for y1, _, x1, _ in chunk] if atlas else None
-            logits = self.window_logits(torch.cat(crops), kernels).split(1)
-            for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
-                total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]
-                count[..., y1:y2, x1:x2] += 1
-        return total / count
+        with self._fixup_precision():
+            h, w = img.shape[-2:]
+            if self.slide_crop > 0:
+                windows = list(slide_windows(h, w, self.slide_crop, self.slide_stride))
+            else:
+                windows = [(0, h, 0, w)]
+            total = img.new_zeros(1, self.query_features.shape[0], h, w)
+            count = img.new_zeros(1, 1, h, w)
+            atlas = self._kernel_atlas(img, windows)
+            for chunk in _chunks(windows, self.window_batch if self.fast else 1):
+                crops, pads = [], []
+                for y1, y2, x1, x2 in chunk:
+                    l, r, t, b = patch_padding(y2 - y1, x2 - x1, self.patch_size)
+                    crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
+                    pads.append((l, t))
+                # all windows have one size: min(crop, H) × min(crop, W), or the whole image
+                # cut one window's kernels at a time (≈ 32 MB each at 224²), when it is upsampled
+                kernels = ([partial(atlas.window, y1, x1) for y1, _, x1, _ in chunk]
+                           if atlas else None)
+                logits = self.window_logits(torch.cat(crops), kernels).split(1)
+                for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
+                    total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]
+                    count[..., y1:y2, x1:x2] += 1
+            return total / count
 
     def _kernel_atlas(self, img: torch.Tensor, windows: list) -> KernelAtlas | None:
         """SimFeatUp's guidance kernels for all windows at once (fast path, overlapping
