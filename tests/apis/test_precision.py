@@ -65,7 +65,7 @@ def test_the_segmentor_keeps_fp32_for_auto_on_cpu(monkeypatch):
 def test_overlay_title_names_a_lower_precision():
     from segearth_ov.mapping.outputs import overlay_title
     assert overlay_title(tiny_segmentor(['a', 'b'], precision='bf16')).endswith(' · ViT bf16')
-    assert 'ViT' not in overlay_title(tiny_segmentor(['a', 'b'], precision='fp32'))
+    assert 'ViT fp' not in overlay_title(tiny_segmentor(['a', 'b'], precision='fp32'))
 
 
 def test_low_precision_weights_are_cast_once_and_follow_changes():
