@@ -46,9 +46,15 @@ def outlier_segmentor(device='cpu', seed: int = 0, **settings):
     """SegEarth-OV (ViT-B/16 with outlier channels, random JBU_One) for the OEM classes; its
     class embeddings come from an image (`use_image_prototypes`) before it predicts."""
     from segearth_ov.apis import init_segmentor
+    from segearth_ov.models.text import embeddings
     torch.manual_seed(seed)
-    model = init_segmentor(CLASSES, pretrained='random', upsampler_ckpt='random', device=device,
-                           **settings)
+    templates = embeddings.openai_templates
+    embeddings.openai_templates = lambda: templates()[:1]   # the text is replaced anyway
+    try:
+        model = init_segmentor(CLASSES, pretrained='random', upsampler_ckpt='random',
+                               device=device, text_cache=False, **settings)
+    finally:
+        embeddings.openai_templates = templates
     add_outlier_channels(model.image_encoder.visual, seed=seed)
     return model
 

@@ -26,5 +26,5 @@ def test_bf16_agrees_with_fp32_on_the_outlier_vit(model):
     on one 224² crop of the demo tile; < 100 %: bf16 really ran."""
     rgb = outlier_vit.demo_crop(OEM_TILE, 224)
     agree = outlier_vit.pred_agreement(model, rgb, run_pipeline, ('bf16',))
-    assert model.precision_used == 'bf16'
     assert 0.99 <= agree['bf16'] < 1.0, agree
+    assert model.precision_used == 'bf16'
