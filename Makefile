@@ -3,6 +3,7 @@
 #   make test   install everything, run the test suite
 #   make test-gpu   on a machine with CUDA: the GPU test run (tests/gpu, parity in fp32,
 #                   the fp16 agreement table, the CUDA benchmark)
+#   make qgis-plugin   the QGIS plugin's zip (Plugins ▸ Install from ZIP; docs/qgis.md)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TINY ?= tests/data/models
@@ -11,7 +12,7 @@ DEMO_CLASSES ?= background;bareland,barren;grass;pavement;road;tree,forest;water
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo demo-tiny test test-gpu benchmark clean-venv
+.PHONY: install demo demo-tiny test test-gpu benchmark clean-venv qgis-plugin
 
 install:
 	SEGEARTH_VENV="$(abspath $(VENV))" bash tools/install.sh
@@ -33,6 +34,11 @@ test: install
 GPU_TESTS ?= tests/gpu tests/models/test_parity.py tests/models/test_benchmark_script.py
 test-gpu: install
 	$(PY) -m pytest -q -s --device cuda $(GPU_TESTS) $(PYTEST_ARGS)
+
+# The QGIS plugin (qgis/segearth_ov_qgis) as a zip for QGIS's Install from ZIP (no venv needed).
+QGIS_PLUGIN_ZIP ?=
+qgis-plugin:
+	python3 qgis/build_zip.py $(if $(QGIS_PLUGIN_ZIP),--out "$(QGIS_PLUGIN_ZIP)")
 
 benchmark: install
 	$(PY) tools/benchmark.py --size 448

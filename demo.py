@@ -23,7 +23,8 @@ def parse_args(argv=None):
                    help='classes separated by ";", synonyms by ",": "building,roof;road;water"; '
                         'or a class-name file')
     p.add_argument('--clip-type', default='CLIP', help='backbone preset family (CLIP, RemoteCLIP, …)')
-    p.add_argument('--vit-type', default='ViT-B/16')
+    p.add_argument('--vit-type', default='ViT-B/16', help='ViT size: ViT-B/16, ViT-B/32, '
+                   'ViT-L/14 (the presets: README "Backbone presets and weights")')
     p.add_argument('--model-type', default='SegEarth',
                    help='attention of the last block: vanilla, MaskCLIP, SCLIP, ClearCLIP, SegEarth, NACLIP, GEM')
     p.add_argument('--pretrained', default=None, help='CLIP weights that replace the preset\'s')
@@ -32,15 +33,18 @@ def parse_args(argv=None):
     p.add_argument('--upsampler-ckpt', help='SimFeatUp checkpoint (default: the released '
                    'weights of --upsampler, downloaded and verified on first use)')
     p.add_argument('--cls-lambda', type=float, default=-0.3, help='global bias alleviation λ')
-    p.add_argument('--prob-thd', type=float, default=0.0)
+    p.add_argument('--prob-thd', type=float, default=0.0, help='pixels whose best class '
+                   'probability is lower get class 0 (default 0: never)')
     p.add_argument('--bands', default=None, help='band numbers (from 1) used as R,G,B, or one '
                    'band, e.g. 3,2,1 or 1 (images with 2 or more than 4 bands need it)')
     p.add_argument('--size', type=int, default=448, help='long side the model sees (0: as is)')
-    p.add_argument('--device', default=None)
+    p.add_argument('--device', default=None, help='cpu, cuda or cuda:N (default: cuda if '
+                   'present, else cpu)')
     p.add_argument('--precision', choices=['auto', 'fp32', 'fp16', 'bf16'],
                    help="the ViT's precision (default auto: bf16 on a CPU with native bf16, "
                    'fp16 on CUDA, else fp32), as tools/predict.py --precision')
-    p.add_argument('--out', default='work_dirs/demo')
+    p.add_argument('--out', default='work_dirs/demo', help='output folder (default '
+                   'work_dirs/demo; created if missing)')
     return p.parse_args(argv)
 
 

@@ -13,4 +13,10 @@ HERE=$(dirname "$0")
 source "$HERE/tools/dist_common.sh"
 take_gpus "$@"
 shift "$TAKEN"
+# inputs, classes, options and the plan checked once, in this process, before GPUS workers
+# start (each would otherwise print the same error, then torchrun its traceback)
+case " $* " in
+    *" --dry-run "*) ;;
+    *) "$PYTHON" "$HERE/tools/predict.py" --region --dry-run --ranks "$GPUS" "$@" >/dev/null ;;
+esac
 run_torchrun 29501 "$HERE/tools/predict.py" --region "$@"

@@ -23,7 +23,6 @@ import sys
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
 
 
 def parse_args(argv=None):
@@ -50,12 +49,14 @@ def parse_args(argv=None):
 
 
 def config_path(name: str) -> Path:
-    """A config file from a path or a dataset name."""
-    p = Path(name)
-    if p.suffix == '.py':
-        return p
-    stem = name if name.startswith('cfg_') else f'cfg_{name}'
-    return ROOT / 'configs' / f'{stem}.py'
+    """A config file from a path or a dataset name (segearth_ov.utils.paths.find_config); a
+    name found nowhere stays as `cfg_<name>.py`, skipped later as "no such config"."""
+    from segearth_ov.utils.paths import NotFoundError, find_config
+    try:
+        return find_config(name)
+    except NotFoundError:
+        stem = Path(name).stem
+        return Path(stem if stem.startswith('cfg_') else f'cfg_{stem}').with_suffix('.py')
 
 
 def select(args) -> list[Path]:
@@ -112,6 +113,10 @@ def run(args) -> int:
         for path, _ in runnable:
             print(f'  RUN  {path.stem}')
         return 0
+    if not runnable:        # said once, without empty progress bars or a second skip list
+        print('nothing to run: no selected config has its data on this machine (the SKIP '
+              'lines above say how to prepare each)', file=sys.stderr)
+        return 1
 
     written = set()
     for path, cfg in tqdm(runnable, desc='eval_all', unit='dataset', file=sys.stdout):

@@ -10,11 +10,7 @@ intensity) and OUT/pairs.txt for `data.pairs=OUT/pairs.txt`.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-if __package__ in (None, ''):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None) -> Path:

@@ -3,7 +3,8 @@
 `class_colours` is the one place classes get their colours (overlays, the web page's
 legend and tiles, GeoTIFF colour tables, QGIS styles, STAC items, dataset metainfo). A
 class keeps its colour from run to run whatever its index: common land-cover names get
-the colour a map reader expects (water blue, vegetation green, buildings red, roads grey,
+the colour a map reader expects (water blue, vegetation green, buildings red, roads orange
+and paved surfaces magenta — grey would vanish on asphalt and grey roofs in an overlay —,
 bare land tan, cropland yellow, background black), matched on any synonym of the class
 line; other names get a colour from a hash of the name, so "ship" is the same colour in
 every run. Two classes of one map never share a colour while the palettes have one left.
@@ -21,7 +22,8 @@ _SHADES = {
     'vegetation': [(34, 139, 34), (0, 100, 0), (124, 205, 80), (85, 160, 60), (160, 220, 120)],
     'crop': [(240, 210, 50), (255, 235, 120), (210, 180, 20)],
     'building': [(220, 40, 40), (180, 20, 40), (240, 100, 90), (150, 30, 30), (255, 140, 130)],
-    'road': [(128, 128, 128), (175, 175, 175), (95, 95, 95), (210, 210, 210), (65, 65, 65)],
+    # roads, paved and impervious surfaces: saturated warm colours that stand out on grey
+    'road': [(255, 120, 0), (235, 0, 180), (150, 40, 210), (255, 170, 90), (120, 0, 90)],
     'bare': [(210, 180, 140), (190, 150, 100), (238, 214, 175), (160, 120, 80)],
     'snow': [(225, 240, 255), (190, 225, 245)],
     'background': [(0, 0, 0), (40, 40, 40), (25, 25, 50)],
@@ -70,12 +72,12 @@ _WORDS = {w: _NAMES[w] for w in ('water', 'river', 'lake', 'sea', 'vegetation', 
                                  'cropland', 'farmland', 'snow')}
 
 # Colours for the other names: well apart from each other and from the land-cover shades
-# (no blue, green, red, grey, tan or yellow that could be read as land cover).
+# (no blue, green, red, orange, magenta, tan or yellow that could be read as land cover).
 FALLBACK = np.array([
-    (148, 103, 189), (255, 127, 14), (227, 119, 194), (23, 190, 170), (140, 86, 75),
-    (188, 60, 220), (255, 187, 120), (110, 60, 150), (200, 0, 120), (0, 140, 140),
-    (250, 150, 200), (180, 120, 0), (100, 0, 80), (255, 90, 0), (160, 160, 255),
-    (90, 60, 30), (255, 0, 255), (0, 210, 200), (205, 130, 175), (130, 90, 200),
+    (148, 103, 189), (0, 80, 100), (227, 119, 194), (23, 190, 170), (140, 86, 75),
+    (128, 128, 0), (120, 110, 255), (110, 60, 150), (200, 0, 120), (0, 140, 140),
+    (250, 150, 200), (180, 120, 0), (160, 160, 255), (90, 60, 30), (0, 210, 200),
+    (205, 130, 175), (130, 90, 200), (70, 0, 140), (0, 60, 60), (255, 210, 230),
 ], dtype=np.uint8)
 
 
@@ -154,6 +156,21 @@ def colorize(pred: np.ndarray, classes) -> np.ndarray:
     return class_colours(classes)[pred]
 
 
+def share_text(fraction: float) -> str:
+    """A share of the pixels as the legend shows it: '12.3%', and '<0.1%' for a class
+    with a few pixels (not '0.0%', which reads as absent)."""
+    pct = 100 * float(fraction)
+    return '<0.1%' if 0 < pct < 0.1 else f'{pct:.1f}%'
+
+
+def rows_first(items: list, ncol: int) -> list:
+    """`items` reordered so that matplotlib's legend, which fills column by column, shows
+    them row by row (class order read left to right, as text is)."""
+    if ncol < 2:
+        return list(items)
+    return [items[i] for j in range(ncol) for i in range(j, len(items), ncol)]
+
+
 def save_overlay(path, image: np.ndarray, pred: np.ndarray, class_names: list,
                  alpha: float = 0.5, title: str | None = None,
                  colours: np.ndarray | None = None) -> None:
@@ -178,9 +195,10 @@ def save_overlay(path, image: np.ndarray, pred: np.ndarray, class_names: list,
     counts = np.bincount(pred.ravel(), minlength=len(class_names))
     labels = [n.split(',')[0] if isinstance(n, str) else (list(n) or [''])[0]
               for n in class_names]
-    handles = [Patch(color=colours[i] / 255.0, label=f'{name} ({100 * counts[i] / pred.size:.1f}%)')
+    handles = [Patch(color=colours[i] / 255.0, label=f'{name} ({share_text(counts[i] / pred.size)})')
                for i, name in enumerate(labels) if counts[i]]
-    fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 5), frameon=False)
+    ncol = min(len(handles), 5)
+    fig.legend(handles=rows_first(handles, ncol), loc='lower center', ncol=ncol, frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.08, 1, 0.96 if title else 1))   # the title above the panels

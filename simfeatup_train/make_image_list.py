@@ -15,8 +15,6 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def make_image_list(source: str | Path, count: int, out: str | Path, seed: int = 0) -> Path:
     """Sample `count` images of `source` (all if fewer) with `seed`; write them to `out`."""

@@ -18,9 +18,7 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 CLASSES = ['building', 'road', 'tree', 'water', 'grass', 'cropland', 'bare soil', 'car',
            'ship', 'parking lot', 'forest', 'river', 'meadow', 'roof', 'sand', 'snow']
 

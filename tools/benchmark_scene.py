@@ -42,8 +42,6 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / 'tools'))      # peak_memory.py
 
 OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tree,forest',
                'water,river', 'cropland', 'building,roof,house']
@@ -151,7 +149,7 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
     from segearth_ov.utils import floors
     rows = rows or size
     from segearth_ov.mapping import estimates, predictor, raster_io
-    from peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
+    from segearth_ov.utils.peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         scene = write_scene(Path(tmp) / f'scene_{size}.tif', rows, size)
         opts = predictor.SceneOptions(tile=tile, overlap=overlap, **options)

@@ -23,8 +23,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / 'tools'))      # peak_memory.py
 NAMES = ['background', 'building', 'road', 'water']
 
 
@@ -51,7 +49,7 @@ def write_class_map(path: Path, size: int, rows: int = 512, seed: int = 0) -> Pa
 
 def measure(labels: Path, block_rows: int, simplify: float = 0.0) -> dict:
     from segearth_ov.mapping.vectors import VectorOptions, vectorize
-    from peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
+    from segearth_ov.utils.peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
     import pyogrio
     out = labels.with_name(f'polygons_{block_rows}.gpkg')
     release_free_memory()

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 HG_CONFIGS = ROOT / 'configs' / 'hg_rsovsseg'
 
 

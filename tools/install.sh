@@ -54,8 +54,27 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     fi
 fi
 
+# The QGIS plugin (qgis/segearth_ov_qgis): its tests run Debian's QGIS 3.22 headless
+# (tests/qgis_plugin), its screenshot (qgis/screenshot.sh) runs QGIS under Xvfb.
+QGIS_DEBS="qgis python3-qgis qgis-providers xvfb xauth"
+if ! /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1 \
+        || ! command -v qgis_process >/dev/null 2>&1 || ! command -v xvfb-run >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        log "installing $QGIS_DEBS from Debian (the QGIS plugin's tests)"
+        apt_qgis() {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+                $QGIS_DEBS >/dev/null
+        }
+        apt_qgis 2>/dev/null || { apt-get update -q >/dev/null && apt_qgis; } \
+            || log "could not install QGIS: the QGIS plugin's tests will be skipped"
+    else
+        log "QGIS missing and apt-get needs root: the QGIS plugin's tests will be skipped" \
+            "(apt-get install $QGIS_DEBS)"
+    fi
+fi
+
 stamp="$VENV/.segearth-installed"
-req_hash="$(cat "$ROOT/requirements.txt" "$ROOT/tools/install.sh" | sha256sum | cut -c1-16)"
+req_hash="$(cat "$ROOT/requirements.txt" "$ROOT/pyproject.toml" "$ROOT/tools/install.sh" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$req_hash" ]; then
     log "environment up to date ($VENV)"
     exit 0

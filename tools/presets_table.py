@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 OPEN_CLIP = 'https://github.com/mlfoundations/open_clip'
 MANUAL_LINKS = {   # where the by-hand files are published

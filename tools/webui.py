@@ -6,9 +6,7 @@
 See `python tools/webui.py --help` and README "Interactive map page".
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from segearth_ov.webui.cli import main  # noqa: E402
 

@@ -2,6 +2,7 @@
 
     from segearth_ov.apis import init_segmentor, inference_image      # one image, as evaluated
     from segearth_ov.apis import predict, predict_file, SceneOptions  # any raster, any size
+    from segearth_ov.apis import stac_sources       # STAC items → inputs of the above
 
 `inference.py` builds the segmentor and runs one image; the scene functions come from
 `segearth_ov.mapping` (raster I/O, tiling, the scene predictor, polygons, region mode) and
@@ -13,7 +14,7 @@ from .inference import inference_image, init_segmentor  # noqa: F401
 _MAPPING = dict(predict='predictor', predict_file='predictor', build_model='predictor',
                 parse_classes='predictor', SceneOptions='predictor',
                 vectorize='vectors', VectorOptions='vectors',
-                RegionJob='region', run_region='region')
+                RegionJob='region', run_region='region', stac_sources='stac')
 
 __all__ = ['init_segmentor', 'inference_image', *_MAPPING]
 

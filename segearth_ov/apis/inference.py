@@ -6,6 +6,7 @@ import torch
 
 from ..models.segmentors.released import init_segmentor  # noqa: F401  (the API's name for it)
 from ..utils.images import read_image
+from ..mapping.sources import is_url
 
 
 @torch.no_grad()
@@ -14,12 +15,18 @@ def inference_image(model, image, size: int = 448):
     label type of `segearth_ov.predict(..., return_probs=True)` (uint16 labels for more than
     255 classes).
 
-    `image` is a path or an RGB uint8 H×W×3 array. Like the evaluation configs, the model
+    `image` is a path, a URL (https://, s3://, gs://, az://) or an RGB uint8 H×W×3 array. Like the evaluation configs, the model
     sees the image rescaled so that its long side is `size` (0: as it is).
     """
     import mmcv
     from mmseg.structures import SegDataSample
-    rgb = read_image(image) if not isinstance(image, np.ndarray) else image
+    if isinstance(image, np.ndarray):
+        rgb = image
+    elif is_url(image):           # https://, s3://, gs://, az://: read through GDAL
+        from ..mapping.sources import read_rgb
+        rgb = read_rgb(image)
+    else:
+        rgb = read_image(image)
     h, w = rgb.shape[:2]
     bgr = np.ascontiguousarray(rgb[..., ::-1])
     if size:

@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..utils.files import atomic_path, write_text_atomic
+from ..utils.paths import configs_dir
 from . import methods as presets
 from .benchmarks import BY_TITLE
 from .results import WEIGHTS_COLUMNS, weights_id
 
-ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = Path(__file__).resolve().parent / 'published'
-CONFIGS = ROOT / 'configs'
 SECONDS_PER_IMAGE_CPU = 6.0   # docs/speed.md#toolsbenchmarkpy: one 448² image, slide 224/112, 2 cores
 
 
@@ -233,7 +232,7 @@ def plan(name: str, data_root: str | None = None, work_dir='work_dirs/paper_tabl
                 cell.reason = f'not reproducible here: {method.unsupported}'
                 continue
             folder, _, base = stem.rpartition('/')
-            config = CONFIGS / folder / f'cfg_{base}.py'
+            config = configs_dir() / folder / f'cfg_{base}.py'
             if not config.is_file():
                 cell.reason = f'no config {config}'
                 continue

@@ -19,11 +19,16 @@ def load_config(config: str, cfg_options: dict | None = None, work_dir: str | No
     nothing would read raises ConfigKeyError)."""
     from mmengine.config import Config
 
+    from ..utils.paths import find_config, find_data
     from .cfg_options import check_cfg_options
-    cfg = Config.fromfile(config)
+    config = find_config(config)
+    cfg = Config.fromfile(str(config))
     if cfg_options:
         check_cfg_options(cfg, cfg_options)     # a typo must not be ignored silently
         cfg.merge_from_dict(cfg_options)
+    ds = cfg.get('test_dataloader', {}).get('dataset', {})
+    if ds.get('data_root'):           # data/<Set> of the repository, from any directory
+        ds.data_root = find_data(ds.data_root)
     cfg.launcher = launcher
     if work_dir:
         cfg.work_dir = work_dir
@@ -36,10 +41,11 @@ def load_config(config: str, cfg_options: dict | None = None, work_dir: str | No
     return cfg
 
 
-def missing_data(cfg) -> list[str]:
-    """The data paths the config's test set needs and this machine lacks ([] = ready):
-    the data folder itself if it is missing, else the missing sub-folders and files."""
-    ds = cfg.test_dataloader.dataset
+def missing_data(cfg, loader: str = 'test_dataloader') -> list[str]:
+    """The data paths the config's test set (or `loader`'s set, e.g. 'train_dataloader')
+    needs and this machine lacks ([] = ready): the data folder itself if it is missing, else
+    the missing sub-folders and files."""
+    ds = cfg[loader].dataset
     root = ds.get('data_root') or ''
     if root and not os.path.isdir(root):
         return [root]
@@ -73,20 +79,16 @@ def check_test_images(cfg) -> None:
         raise NoImagesError(no_images_message(dataset))
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def how_to_prepare(config) -> str:
     """How to get the data of `config` (configs/cfg_<name>.py): its converter, if one is
-    tools/dataset_converters/<name>.py; mmseg's for the natural-image sets."""
-    config = Path(config).resolve()
-    try:
-        rel = config.relative_to(ROOT / 'configs')
-    except ValueError:
-        rel = Path(config.name)
+    tools/dataset_converters/<name>.py of the repository; mmseg's for the natural-image sets."""
+    from ..utils.paths import find_config, roots
+    config = find_config(config).resolve()
+    repo = next((r for r in roots() if config.is_relative_to(r / 'configs')), None)
+    rel = config.relative_to(repo / 'configs') if repo else Path(config.name)
     stem = rel.with_name(rel.stem.removeprefix('cfg_')).as_posix()
-    found = [p for p in (ROOT / 'tools' / 'dataset_converters').glob('*.py')
-             if p.stem.lower() == stem.lower()]
+    found = [p for p in (repo / 'tools' / 'dataset_converters').glob('*.py')
+             if p.stem.lower() == stem.lower()] if repo else []
     if found:
         return f'prepare it with tools/dataset_converters/{found[0].name}, docs/evaluation.md'
     if stem.startswith('natural/'):

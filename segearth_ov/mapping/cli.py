@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..utils import advice
 from ..utils.runtime import cli_logging
 from ..utils.images import RASTER_SUFFIXES, ImageReadError, parse_bands
 from ..utils.precision import HELP as PRECISION_HELP, PRECISIONS
-from . import predictor
+from . import predictor, progress
+from .sources import as_input, is_url, stem_of
+from .stac import band_names, is_stac, stac_sources
 
 EXAMPLES = """\
 examples:
@@ -30,6 +34,10 @@ examples:
   python tools/predict.py big.tif --classes "road;building" --dry-run
   python tools/predict.py scene.tif --classes "background;building;road" --vector gpkg \\
       --vector-classes "building;road" --vector-min-area 20 --vector-simplify 0.5
+  python tools/predict.py https://example.org/cog.tif s3://bucket/scene.tif --classes "road;tree"
+  python tools/predict.py search.json --asset visual --region --classes "road;tree" --out DIR
+      (URLs are read window by window; a STAC Item/ItemCollection/catalogue: one scene per
+      item, named by its id; --bands red,green,blue by common name: docs/cloud.md)
 
 outputs per input (in --out): <stem>_labels.tif (class map: input's CRS and transform, nodata
 255, colour table and class names; .png for plain images), <stem>_probs.tif (--save-probs),
@@ -45,10 +53,15 @@ and machines with torchrun. Its options: python tools/predict.py --region --help
 
 
 def _bands(text: str):
+    """Band numbers (3,2,1), or common names of a STAC item's bands (red,green,blue)."""
+    names = [b.strip() for b in text.split(',')]
+    if all(re.fullmatch(r'[A-Za-z][A-Za-z0-9_]*', b) for b in names):
+        return tuple(b.lower() for b in names)
     try:
         return parse_bands(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+        raise argparse.ArgumentTypeError(f'{err}, or common names of STAC bands, e.g. '
+                                         'red,green,blue') from None
 
 
 def _positive_int(flag: str):
@@ -74,8 +87,13 @@ def build_parser(prog: str | None = None, inputs: bool = True,
         _model_options(p)
         return p
     p.add_argument('inputs', nargs='+', metavar='INPUT',
-                   help='image files (GeoTIFF/TIFF, PNG, JPEG), folders or glob patterns')
+                   help='image files (GeoTIFF/TIFF, PNG, JPEG), folders, glob patterns, URLs '
+                   '(https://, s3://, gs://, az://: read window by window) or STAC JSON '
+                   '(an Item, ItemCollection or catalogue, file or URL: one scene per item)')
     _model_options(p)
+    p.add_argument_group('STAC inputs (docs/cloud.md)').add_argument(
+        '--asset', help="the items' asset to read (default: the visual/RGB one; with --bands "
+        'red,green,blue: the asset holding those bands, else one asset per band)')
     _output_options(p)
     return p
 
@@ -118,7 +136,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group('input conversion')
     g.add_argument('--bands', type=_bands, help='band numbers (from 1) used as R,G,B, or one '
-                   'band, e.g. 3,2,1 or 1')
+                   'band, e.g. 3,2,1 or 1; for STAC items also common names, e.g. red,green,blue')
     g.add_argument('--sar', action='store_true', help='SAR input: the AlignEarth conversion '
                    '(chosen automatically with --clip-type AlignEarth)')
     g.add_argument('--linear-sar', action='store_true', help='SAR values are linear '
@@ -134,9 +152,10 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    "input's resolution)")
     s.add_argument('--gsd', type=float, metavar='M',
                    help='the model sees the scene at M metres per pixel (projected CRS)')
-    g.add_argument('--tile', type=int, default=448,
-                   help='tile side in model pixels (default 448); with slide inference the '
-                   'result does not depend on it, the memory does')
+    g.add_argument('--tile', type=int,
+                   help='tile side in model pixels (default 448, or the slide window of a '
+                   "--config's test_cfg when larger); with slide inference the result does "
+                   'not depend on it, the memory does')
     g.add_argument('--overlap', type=int, default=128, help='tile overlap (default 128)')
 
 
@@ -153,6 +172,9 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument('--dry-run', action='store_true',
                    help='print the tiling plan and estimated memory; segment nothing')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
+    g.add_argument('--progress', choices=progress.MODES, default='bar',
+                   help='bar: progress bars (default); json: JSON lines on stdout for programs '
+                   'that run the predictor (the QGIS plugin), the text goes to stderr')
 
 
 def _vector_options(p: argparse.ArgumentParser) -> None:
@@ -221,7 +243,12 @@ def model_settings(args) -> dict:
 
 
 def scene_options(args):
-    return predictor.SceneOptions(bands=args.bands, sar=args.sar or args.linear_sar,
+    """SceneOptions of the flags (band names are the STAC inputs', resolved per item)."""
+    bands = None if band_names(args.bands) else args.bands
+    if bands is None and args.bands and not hasattr(args, 'inputs'):     # the map page's
+        raise ValueError(f'--bands {",".join(args.bands)}: names choose bands of STAC items, '
+                         'inputs of tools/predict.py; here give band numbers, e.g. 3,2,1')
+    return predictor.SceneOptions(bands=bands, sar=args.sar or args.linear_sar,
                                   linear_sar=args.linear_sar, nodata=args.nodata,
                                   percentiles=tuple(args.percentiles),
                                   resize_long_side=args.resize_long_side, gsd=args.gsd,
@@ -233,16 +260,39 @@ def parsed_inputs(args):
     ValueError / FileNotFoundError names what is wrong. Shared with region mode."""
     if args.classes and args.classes_file:
         raise ValueError('give --classes or --classes-file, not both')
-    classes = predictor.parse_classes(args.classes_file or args.classes)
+    if args.classes_file:       # a file, never a class name (parse_classes would take it as one)
+        if not Path(args.classes_file).is_file():
+            raise FileNotFoundError(f'--classes-file {args.classes_file}: no such file; give a '
+                                    'class-name file (one class per line, synonyms separated '
+                                    'by commas, e.g. configs/cls_openearthmap.txt) or --classes')
+        from ..models.text.embeddings import load_class_names
+        classes = load_class_names(args.classes_file)
+    else:
+        classes = predictor.parse_classes(args.classes)
     check_out_folder(args.out)
-    return classes, model_settings(args), scene_options(args), expand_inputs(args.inputs)
+    paths = expand_inputs(args.inputs, args.asset, args.bands)
+    return classes, model_settings(args), scene_options(args), paths
 
 
-def expand_inputs(inputs) -> list[Path]:
-    """Files, folders (their images, sorted) and glob patterns → image paths (in order)."""
+def expand_inputs(inputs, asset: str | None = None, bands=None) -> list:
+    """Files, folders (their images, sorted), glob patterns, URLs and STAC documents (one
+    `sources.Source` per item: `asset`, or `bands` by common name) → inputs, in order.
+    `bands` names are only for STAC items; `asset` only with STAC inputs."""
     import glob
     paths = []
+    stac_given = any(is_stac(i) for i in inputs)
+    if (asset or band_names(bands)) and not stac_given:
+        raise ValueError(('--asset' if asset else f'--bands {",".join(bands)}') + ' chooses '
+                         'among the assets or bands of STAC items, and no input is STAC JSON'
+                         + ('' if asset else '; for a file give band numbers, e.g. 3,2,1'))
     for item in inputs:
+        item = str(item) if isinstance(item, Path) else item
+        if is_stac(item):
+            paths += stac_sources(item, asset, bands)
+            continue
+        if is_url(item):
+            paths.append(as_input(item))
+            continue
         p = Path(item)
         if p.is_dir():
             paths += sorted(q for q in p.iterdir()
@@ -258,7 +308,7 @@ def expand_inputs(inputs) -> list[Path]:
         raise ImageReadError(f'no image found in {", ".join(map(str, inputs))}')
     stems = {}
     for p in paths:
-        stems.setdefault(p.stem, []).append(str(p))
+        stems.setdefault(stem_of(p), []).append(str(p))
     same = [names for names in stems.values() if len(names) > 1]
     if same:   # outputs are named after the stem: the second would replace the first's
         raise ValueError(f'inputs {" and ".join(same[0])} have the same name, so their outputs '
@@ -267,8 +317,13 @@ def expand_inputs(inputs) -> list[Path]:
 
 
 def check_out_folder(out) -> None:
-    """--out must be a folder or creatable as one: said before the model is built."""
+    """--out must be a folder or creatable as one: said before the model is built. A new
+    folder named like a raster (result.tif) is refused: the outputs are files inside it."""
     path = Path(out)
+    if path.suffix.lower() in RASTER_SUFFIXES and not path.is_dir():
+        raise ValueError(f'--out {out}: a file name, but --out is the output folder (each input '
+                         f'writes <out>/<stem>_labels.tif, …); give a folder, e.g. --out '
+                         f'{path.with_suffix("")}')
     for p in (path, *path.parents):
         if p.exists():
             if not p.is_dir():
@@ -281,6 +336,11 @@ def check_out_folder(out) -> None:
 @advice.using(advice.PREDICT_CLI)
 def main(argv=None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
+    with progress.reporter(args.progress) as events:
+        return events.end(_run(args, events))
+
+
+def _run(args, events) -> int:
     cli_logging()
     from ..models.backbones import WeightsNotFoundError
 
@@ -300,28 +360,31 @@ def main(argv=None, prog: str | None = None) -> int:
     try:
         vector = vector_options(args)
         t0 = time.perf_counter()
+        events.stage('model')
         model = predictor.build_model(classes, **settings)
         if vector is not None:
             from .vectors import kept_classes
             kept_classes(model.class_names.names, vector.classes)
         print(f'model built in {time.perf_counter() - t0:.1f}s '
               f'({model.clip_type} {model.vit_type}, {model.model_type}, '
-              f'{model.num_classes} classes, device {model.device})')
+              f'{plural(model.num_classes, "class")}, device {model.device})')
     except (WeightsNotFoundError, FileNotFoundError, ValueError, KeyError, TypeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
 
     from tqdm import tqdm
     failed = 0
-    for path in tqdm(paths, desc='files', unit='file', disable=args.quiet or len(paths) < 2):
+    for k, path in enumerate(tqdm(paths, desc='files', unit='file',
+                                  disable=args.quiet or len(paths) < 2 or events.active), 1):
         try:
             result = predictor.predict_file(
-                path, model, args.out, options=scene_options(args), fmt=args.format,
+                path, model, args.out, options=replace(options), fmt=args.format,
                 save_probs=args.save_probs, probs_dtype=args.probs_dtype,
-                overlay=not args.no_overlay, progress=not args.quiet, vector=vector)
+                overlay=not args.no_overlay, vector=vector,
+                progress=events.tiles(path, k, len(paths)) or not args.quiet)
         except (ImageReadError, ValueError, OSError) as err:
             failed += 1
-            print(f'error: {path}: {err}', file=sys.stderr)
+            print(error_line(path, err), file=sys.stderr)
             continue
         except Exception as err:    # noqa: BLE001  one input's failure must not end the batch
             failed += 1
@@ -331,10 +394,22 @@ def main(argv=None, prog: str | None = None) -> int:
                   'inputs go on)', file=sys.stderr)
             continue
         _report(result)
+        events.output(result)
     if failed:
         print(f'{failed} of {len(paths)} input(s) failed', file=sys.stderr)
         return 1
     return 0
+
+
+def error_line(path, err) -> str:
+    """'error: <path>: <message>', the path once (most messages name it already)."""
+    text = str(err)
+    return f'error: {text}' if text.startswith(str(path)) else f'error: {path}: {text}'
+
+
+def plural(n: int, word: str) -> str:
+    """'1 class', '3 classes'."""
+    return f'{n} {word}' if n == 1 else f'{n} {word}es' if word.endswith('s') else f'{n} {word}s'
 
 
 def _report(result: dict) -> None:
@@ -350,12 +425,16 @@ def _report(result: dict) -> None:
 
 
 def _dry_run(paths, classes, settings, options, args) -> int:
-    from .estimates import dry_run_lines, model_memory_bytes
+    from .estimates import dry_run_lines, settings_memory_bytes
     from .raster_io import opened
     slide = predictor.slide_settings(settings=settings)
-    model_bytes = model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'))
+    try:
+        model_bytes = settings_memory_bytes(settings)
+    except (FileNotFoundError, ValueError) as err:      # a --model-cfg missing or not JSON
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     status = 0
-    print(f'{len(classes.classes)} classes ({len(classes.queries)} names): '
+    print(f'{plural(len(classes.classes), "class")} ({plural(len(classes.queries), "name")}): '
           + '; '.join(','.join(s) for s in classes.classes))
     for path in paths:
         try:
@@ -363,7 +442,7 @@ def _dry_run(paths, classes, settings, options, args) -> int:
                 lines = dry_run_lines(path, src, options, slide, len(classes.classes),
                                       len(classes.queries), model_bytes, args.save_probs)
         except (ImageReadError, ValueError) as err:
-            print(f'error: {path}: {err}', file=sys.stderr)
+            print(error_line(path, err), file=sys.stderr)
             status = 1
             continue
         print('\n'.join(lines))

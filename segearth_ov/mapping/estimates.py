@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import raster_io
 from .predictor import SceneOptions, plan_scene
 from .raster_io import band_nodata, crs_name, pixel_size_m, select_bands
+from .sources import remote_setting
 from .tiling import chunk_rows_for
 
 # ---- measured on the project's CPU machine (ViT-B/16 + JBU_One, slide 224/112)
@@ -23,13 +24,23 @@ LIBRARIES_GB = 0.85
 SECONDS_PER_TILE_CPU = 6.3
 
 
-def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16') -> int:
-    """Weights of the model (exact when built; else a figure for the ViT size)."""
+def model_memory_bytes(model=None, vit_type: str = 'ViT-B/16', model_cfg=None) -> int:
+    """Weights of the model (exact when built; for a `model_cfg` JSON its architecture's
+    float32 parameters; else a figure for the ViT size)."""
     if model is not None:
         return sum(t.numel() * t.element_size() for t in model.state_dict().values()) + \
             sum(p.numel() * p.element_size() for p in model._embedder.model.parameters())
+    if model_cfg:
+        from ..models.backbones.builder import architecture_parameters
+        return 4 * architecture_parameters(model_cfg)
     size = 'ViT-L' if 'L' in vit_type.split('/')[0] else 'ViT-B'
     return int(WEIGHTS_GB[size] * 2 ** 30)
+
+
+def settings_memory_bytes(settings: dict) -> int:
+    """`model_memory_bytes` of the model `build_model(**settings)` will build."""
+    return model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16'),
+                              model_cfg=settings.get('model_cfg'))
 
 
 def tile_seconds_cpu(tile: int) -> float:
@@ -37,13 +48,10 @@ def tile_seconds_cpu(tile: int) -> float:
     return SECONDS_PER_TILE_CPU * (tile / 448) ** 2
 
 
-def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: int,
-                  num_queries: int, model_bytes: int, save_probs: bool = False) -> list[str]:
-    """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
-    bands, alpha = select_bands(src, options.bands, options.sar, str(path))
+def peak_memory(src, options: SceneOptions, slide: tuple, num_classes: int,
+                num_queries: int, model_bytes: int, save_probs: bool = False):
+    """(the tiling plan, the estimated peak memory of predicting one input by part, bytes)."""
     plan = plan_scene(src, options, slide)
-    crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
-    size = pixel_size_m(src.crs, src.transform)
     chunk = chunk_rows_for(plan.width, num_queries)
     parts = plan.memory_bytes(num_classes, num_queries, chunk, save_probs)
     parts['model weights'] = model_bytes
@@ -51,6 +59,19 @@ def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: i
                                      * max(1.0, (plan.tile_size / 448) ** 2))
     parts['libraries (torch, mmseg, GDAL)'] = int(LIBRARIES_GB * 2 ** 30)
     parts['GDAL block cache (max)'] = raster_io.GDAL_CACHE_MB * 2 ** 20
+    return plan, parts
+
+
+def dry_run_lines(path, src, options: SceneOptions, slide: tuple, num_classes: int,
+                  num_queries: int, model_bytes: int, save_probs: bool = False) -> list[str]:
+    """The tiling plan and the estimated peak memory of one input, as printed by --dry-run."""
+    bands, alpha = select_bands(src, options.bands, options.sar, str(path))
+    plan, parts = peak_memory(src, options, slide, num_classes, num_queries, model_bytes,
+                              save_probs)
+    if getattr(path, 'remote', False):      # a URL: the ranges GDAL keeps downloaded
+        parts['GDAL remote range cache (max)'] = int(remote_setting('CPL_VSIL_CURL_CACHE_SIZE'))
+    crs = crs_name(src.crs) if src.crs is not None else 'none (outputs not georeferenced)'
+    size = pixel_size_m(src.crs, src.transform)
     lines = [f'{path}: {src.count} band(s) {src.dtypes[0]}, using {bands}'
              + (f' (alpha band {alpha} as mask)' if alpha else '')
              + f', nodata {band_nodata_text(src, bands, options.nodata)}',

@@ -15,6 +15,7 @@ import numpy as np
 from ..utils.files import atomic_path, write_text_atomic
 from ..utils.provenance import model_weights, weights_line
 from .raster_io import NODATA_LABEL, ClassMapWriter, SceneReader, crs_name, pixel_area_m2
+from .sources import provenance, stem_of
 
 
 class SceneSummary:
@@ -38,8 +39,8 @@ class SceneSummary:
             self.preview[sel] = labels[self.rows[sel] - r0][:, self.cols]
 
 
-def output_paths(image: Path, out_dir: Path, fmt: str) -> dict:
-    stem = Path(image).stem
+def output_paths(image, out_dir: Path, fmt: str) -> dict:
+    stem = stem_of(image)         # a file's stem, a URL's file name's, a STAC item's id
     return dict(labels=out_dir / f'{stem}_labels.{fmt}', probs=out_dir / f'{stem}_probs.tif',
                 overlay=out_dir / f'{stem}_overlay.png', summary=out_dir / f'{stem}_summary.json',
                 classes=out_dir / f'{stem}_classes.txt')
@@ -83,7 +84,8 @@ def scene_summary(path, src, georef, model, options, plan, reader, summary, file
     if overlay:
         written.append(str(files['overlay']))
     return dict(
-        input=str(path), height=src.height, width=src.width, bands=reader.bands,
+        input=str(path), **provenance(path),
+        height=src.height, width=src.width, bands=reader.bands,
         dtype=src.dtypes[reader.bands[0] - 1], nodata_value=reader.nodata,
         crs=crs_name(src.crs) if georef else None,
         transform=list(src.transform)[:6] if georef else None,

@@ -28,7 +28,9 @@ from .outputs import (SceneSummary, class_map_writer, output_paths, overlay_titl
                       polygon_writer, scene_summary, write_scene_files)
 from .raster_io import (NODATA_LABEL, SceneReader, crs_name, gdal_env, is_georeferenced,
                         open_raster, pixel_size_m, select_bands)
+from .sources import as_input
 from .tiling import LogitBlender, RowResampler, TilePlan, chunk_rows_for
+from ..utils.paths import find_config
 from .vectors import class_probability
 
 logger = logging.getLogger('segearth_ov')
@@ -43,7 +45,8 @@ class SceneOptions:
     with `linear_sar` 10·log10 of linear power/intensity before the stretch); nodata:
     overrides the file's nodata value; percentiles: the stretch of non-8-bit data;
     resize_long_side / gsd: the model sees the scene rescaled to this long side / ground
-    sampling distance in metres (default: as it is); tile / overlap: in model pixels.
+    sampling distance in metres (default: as it is); tile / overlap: in model pixels (tile
+    None: `tile_side`, 448 or the model's slide window when that is larger).
     """
     bands: tuple | None = None
     sar: bool = False
@@ -52,7 +55,7 @@ class SceneOptions:
     percentiles: tuple = (2, 98)
     resize_long_side: int | None = None
     gsd: float | None = None
-    tile: int = 448
+    tile: int | None = None
     overlap: int = 128
 
 
@@ -66,6 +69,9 @@ def parse_classes(classes) -> ClassNames:
     text = '' if classes is None else str(classes)
     if ';' not in text and text.strip() and Path(text).is_file():
         return load_class_names(text)
+    if looks_like_path(text):
+        logger.warning('classes %r: no such file, so it is taken as one class name; for a '
+                       'class-name file check the path (or give --classes-file)', text)
     lines = [c.strip() for c in text.split(';')]
     while lines and not lines[-1]:
         lines.pop()
@@ -75,6 +81,15 @@ def parse_classes(classes) -> ClassNames:
         raise ValueError('the class list is empty: give classes separated by ";" and synonyms '
                          'by ",", e.g. "building,roof,house;road;water,river"')
     return parse_class_lines(lines, source=f'--classes {text!r}')
+
+
+def looks_like_path(text: str) -> bool:
+    """A --classes value meant as a file: one item with a folder separator or a text
+    file's suffix ('typo/clases.txt', 'classes.txt'), which no class name has."""
+    text = text.strip()
+    if not text or ';' in text or ',' in text:
+        return False
+    return '/' in text or '\\' in text or Path(text).suffix.lower() in ('.txt', '.csv', '.names')
 
 
 def model_scale(src, options: SceneOptions) -> tuple[int, int]:
@@ -107,7 +122,7 @@ def slide_settings(model=None, settings: dict | None = None) -> tuple[int, int]:
     cfg = {}
     if settings.get('config') is not None:
         from mmengine.config import Config
-        cfg = Config.fromfile(settings['config']).model
+        cfg = Config.fromfile(str(find_config(settings['config']))).model
         if cfg.get('type') != 'SegEarthSegmentation':      # a trained model: its test_cfg
             from ..models.segmentors.hg_rsovsseg import slide_test_cfg, test_cfg_slide
             return test_cfg_slide(cfg.get('test_cfg') if crop is None else
@@ -116,9 +131,19 @@ def slide_settings(model=None, settings: dict | None = None) -> tuple[int, int]:
             int(cfg.get('slide_stride', 112) if stride is None else stride))
 
 
+DEFAULT_TILE = 448
+
+
+def tile_side(options: SceneOptions, slide: tuple[int, int]) -> int:
+    """The tile asked for, else 448 or the slide window when larger (a trained model's
+    test_cfg, e.g. HG-RSOVSSeg's 512 crop, which a 448 tile could not hold)."""
+    return options.tile or max(DEFAULT_TILE, slide[0])
+
+
 def plan_scene(src, options: SceneOptions, slide: tuple[int, int]) -> TilePlan:
     mh, mw = model_scale(src, options)
-    return TilePlan(src.height, src.width, mh, mw, options.tile, options.overlap, *slide)
+    return TilePlan(src.height, src.width, mh, mw, tile_side(options, slide), options.overlap,
+                    *slide)
 
 
 def scene_reader(src, options: SceneOptions, name: str) -> SceneReader:
@@ -225,7 +250,7 @@ def build_model(classes, config: str | None = None, checkpoint: str | None = Non
     import segearth_ov  # noqa: F401  (registers the segmentor)
     from mmengine.config import Config
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(config).model.to_dict()
+    cfg = Config.fromfile(str(find_config(config))).model.to_dict()
     cfg.pop('name_path', None)
     if cfg.get('type') != 'SegEarthSegmentation':
         return _trained_model(MODELS, cfg, lines, checkpoint, settings)
@@ -307,7 +332,8 @@ def sar_default(options: SceneOptions, model) -> SceneOptions:
 # --------------------------------------------------------------------------- the API
 def predict(image, classes=None, *, model=None, return_probs: bool = False,
             progress: bool = False, **options):
-    """Segment an image (a path, or an H×W / H×W×bands array) with typed class names.
+    """Segment an image (a path, a URL — https://, s3://, gs://, az:// — or an H×W /
+    H×W×bands array) with typed class names.
 
     `classes`: "building,roof,house;road;water,river" (classes by ';', synonyms by ','), a
     list of such lines, or a class-name file. `model`: a built SegEarthSegmentation to reuse
@@ -331,7 +357,7 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
         raise ValueError(f'model settings {sorted(settings)} have no effect on a built model: '
                          'build another one (or set them as attributes, e.g. model.prob_thd)')
     ensure_classes(model, class_names)
-    name = str(image) if not isinstance(image, np.ndarray) else 'array'
+    name = str(as_input(image)) if not isinstance(image, np.ndarray) else 'array'
     with gdal_env(), open_raster(image, name) as src:
         scene_opts = sar_default(scene_opts, model)
         reader = scene_reader(src, scene_opts, name)
@@ -346,7 +372,7 @@ def predict(image, classes=None, *, model=None, return_probs: bool = False,
             if probs is not None:
                 probs[:, rows] = p
 
-        with _progress(plan.n_tiles, Path(name).name, progress) as bar:
+        with _progress(plan.n_tiles, name.rsplit('/', 1)[-1], progress) as bar:
             segment_scene(model, reader, plan, sink, bar)
     return (labels, probs) if return_probs else labels
 
@@ -355,7 +381,8 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                  fmt: str = 'auto', save_probs: bool = False, probs_dtype: str = 'uint8',
                  overlay: bool = True, progress: bool = True, title: str | None = None,
                  driver: str | None = None, vector=None) -> dict:
-    """Segment one image file and write its outputs into `out_dir`; returns the summary.
+    """Segment one image file (or URL, or STAC `sources.Source`) and write its outputs
+    into `out_dir`; returns the summary.
 
     Outputs: `<stem>_labels.tif` (georeferenced uint8 class map, nodata 255, colour table,
     class names; `.png` for plain images or fmt='png'), `<stem>_probs.tif` (save_probs),
@@ -366,7 +393,7 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
     `<stem>_polygons.<format>`, the class regions as polygons, streamed with the class map.
     """
     options = sar_default(options or SceneOptions(), model)
-    path, out_dir = Path(path), Path(out_dir)
+    path, out_dir = as_input(path), Path(out_dir)
     names = model.class_names.names
     t0 = time.perf_counter()
     with gdal_env(), open_raster(path, str(path), driver) as src:
@@ -388,7 +415,7 @@ def predict_file(path, model, out_dir, *, options: SceneOptions | None = None,
                 polygons.write(r0, labels, class_probability(labels, probs))
 
         with writer, polygons or contextlib.nullcontext(), \
-                _progress(plan.n_tiles, path.name, progress) as bar:
+                _progress(plan.n_tiles, str(path).rsplit('/', 1)[-1], progress) as bar:
             segment_scene(model, reader, plan, sink, bar)
         seconds = time.perf_counter() - t0
         result = scene_summary(path, src, georef, model, options, plan, reader, summary, files,

@@ -29,8 +29,8 @@ import numpy as np
 
 from ..utils.advice import how_to_set
 from ..utils.files import atomic_path, write_text_atomic
-from ..utils.images import (ImageReadError, linear_to_db, percentile_range, to_uint8_rgb,
-                            valid_mask)
+from ..utils.images import (ImageReadError, apply_orientation, exif_orientation, linear_to_db,
+                            percentile_range, to_uint8_rgb, valid_mask)
 
 logger = logging.getLogger('segearth_ov')
 
@@ -60,14 +60,14 @@ def quiet_georeference():
 # ------------------------------------------------------------------------------ reading
 @contextlib.contextmanager
 def open_raster(image, name: str = 'image', driver: str | None = None):
-    """A rasterio dataset for a file path or an H×W / H×W×B numpy array (bands last).
+    """A rasterio dataset for a file path, a URL or STAC `sources.Source` (read remotely,
+    window by window), or an H×W / H×W×B numpy array (bands last).
 
     `driver`: the only GDAL driver allowed to open the file (e.g. the one a web upload was
     checked with); without it GDAL picks one by content, and a file can look like a VRT.
     """
     import rasterio
     from rasterio.errors import RasterioIOError
-    from rasterio.io import MemoryFile
     if isinstance(image, np.ndarray):
         arr = image if image.ndim == 3 else image[..., None]
         if arr.ndim != 3 or arr.dtype == bool or arr.dtype.kind not in 'uif':
@@ -75,13 +75,13 @@ def open_raster(image, name: str = 'image', driver: str | None = None):
                                  f'shape {image.shape} and dtype {image.dtype}')
         if arr.dtype == np.int8 or arr.dtype.itemsize > 4 and arr.dtype.kind in 'ui':
             arr = arr.astype(np.float64)
-        profile = dict(driver='GTiff', height=arr.shape[0], width=arr.shape[1],
-                       count=arr.shape[2], dtype=arr.dtype.name)
-        with quiet_georeference(), MemoryFile() as mem:
-            with mem.open(**profile) as dst:
-                dst.write(np.moveaxis(arr, 2, 0))
-            with mem.open() as src:
-                yield src
+        with _memory_raster(arr) as src:
+            yield src
+        return
+    from .sources import Source, as_input, open_source
+    if isinstance(as_input(image), Source):        # a URL or a STAC item's asset(s)
+        with open_source(as_input(image), driver) as src:
+            yield src
         return
     path = Path(image)
     if not path.is_file():
@@ -93,9 +93,34 @@ def open_raster(image, name: str = 'image', driver: str | None = None):
         raise ImageReadError(f'{path} cannot be read as an image or raster ({err}). '
                              'Give a GeoTIFF/TIFF, PNG or JPEG file.') from None
     try:
-        yield src
+        orientation = 1 if is_georeferenced(src) else exif_orientation(path)
+        if orientation == 1:
+            yield src
+            return
+        # a photo's pixels turned as viewers show it (GDAL does not; mmcv does)
+        logger.info('%s: EXIF orientation %d applied', path, orientation)
+        arr = apply_orientation(np.moveaxis(src.read(), 0, 2), orientation)
+        with _memory_raster(arr, src.colorinterp, src.nodatavals) as turned:
+            yield turned
     finally:
         src.close()
+
+
+@contextlib.contextmanager
+def _memory_raster(arr: np.ndarray, colorinterp=None, nodatavals=None):
+    """An in-memory GeoTIFF dataset of an H×W×B array (with the bands' colour
+    interpretation and no-data value of the file it came from)."""
+    from rasterio.io import MemoryFile
+    nodata = None if nodatavals is None else nodatavals[0]
+    profile = dict(driver='GTiff', height=arr.shape[0], width=arr.shape[1],
+                   count=arr.shape[2], dtype=arr.dtype.name, nodata=nodata)
+    with quiet_georeference(), MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(np.moveaxis(arr, 2, 0))
+            if colorinterp is not None:
+                dst.colorinterp = colorinterp
+        with mem.open() as src:
+            yield src
 
 
 @contextlib.contextmanager
@@ -116,9 +141,10 @@ def select_bands(src, bands=None, sar: bool = False, name: str = 'image') -> tup
     is alpha, used as a mask, or NIR, dropped); SAR with 2 or more than 3 bands → band 1.
     Other band counts need `bands` (which three are R, G, B is not ours to guess).
     """
+    from rasterio.enums import ColorInterp
     count = src.count
     alpha = None
-    if count >= 2 and str(src.colorinterp[-1]).endswith('alpha'):
+    if count >= 2 and src.colorinterp[-1] == ColorInterp.alpha:    # an enum: its str() is '6'
         alpha = count
     if bands is not None:
         bands = [int(b) for b in bands]

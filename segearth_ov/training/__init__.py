@@ -13,4 +13,4 @@ from .distributed import all_gather_with_grad, gather_shards  # noqa: F401
 from .log import TrainLogger  # noqa: F401
 from .state import (TrainingStateError, capture_rng, gather_rng,  # noqa: F401
                     load_training_state, restore_rank_rng, restore_rng, save_training_state)
-from .workdir import WorkDirBusy, work_dir_lock  # noqa: F401
+from .workdir import WorkDirBusy, check_free, work_dir_lock  # noqa: F401

@@ -54,11 +54,8 @@ def acquire(work_dir: str | Path):
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            info = _read(path)
             f.close()
-            raise WorkDirBusy(
-                f'{work_dir} is in use by {_describe(info)} (lock file {path}): wait for that '
-                'run to finish or stop it, or give this one another --work-dir') from None
+            raise WorkDirBusy(_busy_message(work_dir, path)) from None
         # the file may have been removed by its holder between our open and our lock
         try:
             same = os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
@@ -77,6 +74,26 @@ def acquire(work_dir: str | Path):
                'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'command': sys.argv}, f)
     f.flush()
     return f
+
+
+def _busy_message(work_dir, path: Path) -> str:
+    return (f'{work_dir} is in use by {_describe(_read(path))} (lock file {path}): wait for '
+            'that run to finish or stop it, or give this one another --work-dir')
+
+
+def check_free(work_dir: str | Path) -> None:
+    """Raise `WorkDirBusy` when another live run holds `work_dir`; creates nothing (checks
+    that must not leave folders behind run between this and `acquire`)."""
+    path = Path(work_dir) / LOCK_FILE
+    try:
+        f = open(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkDirBusy(_busy_message(work_dir, path)) from None
 
 
 def release(lock) -> None:

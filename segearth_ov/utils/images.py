@@ -142,14 +142,47 @@ def to_uint8_rgb(img: np.ndarray, source: str = 'image', *, nodata: float | None
     return np.ascontiguousarray(apply_stretch(img, *value_range))
 
 
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(source) -> int:
+    """The EXIF/TIFF Orientation (1–8) of an image file or its bytes; 1 when it has none or
+    cannot be read. Photo viewers and OpenCV's colour read (mmcv, the eval loader) turn the
+    pixels by it, so every reader of plain images here does too (`apply_orientation`)."""
+    import io
+    import warnings
+    try:
+        from PIL import Image
+        with warnings.catch_warnings():     # only the header is read: no decompression bomb
+            warnings.simplefilter('ignore')
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+                value = int(im.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except Exception:       # not a format PIL knows (VRT, ERDAS, …), or a broken EXIF block
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """An H×W(×B) array as it is displayed under EXIF `orientation` (2: mirrored, 3: 180°,
+    4: flipped, 5: transposed, 6: 90° clockwise, 7: transversed, 8: 90° counter-clockwise)."""
+    if orientation in (5, 6, 7, 8):
+        img = np.swapaxes(img, 0, 1)         # transpose: orientation 5
+        img = {5: img, 6: img[:, ::-1], 7: img[::-1, ::-1], 8: img[::-1]}[orientation]
+    elif orientation in (2, 3, 4):
+        img = {2: img[:, ::-1], 3: img[::-1, ::-1], 4: img[::-1]}[orientation]
+    return np.ascontiguousarray(img)
+
+
 def decode_unchanged(data: bytes, filename: str = '') -> np.ndarray | None:
     """Decode image bytes with all bands at their own bit depth: H×W or H×W×B, RGB… order.
 
     TIFF through tifffile (bands-first TIFFs are moved to bands-last), everything else (and
-    TIFFs tifffile cannot read, e.g. JPEG-compressed) through OpenCV. None if undecodable.
+    TIFFs tifffile cannot read, e.g. JPEG-compressed) through OpenCV. The pixels are turned
+    by the EXIF orientation, as mmcv's colour read does. None if undecodable.
     """
     img = None
-    if filename.lower().endswith(('.tif', '.tiff')):
+    tiff = filename.lower().endswith(('.tif', '.tiff'))
+    if tiff:
         try:
             import io
 
@@ -164,7 +197,11 @@ def decode_unchanged(data: bytes, filename: str = '') -> np.ndarray | None:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if img is not None and img.ndim == 3 and img.shape[2] >= 3:
             img = img[..., [2, 1, 0] + list(range(3, img.shape[2]))]  # OpenCV gives BGR(A)
-    return img
+        if tiff:            # OpenCV's TIFF decoder turns the pixels itself
+            return img
+    if img is None:
+        return None
+    return apply_orientation(img, exif_orientation(data))
 
 
 def read_image(path: str | Path, **convert) -> np.ndarray:

@@ -36,6 +36,9 @@ def build_parser(prog=None):
     g.add_argument('--port', type=int, default=7860)
     g.add_argument('--work-dir', default='work_dirs/webui', help='uploads and job outputs')
     g.add_argument('--max-upload-mb', type=float, default=1024, help='upload size limit')
+    g.add_argument('--max-job-gb', type=float, default=None,
+                   help="a job whose peak memory, as --dry-run estimates it, is larger is "
+                   "refused (default: 3/4 of this machine's memory)")
     g.add_argument('--basemap', metavar='URL-TEMPLATE',
                    help='a web map under the scene, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png '
                    '(default: none — nothing the page shows comes from the internet; with it, '
@@ -66,15 +69,19 @@ def main(argv=None, prog=None) -> int:
         classes = ''
         if args.classes or args.classes_file:      # the class box's first content
             from ..mapping.predictor import parse_classes
-            names = parse_classes(args.classes_file or args.classes)
+            from ..models.text.embeddings import load_class_names
+            # a --classes-file is a file, never a class name (parse_classes would take it as one)
+            names = load_class_names(args.classes_file) if args.classes_file else \
+                parse_classes(args.classes)
             classes = ';'.join(','.join(syn) for syn in names.classes)
         settings = model_settings(args)
         limits = Limits(args.keep_hours, args.max_scenes, args.max_jobs, args.max_work_gb,
                         args.max_queued)
         app = create_app(settings, scene_options(args), args.data_dir, Path(args.work_dir),
                          args.max_upload_mb, args.threads, classes, host=args.host,
-                         allow_hosts=args.allow_host, limits=limits, basemap=args.basemap)
-    except ValueError as err:
+                         allow_hosts=args.allow_host, limits=limits, basemap=args.basemap,
+                         max_job_gb=args.max_job_gb)
+    except (ValueError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     if leaflet_dir() is None:

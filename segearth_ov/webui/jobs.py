@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .formats import user_env
+from .retention import make_folder, make_private
 from .safety import RequestError
 from .scenes import Scene
 
@@ -29,6 +32,9 @@ CHOICES = dict(
     upsampler=['jbu_one', 'jbu_stack', 'bilinear', 'none'],
 )
 MAX_MODELS = 2
+# class names the text encoder embeds for one job (classes × synonyms): each is a channel of
+# every tile's logits, so memory grows with them (the dataset presets have at most 16)
+MAX_QUERIES = 256
 
 
 class JobCancelled(Exception):
@@ -99,6 +105,7 @@ class Job:
                 names = [c['name'] for c in self.result['classes']]
                 vectorize(labels, path, names, probs, VectorOptions(format=fmt),
                           driver='PNG' if labels.suffix == '.png' else 'GTiff')
+                make_private(self.out_dir)
         return path
 
 
@@ -137,8 +144,9 @@ class JobQueue:
     `max_queued` wait; `on_finish(job)` runs after each (the retention limits)."""
 
     def __init__(self, work_dir: Path, settings: dict, scene_options, threads: int | None = None,
-                 max_queued: int = 20, on_finish=None):
+                 max_queued: int = 20, on_finish=None, max_job_gb: float = 8.0):
         self.work_dir, self.settings, self.scene_options = work_dir, dict(settings), scene_options
+        self.max_job_gb = max_job_gb
         self.threads, self.max_queued, self.on_finish = threads, max_queued, on_finish
         self.jobs: dict[str, Job] = {}
         self._waiting: list[Job] = []
@@ -158,10 +166,15 @@ class JobQueue:
         # file as a class-name file, and the page must not read the server's files
         lines = [c.strip() for c in classes.split(';') if c.strip()]
         try:
-            parse_classes(lines or '')
+            names = parse_classes(lines or '')
         except ValueError as err:
             raise RequestError(str(err)) from None
+        if len(names.queries) > MAX_QUERIES:
+            raise RequestError(f'{len(names.queries)} class names (classes and synonyms '
+                               f'together) are more than the {MAX_QUERIES} a job may have: '
+                               'give fewer synonyms')
         opts = check_model_options(model_options)
+        self.check_memory(scene, len(names.classes), len(names.queries), bands, percentiles)
         jid = secrets.token_hex(6)
         job = Job(jid, scene, classes, opts, bands, percentiles, self.work_dir / 'jobs' / jid)
         job.lines = lines
@@ -174,6 +187,34 @@ class JobQueue:
             self._waiting.append(job)
             self._wake.notify()
         return job
+
+    def options(self, bands, percentiles):
+        """The scene options of a job: the server's, with the page's bands and stretch."""
+        from dataclasses import replace
+        return replace(self.scene_options, bands=bands or self.scene_options.bands,
+                       percentiles=percentiles)
+
+    def check_memory(self, scene: Scene, num_classes: int, num_queries: int, bands,
+                     percentiles) -> None:
+        """Refuse a job whose peak memory, as the predictor estimates it (--dry-run's
+        figure), is above --max-job-gb."""
+        from ..mapping.estimates import model_memory_bytes, peak_memory
+        from ..mapping.predictor import slide_settings
+        with scene.open() as src:
+            try:
+                _, parts = peak_memory(src, self.options(bands, percentiles),
+                                       slide_settings(settings=self.settings), num_classes,
+                                       num_queries, model_memory_bytes(
+                                           vit_type=self.settings.get('vit_type', 'ViT-B/16')),
+                                       save_probs=True)
+            except ValueError as err:
+                raise RequestError(str(err)) from None
+        need = sum(parts.values()) / 2 ** 30
+        if need > self.max_job_gb:
+            raise RequestError(f'this job needs an estimated {need:.2f} GB of memory '
+                               f'({scene.width} × {scene.height} px, {num_queries} class names), '
+                               f'more than --max-job-gb {self.max_job_gb:g}: give fewer classes '
+                               'or synonyms, or start the server with a larger --max-job-gb', 413)
 
     def get(self, jid: str) -> Job:
         job = self.jobs.get(jid)
@@ -248,9 +289,13 @@ class JobQueue:
                 job.state, job.message = 'done', f'done in {job.result["seconds"]:.1f}s'
             except JobCancelled:
                 job.state, job.message = 'cancelled', 'cancelled while running'
+                shutil.rmtree(job.out_dir, ignore_errors=True)     # nothing of it remains
             except Exception as err:       # noqa: BLE001  (reported on the page)
                 logger.error('job %s failed:\n%s', job.id, traceback.format_exc())
-                job.state, job.message = 'failed', f'{type(err).__name__}: {err}'
+                text = f'{type(err).__name__}: {err}'.replace(str(job.scene.path), job.scene.name)
+                job.state, job.message = 'failed', text.replace(str(job.out_dir), 'its folder')
+                if job.out_dir.is_dir() and not any(job.out_dir.iterdir()):
+                    shutil.rmtree(job.out_dir, ignore_errors=True)
             if self.on_finish is not None:
                 try:
                     self.on_finish(job)
@@ -258,13 +303,10 @@ class JobQueue:
                     logger.error('after job %s:\n%s', job.id, traceback.format_exc())
 
     def _execute(self, job: Job) -> None:
-        from dataclasses import replace
-
         from ..mapping.predictor import ensure_classes, parse_classes, predict_file
         model = self._model(job)
         ensure_classes(model, parse_classes(job.lines))
-        options = replace(self.scene_options, bands=job.bands or self.scene_options.bands,
-                          percentiles=job.percentiles)
+        options = self.options(job.bands, job.percentiles)
 
         def progress(done, total):
             if job.cancel_requested:
@@ -272,7 +314,9 @@ class JobQueue:
             job.done, job.total = done, total
             job.message = f'tile {done} of {total}'
 
-        job.out_dir.mkdir(parents=True, exist_ok=True)
-        job.result = predict_file(job.scene.path, model, job.out_dir, options=options,
-                                  save_probs=True, probs_dtype='uint8', overlay=True,
-                                  progress=progress, driver=job.scene.driver)
+        make_folder(job.out_dir)
+        with user_env():
+            job.result = predict_file(job.scene.path, model, job.out_dir, options=options,
+                                      save_probs=True, probs_dtype='uint8', overlay=True,
+                                      progress=progress, driver=job.scene.driver)
+        make_private(job.out_dir)

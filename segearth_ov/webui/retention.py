@@ -5,7 +5,9 @@ needs.
 Why: every upload and every job writes to --work-dir, and the registries live as long as the
 server; without limits a long session (or a page sending uploads in a loop) fills the disk
 and the memory. Checked at start (folders of earlier runs too), before and after each
-upload or pick, at each job's submission and end, and when the page loads.
+upload or pick, at each job's submission and end, and when the page loads. Only folders
+the server made (`make_folder`: its marker inside) are ever removed, and an upload's
+reservation never removes a finished job's result.
 """
 from __future__ import annotations
 
@@ -49,6 +51,29 @@ def folder_size(path: Path) -> int:
     return total
 
 
+MARKER = '.segearth-webui'      # in every folder the server made under uploads/ and jobs/
+
+
+def make_folder(path: Path) -> Path:
+    """A folder of the server's own: readable by its user only, with the marker that lets
+    a later start-up remove it (nothing without the marker is ever removed)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (path / MARKER).touch(mode=0o600)
+    return path
+
+
+def make_private(folder: Path) -> None:
+    """Files written into one of our folders (job outputs): readable by the user only."""
+    for f in folder.iterdir():
+        if f.is_file() and not f.is_symlink():
+            f.chmod(0o600)
+
+
+def ours(folder: Path) -> bool:
+    """A folder an earlier run of the server made (and may remove)."""
+    return folder.is_dir() and not folder.is_symlink() and (folder / MARKER).is_file()
+
+
 @dataclass
 class _Item:
     kind: str                   # 'scene' or 'job'
@@ -81,19 +106,16 @@ class Housekeeper:
         for kind, root in (('scene', self.uploads), ('job', self.outputs)):
             if root.is_dir():
                 for d in root.iterdir():
-                    if d not in claimed:
-                        items.append(_Item(kind, d.lstat().st_mtime, d, None, False))
+                    if d not in claimed and ours(d):
+                        items.append(_Item(kind, (d / MARKER).stat().st_mtime, d, None, False))
         items.sort(key=lambda it: it.created)
         return items
 
     def _drop(self, item: _Item) -> None:
         if item.key is not None:
             (self.scenes if item.kind == 'scene' else self.jobs).remove(item.key)
-        if item.folder is not None:
-            if item.folder.is_symlink() or not item.folder.is_dir():
-                item.folder.unlink(missing_ok=True)
-            else:
-                shutil.rmtree(item.folder, ignore_errors=True)
+        if item.folder is not None and ours(item.folder):
+            shutil.rmtree(item.folder, ignore_errors=True)
 
     def prune(self, reserve: int = 0) -> int:
         """Remove what is over the limits (and room for `reserve` more bytes); returns the
@@ -116,26 +138,35 @@ class Housekeeper:
                         keep.remove(it)
             sizes = {id(it): folder_size(it.folder) for it in keep if it.folder is not None}
             total = sum(sizes.values()) + sum(self._inflight.values())
-            for it in list(keep):
-                if total + reserve <= lim.max_bytes:
+            # the folder's limit: oldest first, anything not in use; room for a reservation:
+            # uploads only (a finished job's result is never removed for one), and only
+            # when that makes room enough
+            for need, kinds in ((0, ('scene', 'job')), (reserve, ('scene',))):
+                removable = [it for it in keep if it.folder is not None and not it.busy
+                             and it.kind in kinds]
+                if need and total + need - sum(sizes[id(it)] for it in removable) > lim.max_bytes:
                     break
-                if it.folder is not None and not it.busy:
+                for it in removable:
+                    if total + need <= lim.max_bytes:
+                        break
                     self._drop(it)
+                    keep.remove(it)
                     total -= sizes[id(it)]
             return lim.max_bytes - total
 
-    def begin_upload(self, folder: Path, max_upload: int, length: int | None) -> int:
-        """Room for an upload into `folder`: its byte limit, reserved until `end_upload`."""
+    def begin_upload(self, folder: Path, length: int) -> None:
+        """Reserve the declared `length` bytes for an upload into `folder` (its marked
+        folder is made here) until `end_upload`; 507 when they do not fit."""
         with self.lock:
-            free = self.prune(reserve=length or 0)
-            if free <= 0 or (length is not None and length > free):
-                raise RequestError('the work folder is full (--max-work-gb '
-                                   f'{self.limits.max_work_gb:g}) with files of queued or '
-                                   'running jobs: wait for them to finish, or start the server '
-                                   'with a larger --max-work-gb', 507)
-            limit = min(max_upload, free)
-            self._inflight[folder] = limit
-            return limit
+            free = self.prune(reserve=length)
+            if length > free:
+                raise RequestError(f'the work folder has no room for {length / 2 ** 20:.3g} MB '
+                                   f'(--max-work-gb {self.limits.max_work_gb:g}, '
+                                   f'{max(free, 0) / 2 ** 20:.3g} MB free besides job results '
+                                   'and files of queued or running jobs): wait for them to '
+                                   'finish, or start the server with a larger --max-work-gb', 507)
+            self._inflight[folder] = length
+            make_folder(folder)
 
     def end_upload(self, folder: Path) -> None:
         with self.lock:

@@ -5,6 +5,9 @@ one small module decides, and the tests exercise it through every endpoint.
 """
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
 import re
 from pathlib import Path
 
@@ -51,25 +54,39 @@ def inside(folder: Path, relative: str) -> Path:
     return path
 
 
-async def save_stream(chunks, target: Path, max_bytes: int,
-                      fix: str = 'start the server with a larger --max-upload-mb') -> int:
-    """Write an async byte stream to `target`, stopping (and deleting it) past `max_bytes`;
-    `fix` says how to raise the limit."""
+async def save_stream(chunks, target: Path, length: int, idle_s: float) -> int:
+    """Write an async byte stream of the declared `length` to a new file `target` (0600),
+    refusing (and deleting it) a stream that is longer, stops before its end, sends nothing
+    for `idle_s` seconds, or finds the disk full."""
     size = 0
-    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    stream = chunks.__aiter__()
     try:
-        with open(target, 'wb') as f:
-            async for chunk in chunks:
+        with open(fd, 'wb') as f:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(stream.__anext__(), idle_s)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise RequestError(f'the upload stalled: no data for {idle_s:g} s after '
+                                       f'{size} of {length} bytes; send it again', 408) from None
                 size += len(chunk)
-                if size > max_bytes:
-                    raise RequestError(f'the upload is larger than the limit of '
-                                       f'{max_bytes / 2 ** 20:.4g} MB: choose a smaller file, '
-                                       f'or {fix}', 413)
+                if size > length:
+                    raise RequestError(f'the upload is longer than its Content-Length '
+                                       f'({length} bytes): send the file as it is', 400)
                 f.write(chunk)
+    except OSError as err:
+        target.unlink(missing_ok=True)
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RequestError('the disk of the work folder is full: free space there, or '
+                               'start the server with another --work-dir', 507) from None
+        raise
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    if size == 0:
+    if size < length:
         target.unlink(missing_ok=True)
-        raise RequestError('the upload is empty: choose an image or GeoTIFF file')
+        raise RequestError(f'the upload ended after {size} of its {length} bytes: send it '
+                           'again')
     return size

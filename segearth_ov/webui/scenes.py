@@ -6,6 +6,7 @@ path is read after `safety.inside` has accepted it once.
 """
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -13,8 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..mapping.raster_io import (SceneReader, crs_name, gdal_env, is_georeferenced,
-                                 open_raster, pixel_size_m, select_bands)
+from ..mapping.raster_io import (SceneReader, crs_name, is_georeferenced, open_raster,
+                                 pixel_size_m, select_bands)
 from ..utils.images import ImageReadError
 from .safety import RequestError
 
@@ -46,6 +47,13 @@ class Scene:
                     georeferenced=self.crs is not None, bounds=self.bounds,
                     pixel_size_m=self.pixel_size_m)
 
+    @contextlib.contextmanager
+    def open(self):
+        """The scene's dataset, opened as every open of a user's file is (`formats.user_env`,
+        the pinned driver); an error names the scene, never the server's path of it."""
+        with open_user_file(self.path, self.name, self.driver) as src:
+            yield src
+
     def reading(self, src, bands=None, percentiles=(2, 98), sar=False):
         """(bands, alpha, nodata, stretch) as the predictor would read this scene; the last
         STRETCHES_KEPT of them are kept (each costs a decimated read of the whole scene)."""
@@ -72,7 +80,7 @@ def open_scene(path: Path, name: str, source: str, data_dir: Path | None = None)
     driver = upload_driver(path, name) if source == 'upload' else \
         data_dir_driver(path, data_dir, name)
     try:
-        with gdal_env(), open_raster(path, name, driver) as src:
+        with open_user_file(path, name, driver) as src:
             georef = is_georeferenced(src)
             bounds = None
             if georef:
@@ -83,9 +91,21 @@ def open_scene(path: Path, name: str, source: str, data_dir: Path | None = None)
                          src.height, src.count, src.dtypes[0],
                          crs_name(src.crs) if georef else None, bounds,
                          list(size) if size else None)
-    except ImageReadError:
+    except RequestError:
         raise RequestError(f'{name!r} does not open as a raster: upload a {FORMATS_TEXT} '
                            'image') from None
+
+
+@contextlib.contextmanager
+def open_user_file(path: Path, name: str, driver: str):
+    """`path` opened by `driver` only under `formats.user_env`; RequestError (404) naming
+    `name` when it cannot be read (e.g. removed by retention meanwhile)."""
+    from .formats import user_env
+    try:
+        with user_env(), open_raster(path, name, driver) as src:
+            yield src
+    except ImageReadError as err:
+        raise RequestError(str(err).replace(str(path), name), 404) from None
 
 
 class SceneRegistry:

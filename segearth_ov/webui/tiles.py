@@ -14,6 +14,11 @@ import warnings
 
 import numpy as np
 
+# imported here, once, when the app is made: the first tiles are cut in several threads at
+# once, and a first import racing in two threads fails ("cannot import name 'Reader'")
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+
 TILE = 256
 MAX_ZOOM = 24
 
@@ -45,8 +50,6 @@ def read_tile(src, bands, z, x, y, nodata=None):
     z/x/y of an open dataset (rio-tiler, nearest neighbour), or None when the tile misses
     the scene. `nodata`: the value outside the scene and not covered (e.g. 255 for class
     maps), else the file's."""
-    from rio_tiler.errors import TileOutsideBounds
-    from rio_tiler.io import Reader
     check_tile(z, x, y)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')         # NoOverviewWarning for small uploads

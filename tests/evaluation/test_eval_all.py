@@ -85,3 +85,15 @@ def test_configs_with_the_same_model_settings_reuse_the_model(tmp_path, monkeypa
     rows = read_rows(tmp_path / 'results.xlsx')
     assert [r['dataset'] for r in rows] == ['CHN6-CUG', 'DeepGlobe', 'Massachusetts', 'SpaceNet']
     assert len({r['mIoU'] for r in rows[1:]}) == 1   # same synthetic images, same model
+
+
+def test_nothing_to_run_is_said_once(tmp_path, monkeypatch, capsys):
+    """No data on the machine: the skip list once, one line that nothing runs, exit 1. Was:
+    an empty progress bar, "done: 0" and the skip list a second time, exit 0."""
+    monkeypatch.chdir(tmp_path)
+    assert eval_all_main()(['--configs', 'udd5', 'vdd']) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count('cfg_udd5') == 1 and 'eval_all' not in captured.out + captured.err
+    assert 'done:' not in captured.out and '0 config(s) to run, 2 skipped' in captured.out
+    assert captured.err.strip() == ('nothing to run: no selected config has its data on this '
+                                    'machine (the SKIP lines above say how to prepare each)')

@@ -19,6 +19,19 @@ def tiny_hg(classes, **settings):
     return MODELS.build(cfg)
 
 
+def save_trained(model, classes, folder):
+    """A tiny HGRSOVSeg saved as tools/train.py leaves it: (config .py, checkpoint .pth)."""
+    import torch
+    ckpt = folder / 'iter_10.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    cfg = folder / 'hg_tiny.py'
+    cfg.write_text(
+        f"model = dict(type='HGRSOVSeg', classes={list(classes)!r}, clip_type='CLIP', "
+        f"vit_type='ViT-B/16', pretrained={str(TINY_PT)!r}, model_cfg={str(TINY_CFG)!r}, "
+        f"c_k=32, c_o=(16, 8), test_cfg=dict(mode='whole'))\n")
+    return cfg, ckpt
+
+
 def write_shapes_dataset(root, n_images=12, size=64, seed=0):
     """Coloured rectangles named red/green/blue on grey noise.
 

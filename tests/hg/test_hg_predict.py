@@ -10,8 +10,8 @@ import rasterio
 import torch
 from affine import Affine
 
-from conftest import TINY_CFG, TINY_PT, run_launcher
-from hg_helpers import tiny_hg
+from conftest import run_launcher
+from hg_helpers import save_trained, tiny_hg
 
 CLASSES = ['red', 'green', 'blue']
 
@@ -24,13 +24,7 @@ def write_trained(tmp_path):
         for name, p in model.named_parameters():
             if not name.startswith('image_encoder') and p.requires_grad:
                 p.add_(torch.randn(p.shape, generator=g) * 0.5)
-    ckpt = tmp_path / 'iter_10.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
-    cfg = tmp_path / 'hg_tiny.py'
-    cfg.write_text(
-        f"model = dict(type='HGRSOVSeg', classes={CLASSES!r}, clip_type='CLIP', "
-        f"vit_type='ViT-B/16', pretrained={str(TINY_PT)!r}, model_cfg={str(TINY_CFG)!r}, "
-        f"c_k=32, c_o=(16, 8), test_cfg=dict(mode='whole'))\n")
+    cfg, ckpt = save_trained(model, CLASSES, tmp_path)
     return model.eval(), cfg, ckpt
 
 
@@ -204,3 +198,27 @@ def test_region_blocks_and_dry_run_follow_the_configs_slide(tmp_path, capsys):
     with rasterio.open(out / 'tall_labels.tif') as src:
         got = src.read(1)
     assert (got == segearth_ov.predict(scene, model=trained)).all()
+
+
+def test_trained_config_with_a_512_crop_needs_no_tile_flag(tmp_path, capsys):
+    """A trained config's test_cfg crop (HG-RSOVSSeg's 512) sets the default tile. Was:
+    "tile 448 is smaller than the slide window 512: use --tile 512", for --dry-run too."""
+    from segearth_ov.mapping.cli import main
+    trained, cfg, ckpt = write_trained(tmp_path)
+    cfg.write_text(cfg.read_text().replace(
+        "test_cfg=dict(mode='whole')", "test_cfg=dict(mode='slide', crop_size=(512, 512), "
+        "stride=(341, 341))"))
+    trained.test_cfg = dict(mode='slide', crop_size=(512, 512), stride=(341, 341))
+    scenes = write_scenes(tmp_path / 'scenes', 1)
+    common = [str(scenes[0]), '--classes', 'red;green;blue', '--config', str(cfg),
+              '--checkpoint', str(ckpt), '--quiet', '--threads', '1', '--out',
+              str(tmp_path / 'out')]
+    assert main(common + ['--dry-run']) == 0
+    captured = capsys.readouterr()
+    assert captured.err == '' and 'tiles 1 × 1 = 1 of up to' in captured.out
+    assert 'whole slide windows (512/341)' in captured.out
+    assert main(common) == 0
+    with rasterio.open(tmp_path / 'out' / 'scene0_labels.tif') as src:
+        got = src.read(1)
+    import segearth_ov
+    assert (got == segearth_ov.predict(scenes[0], model=trained)).all()

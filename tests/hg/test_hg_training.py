@@ -166,3 +166,28 @@ def test_a_second_run_on_a_work_dir_in_use_stops_at_once(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith(
         f'error: {tmp_path / "work"} is in use by the run with PID {holder.pid}')
     assert list((tmp_path / 'work').iterdir()) == [tmp_path / 'work' / 'train.lock']
+
+
+def test_missing_data_then_missing_weights_are_one_line_each_and_leave_no_folder(tmp_path):
+    """tools/train.py checks the data, then the weights, before making any folder. Was: a
+    traceback ending in WeightsNotFoundError, an empty <work_dir>/<timestamp>/ left behind,
+    and the missing data said only on the next try."""
+    no_weights = tmp_path / 'no_such_clip.pt'
+    config = tmp_path / 'hg_shapes.py'
+    config.write_text(CONFIG.format(
+        base=str(ROOT / 'configs' / 'hg_rsovsseg' / '_base_' / 'hg_runtime.py'),
+        pt=str(no_weights), cfg=str(TINY_CFG), classes=str(tmp_path / 'data' / 'classes.txt'),
+        root=str(tmp_path / 'data'), iters=ITERS, every=CKPT_EVERY))
+    work = tmp_path / 'work_dirs' / 'hg_shapes'
+    proc = train(config, work, check=False)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        f'error: data not found: {tmp_path / "data"} (see docs/evaluation.md for the layout)']
+    assert not (tmp_path / 'work_dirs').exists()
+    write_shapes_dataset(tmp_path / 'data', n_images=2, size=64)
+    proc = train(config, work, check=False)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: pretrained={str(no_weights)!r} is not a file."), lines
+    assert not (tmp_path / 'work_dirs').exists()

@@ -3,6 +3,8 @@ tests/region: started by torchrun (2 ranks, gloo) or plainly (one process).
 
     python region_worker.py OUT SLIDE_CROP MAX_UNITS INPUT...   (MAX_UNITS -1: all)
 
+INPUT: files, URLs or STAC documents, expanded as tools/predict.py expands them.
+
 $REGION_TEST_KILL_AFTER_UNITS=N: the process SIGKILLs itself in the middle of a run, at the
 second tile after N unit records exist (a kill at a known point, not wherever a test polling
 the records happens to look).
@@ -53,10 +55,11 @@ def killed_after_units(model, out: Path, n: int):
 
 
 def job(out, paths, max_units=None, **kw):
-    from segearth_ov.mapping import predictor
-    from segearth_ov.mapping import region
+    """The job of `paths` (files, URLs or STAC documents, as tools/predict.py takes them)."""
+    from segearth_ov.mapping import cli, predictor, region
     options = predictor.SceneOptions(tile=64, overlap=16)
-    return region.RegionJob(paths=[Path(p) for p in paths], out=Path(out), options=options,
+    return region.RegionJob(paths=cli.expand_inputs([str(p) for p in paths]), out=Path(out),
+                            options=options,
                             key='test', split_pixels=20_000, max_units=max_units, progress=False,
                             overlay=False, **kw)
 

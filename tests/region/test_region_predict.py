@@ -390,3 +390,24 @@ def test_a_checkpoint_replaced_at_the_same_path_is_another_run(tmp_path):
     assert key() == before
     ckpt.write_bytes(b'weights of step 20, retrained')
     assert key() != before
+
+
+def test_dist_predict_checks_its_inputs_before_starting_workers(tmp_path):
+    """`bash dist_predict.sh 2 scenes/` with scenes/ missing: one error line from one
+    process, no worker started. Was: "image not found" once per worker, then torchrun's
+    traceback."""
+    import time
+    root = Path(__file__).resolve().parents[2]
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', PYTHON=sys.executable,
+               PATH=f'{bin_dir}{os.pathsep}{os.environ.get("PATH", "")}', PORT='0',
+               TORCHRUN=str(tmp_path / 'torchrun_must_not_run'))
+    (tmp_path / 'torchrun_must_not_run').write_text('#!/bin/sh\necho STARTED >&2\nexit 9\n')
+    (tmp_path / 'torchrun_must_not_run').chmod(0o755)
+    t0 = time.time()
+    proc = run_launcher(['bash', 'dist_predict.sh', '2', str(tmp_path / 'scenes'), '--classes',
+                         'road;building', '--out', str(tmp_path / 'out')],
+                        cwd=root, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [f'error: image not found: {tmp_path / "scenes"}']
+    assert not (tmp_path / 'out').exists() and time.time() - t0 < 120

@@ -27,7 +27,9 @@ def demo_commands(readme, heading: str) -> list[list[str]]:
             if line.strip() and not line.lstrip().startswith('#')]
 
 
-def run_as_written(commands, tmp_path):
+def run_as_written(commands, tmp_path) -> list[str]:
+    """Run the commands; their standard outputs."""
+    outputs = []
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1',
                SEGEARTH_CACHE=str(tmp_path / 'cache'), HF_HUB_OFFLINE='1')
     for argv in commands:
@@ -37,6 +39,8 @@ def run_as_written(commands, tmp_path):
         out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=600)
         assert out.returncode == 0, (argv, out.stderr[-3000:])
+        outputs.append(out.stdout)
+    return outputs
 
 
 @pytest.mark.parametrize('readme, heading', [
@@ -47,8 +51,12 @@ def test_readme_alignearth_demo_runs_as_written(readme, heading, tmp_path):
     commands = demo_commands(ROOT / readme, heading)
     assert [c[1] for c in commands] == ['alignearth_train/make_synthetic_pairs.py',
                                         'alignearth_train/train.py']
-    run_as_written(commands, tmp_path)
+    outputs = run_as_written(commands, tmp_path)
     assert (tmp_path / 'work_dirs/alignearth_demo/alignearth_latest.pt').is_file()
+    # the number of pairs the page says the demo makes is the number it makes
+    made = int(re.search(r'^(\d+) pairs: ', outputs[0], re.M).group(1))
+    said = re.findall(r'(\d+) pairs(?! per)', (ROOT / readme).read_text(encoding='utf-8'))
+    assert all(int(n) == made for n in said), (said, made)
 
 
 def test_batch_larger_than_the_pairs_names_a_batch_that_fits():

@@ -4,8 +4,6 @@ legend and the downloaded GeoTIFF's CRS, and saves a screenshot in the test's te
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -16,35 +14,20 @@ pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
     reason='Debian chromium and chromium-driver are not installed (tools/install.sh installs them)')
 
-from webui_helpers import CRS, make_app, synthetic_geotiff  # noqa: E402
+from webui_helpers import CRS, make_app, serve, synthetic_geotiff  # noqa: E402
 
 CLASSES = 'water,river;building,roof;tree,forest'
 
 
 @pytest.fixture
 def server(tmp_path):
-    import uvicorn
     from segearth_ov.webui.app import leaflet_dir
+    from segearth_ov.webui.cli import page_url
     if leaflet_dir() is None:
         pytest.fail('Leaflet is not installed: run tools/install.sh (npm install of leaflet)')
-    # the server's socket, bound here and handed to uvicorn: a port found free and bound
-    # later by uvicorn could be taken by another program meanwhile
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
     app = make_app(tmp_path / 'work', max_upload_mb=4)
-    srv = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port, log_level='warning'))
-    thread = threading.Thread(target=srv.run, kwargs=dict(sockets=[sock]), daemon=True)
-    thread.start()
-    t0 = time.time()
-    while not srv.started:
-        assert thread.is_alive() and time.time() - t0 < 30, 'the server did not start'
-        time.sleep(0.05)
-    from segearth_ov.webui.cli import page_url
-    yield page_url('127.0.0.1', port, app.state.token)       # the address the CLI prints
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve(app) as port:
+        yield page_url('127.0.0.1', port, app.state.token)       # the address the CLI prints
 
 
 @pytest.fixture
@@ -60,6 +43,7 @@ def browser(tmp_path, no_proxy):
                  '--disable-sync', '--window-size=1280,800',
                  f'--user-data-dir={tmp_path / "chromium-profile"}'):
         opts.add_argument(flag)
+    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})      # the console's messages
     opts.add_experimental_option('prefs', {'download.default_directory': str(downloads),
                                            'download.prompt_for_download': False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -68,26 +52,33 @@ def browser(tmp_path, no_proxy):
     driver.quit()
 
 
-def test_upload_run_overlay_legend_download(server, browser, tmp_path):
-    import rasterio
+def run_on_page(browser, server, scene, classes):
+    """Open the page, upload `scene`, type `classes`, run, wait for the overlay."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
-    scene = synthetic_geotiff(tmp_path / 'synthetic_utm.tif')
     wait = WebDriverWait(browser, 90)
-    assert '#token=' in server
     browser.get(server)
     wait.until(lambda d: d.find_element(By.TAG_NAME, 'body').get_attribute('data-ready') == '1')
     browser.find_element(By.ID, 'upload').send_keys(str(scene))
     wait.until(EC.element_to_be_clickable((By.ID, 'run')))
-    assert CRS in browser.find_element(By.ID, 'scene-info').text
     box = browser.find_element(By.ID, 'classes')
     box.clear()
-    box.send_keys(CLASSES)
+    box.send_keys(classes)
     browser.find_element(By.ID, 'run').click()
     wait.until(lambda d: d.find_element(By.TAG_NAME, 'body').get_attribute('data-overlay') == 'loaded'
                or d.find_element(By.ID, 'error').text)
     assert browser.find_element(By.ID, 'error').text == ''
+    return wait
+
+
+def test_upload_run_overlay_legend_download(server, browser, tmp_path):
+    import rasterio
+    from selenium.webdriver.common.by import By
+    scene = synthetic_geotiff(tmp_path / 'synthetic_utm.tif')
+    assert '#token=' in server
+    wait = run_on_page(browser, server, scene, CLASSES)
+    assert CRS in browser.find_element(By.ID, 'scene-info').text
     assert '?job=' in browser.current_url                     # a reload finds the job again
     assert '#token=' in browser.current_url                   # … with the token
 
@@ -122,3 +113,30 @@ def test_upload_run_overlay_legend_download(server, browser, tmp_path):
     wait.until(lambda d: d.find_element(By.TAG_NAME, 'body').get_attribute('data-overlay') == 'loaded')
     assert len(browser.find_elements(By.CSS_SELECTOR, '#legend li')) == 3
     shutil.copy(tmp_path / 'webui.png', tmp_path / 'webui_screenshot.png')
+
+
+EVIL = '<img src=x onerror="document.body.dataset.pwned=1">'
+
+
+def test_class_names_are_text_never_markup(server, browser, tmp_path):
+    """A class named like HTML shows as that text in the legend, the table and the pixel
+    popup, and runs nothing; the page is served with a script-src 'self' policy."""
+    import urllib.request
+
+    from selenium.webdriver.common.by import By
+    scene = synthetic_geotiff(tmp_path / 'scene.tif', 64)
+    wait = run_on_page(browser, server, scene, f'water;{EVIL}')
+    assert [li.text for li in browser.find_elements(By.CSS_SELECTOR, '#legend li')] == \
+        ['water', EVIL]
+    browser.find_element(By.ID, 'map').click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '.leaflet-popup-content'))
+    popup = browser.find_element(By.CSS_SELECTOR, '.leaflet-popup-content')
+    assert EVIL in popup.text and not popup.find_elements(By.TAG_NAME, 'img')
+    time.sleep(0.5)                 # an image error handler would have run by now
+    assert browser.find_element(By.TAG_NAME, 'body').get_attribute('data-pwned') is None
+    with urllib.request.urlopen(server.split('#')[0]) as r:
+        policy = r.headers['Content-Security-Policy']
+    assert "script-src 'self'" in policy and "img-src 'self' data:;" in policy
+    # the page itself (Leaflet included) needs nothing the policy refuses
+    console = [e['message'] for e in browser.get_log('browser')]
+    assert not [m for m in console if 'Content Security Policy' in m], console

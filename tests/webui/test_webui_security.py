@@ -121,7 +121,7 @@ def test_vrt_in_data_dir_is_refused_unless_all_inside(tmp_path, secret):
                       ('nested.vrt', 'outside the data folder'),
                       ('curl.vrt', 'not a plain file path'),
                       ('python.vrt', 'pixel-function code'),
-                      ('photo.jpg', 'not well-formed XML')]:
+                      ('photo.jpg', 'outside the data folder')]:
         r = client.post('/api/scenes/pick', json={'path': name})
         assert r.status_code == 400 and why in r.json()['error'], (name, r.text)
 
@@ -194,17 +194,26 @@ def test_cli_prints_the_token_and_takes_allow_host():
     assert page_url('::1', 80, 'T') == 'http://[::1]:80/#token=T'
 
 
+def test_cli_refuses_a_classes_file_that_does_not_exist(tmp_path, capsys):
+    """`--classes-file /typo/clases.txt` is an error naming the file, not a class called by
+    its path (before: the page opened with one class, '/typo/clases.txt')."""
+    from segearth_ov.webui.cli import main
+    assert main(['--classes-file', str(tmp_path / 'clases.txt'), '--work-dir',
+                 str(tmp_path / 'work')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: class-name file not found: ') and 'clases.txt' in err
+
+
 def _sizes(folder):
     return sum(f.stat().st_size for f in folder.rglob('*') if f.is_file())
 
 
 def test_uploads_cannot_fill_the_disk(tmp_path):
-    from segearth_ov.webui.retention import Limits
+    from segearth_ov.webui.retention import MARKER, Limits, make_folder
     work = tmp_path / 'work'
-    earlier = work / 'uploads' / 'earlier-run'       # a folder left by an earlier server
-    earlier.mkdir(parents=True)
+    earlier = make_folder(work / 'uploads' / 'earlier-run')     # left by an earlier server
     (earlier / 'old.tif').write_bytes(b'0' * 1000)
-    os.utime(earlier, (time.time() - 7200, time.time() - 7200))
+    os.utime(earlier / MARKER, (time.time() - 7200, time.time() - 7200))
     scene = synthetic_geotiff(tmp_path / 'scene.tif', 128).read_bytes()      # 48 KiB
     limit = int(3.5 * len(scene))                    # room for 3 uploads
     limits = Limits(keep_hours=1, max_scenes=5, max_work_gb=limit / 2 ** 30)
@@ -220,10 +229,10 @@ def test_uploads_cannot_fill_the_disk(tmp_path):
     assert len(list((work / 'uploads').iterdir())) == 3 and len(app.state.scenes.all()) == 3
     assert client.get(f'/api/scenes/{ids[0]}').status_code == 404
     assert client.get(f'/api/scenes/{ids[-1]}').status_code == 200
-    # an upload larger than the whole work folder's limit is cut, and leaves nothing
+    # an upload larger than the whole work folder's limit is refused before it is read
     r = client.post('/api/scenes', params={'name': 'big.tif'}, headers=RAW,
-                    content=iter([b'0' * 2 ** 17] * 4))
-    assert r.status_code == 413 and '--max-work-gb' in r.json()['error']
+                    content=b'0' * 2 ** 19)
+    assert r.status_code == 507 and '--max-work-gb' in r.json()['error']
     # refused uploads leave no folder behind
     before = sorted(p.name for p in (work / 'uploads').iterdir())
     r = client.post('/api/scenes', params={'name': 'x.tif'}, content=b'not a raster', headers=RAW)
@@ -263,8 +272,9 @@ def test_jobs_queue_and_outputs_are_bounded(tmp_path, monkeypatch):
     release = threading.Event()
 
     def execute(self, job):
+        from segearth_ov.webui.retention import make_folder
         release.wait(60)
-        job.out_dir.mkdir(parents=True)
+        make_folder(job.out_dir)
         (job.out_dir / 'out.bin').write_bytes(b'0' * 100 * 1024)
         job.result = {'seconds': 0.0}
 

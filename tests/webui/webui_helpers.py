@@ -1,6 +1,10 @@
 """Shared pieces of the web UI tests: a synthetic UTM GeoTIFF and the fixture-model app."""
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +49,26 @@ def make_client(app, token: bool = True):
     from segearth_ov.webui.guard import TOKEN_HEADER
     headers = {TOKEN_HEADER: app.state.token} if token else {}
     return TestClient(app, base_url=BASE_URL, headers=headers)
+
+
+@contextlib.contextmanager
+def serve(app):
+    """`app` on a real uvicorn server on 127.0.0.1; yields its port, stops it after. The
+    socket is bound here and handed to uvicorn: a port found free and bound later by uvicorn
+    could be taken by another program meanwhile."""
+    import uvicorn
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    srv = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=0, log_level='warning'))
+    thread = threading.Thread(target=srv.run, kwargs=dict(sockets=[sock]), daemon=True)
+    thread.start()
+    t0 = time.time()
+    while not srv.started:
+        assert thread.is_alive() and time.time() - t0 < 30, 'the server did not start'
+        time.sleep(0.05)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -9,14 +9,12 @@ source and the official folder layout each expects under `--src`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

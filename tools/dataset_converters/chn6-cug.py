@@ -1,8 +1,6 @@
 """chn6-cug: entry point of `binary_masks.py --dataset chn6-cug` (see `python tools/dataset_converters/chn6-cug.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import binary_masks  # noqa: E402
 

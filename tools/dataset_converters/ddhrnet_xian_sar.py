@@ -1,8 +1,6 @@
 """ddhrnet_xian_sar: entry point of `sar_sets.py --dataset ddhrnet_xian_sar` (see `python tools/dataset_converters/ddhrnet_xian_sar.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import sar_sets  # noqa: E402
 

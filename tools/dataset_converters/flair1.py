@@ -1,8 +1,5 @@
 """flair1: entry point of `hg_sets.py --dataset flair1` (see `python tools/dataset_converters/flair1.py --help`)."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import hg_sets  # noqa: E402
 

@@ -1,8 +1,5 @@
 """gid_large: entry point of `hg_sets.py --dataset gid_large` (see `python tools/dataset_converters/gid_large.py --help`)."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import hg_sets  # noqa: E402
 

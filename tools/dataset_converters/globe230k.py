@@ -1,8 +1,5 @@
 """globe230k: entry point of `hg_sets.py --dataset globe230k` (see `python tools/dataset_converters/globe230k.py --help`)."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import hg_sets  # noqa: E402
 

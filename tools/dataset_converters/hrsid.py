@@ -10,14 +10,12 @@ the images from the download's own `JPEGImages/` (they are copied when --out dif
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 SOURCE = ('HRSID, High-Resolution SAR Images Dataset for ship detection and instance '

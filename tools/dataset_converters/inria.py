@@ -11,14 +11,12 @@ further 27 for validation ("split_val"). Each 5000x5000 tile is cut into CROP x 
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 SOURCE = ('Inria Aerial Image Labeling Dataset (Maggiori et al. 2017), '

@@ -1,8 +1,5 @@
 """landcover_ai: entry point of `hg_sets.py --dataset landcover_ai` (see `python tools/dataset_converters/landcover_ai.py --help`)."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import hg_sets  # noqa: E402
 

@@ -1,8 +1,6 @@
 """massachusetts_road: entry point of `binary_masks.py --dataset massachusetts_road` (see `python tools/dataset_converters/massachusetts_road.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import binary_masks  # noqa: E402
 

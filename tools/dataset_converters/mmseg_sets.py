@@ -25,13 +25,11 @@ of ann_dir/val, and the files left out and why.
 from __future__ import annotations
 
 import argparse
-import os
 import runpy
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 import mmseg_inputs  # noqa: E402
 

@@ -10,13 +10,10 @@ pixels (below it: 255, listed in the closing summary).
 """
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from pathlib import Path
 
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 SOURCE = 'OpenEarthMap (Xia et al. 2023), https://open-earth-map.org/ (Zenodo release)'

@@ -1,8 +1,6 @@
 """pie_sar: entry point of `sar_sets.py --dataset pie_sar` (see `python tools/dataset_converters/pie_sar.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import sar_sets  # noqa: E402
 

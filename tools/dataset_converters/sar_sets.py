@@ -31,7 +31,6 @@ config's are absent. --img-dir / --lbl-dir / --split point at any other names.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 BLACK, WHITE = (0, 0, 0), (255, 255, 255)

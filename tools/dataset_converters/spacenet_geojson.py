@@ -27,9 +27,7 @@ tile of the AOI folders given, so numbers differ from the paper's SpaceNet colum
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +35,6 @@ import cv2
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 SOURCE = ('SpaceNet 3 Roads (Van Etten et al. 2018), https://spacenet.ai/spacenet-roads-dataset/ '

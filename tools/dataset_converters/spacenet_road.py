@@ -7,10 +7,8 @@
 The layout is recognised from the first --src; `python spacenet_road.py --help` shows both.
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import binary_masks  # noqa: E402
 import spacenet_geojson  # noqa: E402

@@ -12,14 +12,11 @@ frame's pixels (below it: 255, ignored, listed in the closing summary).
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 SOURCE = 'UAVid semantic segmentation dataset (Lyu et al. 2020), https://uavid.nl/'

@@ -1,8 +1,6 @@
 """udd5: entry point of `udd5_vdd.py --dataset udd5` (see `python tools/dataset_converters/udd5.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import udd5_vdd  # noqa: E402
 

@@ -1,8 +1,6 @@
 """vaihingen: entry point of `mmseg_sets.py --dataset vaihingen` (see `python tools/dataset_converters/vaihingen.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import mmseg_sets  # noqa: E402
 

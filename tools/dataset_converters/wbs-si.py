@@ -1,8 +1,6 @@
 """wbs-si: entry point of `binary_masks.py --dataset wbs-si` (see `python tools/dataset_converters/wbs-si.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import binary_masks  # noqa: E402
 

@@ -1,8 +1,6 @@
 """whu_aerial: entry point of `binary_masks.py --dataset whu_aerial` (see `python tools/dataset_converters/whu_aerial.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import binary_masks  # noqa: E402
 

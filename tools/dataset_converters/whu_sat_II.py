@@ -1,8 +1,6 @@
 """whu_sat_II: entry point of `binary_masks.py --dataset whu_sat_II` (see `python tools/dataset_converters/whu_sat_II.py --help`)."""
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import binary_masks  # noqa: E402
 

@@ -11,14 +11,12 @@ Writes `<out>/images_pre/<name>.png` (the pre-disaster images) and
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 SOURCE = ('xBD / xView2 Challenge dataset (Gupta et al. 2019), https://xview2.org/dataset '

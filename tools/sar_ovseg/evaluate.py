@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 CONFIGS = ROOT / 'configs' / 'sar_ovseg'
 DEFAULT_CONFIG = dict(zeroshot=CONFIGS / 'zs_segearth_alignearth.py',
                       openvocab=CONFIGS / 'sovs_alignearth_openvocab.py',

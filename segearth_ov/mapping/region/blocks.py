@@ -32,7 +32,7 @@ def segment_block(model, reader, plan, unit: Unit, sink) -> None:
                             tile_rows=(first_overlapping_row(plan, i0), i1), from_row=unit.rows[0])
 
 
-def run_block(model, unit: Unit, records: Records, options: SceneOptions,
+def run_block(model, unit: Unit, source, records: Records, options: SceneOptions,
               save_probs: bool, vector: bool = False) -> list[Path]:
     """Labels (and float32 probabilities; with `vector` the probability of each pixel's
     class, for the polygons' mean) of one block as .npy files under .region/blocks."""
@@ -45,11 +45,11 @@ def run_block(model, unit: Unit, records: Records, options: SceneOptions,
     if vector:
         files.append(records.blocks / f'{unit.id}.conf.npy')
     with contextlib.ExitStack() as stack:
-        src = stack.enter_context(opened(unit.path))
+        src = stack.enter_context(opened(source))
         tmp_l = stack.enter_context(atomic_path(files[0]))
         tmp_p = stack.enter_context(atomic_path(files[1])) if save_probs else None
         tmp_c = stack.enter_context(atomic_path(files[-1])) if vector else None
-        reader = predictor.scene_reader(src, options, unit.path)
+        reader = predictor.scene_reader(src, options, str(source))
         plan = predictor.plan_scene(src, options, predictor.slide_settings(model))
         labels = np.lib.format.open_memmap(tmp_l, 'w+', np.uint8, (h, unit.width))
         probs = np.lib.format.open_memmap(tmp_p, 'w+', np.float32,
@@ -79,12 +79,12 @@ def run_block(model, unit: Unit, records: Records, options: SceneOptions,
     return files
 
 
-def assemble_scene(model, blocks: list[Unit], records: Records, out: Path,
+def assemble_scene(model, blocks: list[Unit], path, records: Records, out: Path,
                    options: SceneOptions, fmt: str, save_probs: bool, probs_dtype: str,
                    overlay: bool, seconds: float, vector=None) -> dict:
-    """Write a split scene's outputs from its block files, as `predict_file` writes them."""
+    """Write a split scene's outputs from its block files, as `predict_file` writes them
+    (`path`: the scene's path or Source)."""
     options = predictor.sar_default(options, model)
-    path = Path(blocks[0].path)
     names = model.class_names.names
     t0 = time.perf_counter()
     with gdal_env(), opened(path) as src:

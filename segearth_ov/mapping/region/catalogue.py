@@ -9,11 +9,15 @@ from pathlib import Path
 
 from ...utils.files import atomic_path, write_text_atomic
 from ..raster_io import NODATA_LABEL, gdal_env, opened
+from ..sources import stem_of
 
 
-def check_same_crs(paths) -> None:
+def check_same_crs(paths, skip=()) -> None:
+    """ValueError when the inputs (but those whose stem is in `skip`) are in several CRSs."""
     crss = {}
     for p in paths:
+        if stem_of(p) in skip:
+            continue
         with opened(p) as src:
             if src.crs is not None:
                 crss.setdefault(src.crs.to_string(), str(p))
@@ -152,6 +156,10 @@ def write_stac(folder: Path, scenes, classes, vrt: Path | None) -> Path:
                            datetime=datetime.fromtimestamp(labels.stat().st_mtime, timezone.utc),
                            properties=dict(title=f'{stem} class map',
                                            source=summary['input']))
+        if summary.get('stac_item'):     # the STAC item the scene was read from
+            item.add_link(pystac.Link('derived_from', summary['stac_item'],
+                                      media_type=pystac.MediaType.JSON,
+                                      title=f'source item (asset {summary.get("asset")})'))
         proj = ProjectionExtension.ext(item, add_if_missing=True)
         proj.apply(epsg=epsg, wkt2=wkt, shape=shape, transform=transform)
         asset = pystac.Asset(href=str(labels.resolve()), media_type=pystac.MediaType.COG,

@@ -10,11 +10,12 @@ from .. import predictor
 from ...utils import advice
 from ...utils.runtime import cli_logging
 from ...utils.images import ImageReadError
-from ..estimates import model_memory_bytes
+from ..estimates import settings_memory_bytes
 from .execution import RegionJob, run_region
 from .planning import SPLIT_PIXELS, dry_run_lines, plan_region
 from .catalogue import check_same_crs
 from .records import run_key
+from ..stac import band_names
 
 
 REGION_FLAGS = ('--region', '--ranks', '--split-pixels', '--max-units', '--target-crs', '--no-mosaic')
@@ -55,6 +56,9 @@ def main(argv=None, prog=None) -> int:
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
     try:
+        if args.progress != 'bar':
+            raise ValueError(f'--progress {args.progress} is for one scene at a time; region '
+                             'mode records its progress in the manifest: leave --progress out')
         classes, settings, options, paths = parsed_inputs(args)
         vector = vector_options(args)
         if vector is not None:
@@ -64,8 +68,9 @@ def main(argv=None, prog=None) -> int:
         if args.dry_run and args.ranks:
             world = args.ranks
         units = plan_region(paths, options, slide, world, int(args.split_pixels))
+        model_bytes = settings_memory_bytes(settings) if args.dry_run else 0
         if not args.no_mosaic and args.target_crs is None:
-            check_same_crs(paths)
+            check_same_crs(paths, skip={u.stem for u in units if u.error})
     except (ValueError, FileNotFoundError, ImageReadError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -73,8 +78,7 @@ def main(argv=None, prog=None) -> int:
         if rank == 0:
             print('\n'.join(dry_run_lines(
                 units, world, len(classes.classes), len(classes.queries),
-                model_memory_bytes(vit_type=settings.get('vit_type', 'ViT-B/16')), options,
-                slide, args.save_probs)))
+                model_bytes, options, slide, args.save_probs, paths)))
         return 0
     from ...utils.distributed import init_distributed
     try:
@@ -103,7 +107,10 @@ def _run(args, classes, settings: dict, options, paths, ctx, vector) -> int:
     except (WeightsNotFoundError, FileNotFoundError, ValueError, KeyError, TypeError) as err:
         print(f'error: rank {ctx.rank}: {err}', file=sys.stderr)
         return 2
-    key = run_key(classes, {k: v for k, v in settings.items() if k != 'device'}, options,
+    keyed = {k: v for k, v in settings.items() if k != 'device'}
+    if args.asset or band_names(args.bands):      # what a STAC item's scene is read from
+        keyed.update(asset=args.asset, bands=args.bands)
+    key = run_key(classes, keyed, options,
                   args.save_probs, args.probs_dtype, args.format, not args.no_overlay, vector)
     job = RegionJob(paths=paths, out=Path(args.out), options=options, key=key, fmt=args.format,
                     save_probs=args.save_probs, probs_dtype=args.probs_dtype,

@@ -19,7 +19,7 @@ from ...utils.images import ImageReadError
 from ..predictor import SceneOptions
 from .blocks import assemble_scene, run_block
 from .catalogue import check_same_crs, reproject_labels, write_stac, write_vrt
-from .planning import SPLIT_PIXELS, assembler, plan_region
+from .planning import SPLIT_PIXELS, assembler, by_stem, plan_region
 from .records import STATE, Records, remove_partials, scene_files
 
 logger = logging.getLogger('segearth_ov')
@@ -76,7 +76,8 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
     units = plan_region(job.paths, job.options, predictor.slide_settings(model), world_size,
                         job.split_pixels)
     if job.mosaic and job.target_crs is None:
-        check_same_crs(job.paths)
+        check_same_crs(job.paths, skip={u.stem for u in units if u.error})
+    inputs = by_stem(job.paths)       # a unit's scene, opened from its path, URL or Source
     records = Records(out, job.key)
     sync = RankSync(world_size)
     log = rank_logger(out, rank)
@@ -93,16 +94,18 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
         remove_partials(out, records, u.stem if u.block is None else u.id, u.block is not None)
         t0 = time.perf_counter()
         try:
+            if u.error:
+                raise ImageReadError(u.error)
             if u.block is None:
                 result = predictor.predict_file(
-                    u.path, model, out, options=job.options, fmt=job.fmt,
+                    inputs[u.stem], model, out, options=job.options, fmt=job.fmt,
                     save_probs=job.save_probs, probs_dtype=job.probs_dtype,
                     overlay=job.overlay, progress=False, vector=job.vector)
                 records.write(u.id, scene_files(result, out), rank=rank,
                               seconds=time.perf_counter() - t0)
             else:
-                files = run_block(model, u, records, job.options, job.save_probs,
-                                  job.vector is not None)
+                files = run_block(model, u, inputs[u.stem], records, job.options,
+                                  job.save_probs, job.vector is not None)
                 records.write(u.id, files, rank=rank, seconds=time.perf_counter() - t0)
         except Exception as err:     # noqa: BLE001
             # one bad scene must not stop the region: it is reported, the rest goes on
@@ -133,8 +136,9 @@ def run_region(model, job: RegionJob, rank: int = 0, world_size: int = 1) -> dic
         remove_partials(out, records, stem, False)
         t0 = time.perf_counter()
         secs = sum(json.loads(records.path(b.id).read_text()).get('seconds', 0) for b in blocks)
-        result = assemble_scene(model, blocks, records, out, job.options, job.fmt,
-                                job.save_probs, job.probs_dtype, job.overlay, secs, job.vector)
+        result = assemble_scene(model, blocks, inputs[stem], records, out, job.options,
+                                job.fmt, job.save_probs, job.probs_dtype, job.overlay, secs,
+                                job.vector)
         records.write(stem, scene_files(result, out), rank=rank, blocks=len(blocks),
                       seconds=secs + time.perf_counter() - t0)
         for b in blocks:             # the scene's record now stands for its blocks

@@ -4,11 +4,12 @@ rank each goes to, computed by every rank alike from the inputs alone (no coordi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from .. import estimates
-from ..predictor import SceneOptions, plan_scene
+from ...utils.images import ImageReadError
+from ..predictor import SceneOptions, plan_scene, tile_side
 from ..raster_io import opened
+from ..sources import Source, as_input, stem_of
 
 SPLIT_PIXELS = 64_000_000     # scenes above this (8000² px) are split into blocks
 
@@ -26,6 +27,7 @@ class Unit:
     width: int
     tiles: int            # tiles it computes (with the earlier overlapping tile rows)
     rank: int = 0
+    error: str | None = None   # a remote scene that could not be opened: fails on its rank
 
     @property
     def pixels(self) -> int:
@@ -46,11 +48,18 @@ def first_overlapping_row(plan, i0: int) -> int:
     return next(j for j, (_, b) in enumerate(plan.rows.spans) if b > r0 or j == i0)
 
 
-def scene_units(path: Path, options: SceneOptions, slide, split_pixels: int) -> list[Unit]:
-    with opened(path) as src:
-        plan = plan_scene(src, options, slide)
+def scene_units(path, options: SceneOptions, slide, split_pixels: int) -> list[Unit]:
+    """The units of one scene (a path, URL or STAC Source). A remote scene that cannot be
+    opened (HTTP 404, a dropped connection) is one failed unit: the others go on."""
+    stem = stem_of(path)
+    try:
+        with opened(path) as src:
+            plan = plan_scene(src, options, slide)
+    except ImageReadError as err:
+        if not isinstance(path, Source):
+            raise
+        return [Unit(stem, str(path), stem, None, 1, (0, 0), (0, 0), 0, 0, error=str(err))]
     n, w = len(plan.rows.spans), plan.width
-    stem = path.stem
     if plan.height * w <= split_pixels or n < 2 or plan.resized:
         # resized scenes stay whole: their rows are resampled across tile-row boundaries
         return [Unit(stem, str(path), stem, None, 1, (0, n), (0, plan.height), w, plan.n_tiles)]
@@ -80,7 +89,7 @@ def assign(units: list[Unit], world_size: int) -> list[Unit]:
 
 def plan_region(paths, options: SceneOptions, slide, world_size: int,
                 split_pixels: int = SPLIT_PIXELS) -> list[Unit]:
-    units = [u for p in paths for u in scene_units(Path(p), options, slide, split_pixels)]
+    units = [u for p in paths for u in scene_units(as_input(p), options, slide, split_pixels)]
     return assign(units, world_size)
 
 
@@ -89,12 +98,19 @@ def assembler(units: list[Unit], stem: str) -> int:
     return next(u.rank for u in units if u.stem == stem and u.block == 0)
 
 
+def by_stem(paths) -> dict:
+    """stem → input (path or Source): what a unit's scene is opened from (`Unit.path` is
+    only the public name of a URL, without its signed query)."""
+    return {stem_of(p): as_input(p) for p in paths}
+
+
 def dry_run_lines(units: list[Unit], world_size: int, num_classes: int, num_queries: int,
-                  model_bytes: int, options: SceneOptions, slide, save_probs=False) -> list[str]:
+                  model_bytes: int, options: SceneOptions, slide, save_probs=False,
+                  paths=None) -> list[str]:
     """Units per rank with pixels, tiles, an estimated time and the peak memory per rank."""
     lines = [f'{len(units)} work unit(s) over {world_size} rank(s) '
              f'({len({u.stem for u in units})} scene(s))']
-    tile_s = estimates.tile_seconds_cpu(options.tile)
+    tile_s = estimates.tile_seconds_cpu(tile_side(options, slide))
     for r in range(world_size):
         mine = [u for u in units if u.rank == r]
         tiles = sum(u.tiles for u in mine)
@@ -102,11 +118,14 @@ def dry_run_lines(units: list[Unit], world_size: int, num_classes: int, num_quer
                      f'Mpx, {tiles} tiles, ~{tiles * tile_s / 3600:.2f} h on one CPU '
                      f'(ViT-B/16 CPU rate; far less on a GPU)')
         for u in mine:
+            if u.error:
+                lines.append(f'  {u.id}: error: {u.error}')
+                continue
             lines.append(f'  {u.id}: {u.width} × {u.rows[1] - u.rows[0]} px '
                          f'(rows {u.rows[0]}-{u.rows[1]}), {u.tiles} tiles')
-    if units:
+    if any(u.width for u in units):
         big = max(units, key=lambda u: u.width)
-        with opened(big.path) as src:
+        with opened(by_stem(paths or [big.path])[big.stem]) as src:
             est = estimates.dry_run_lines(big.path, src, options, slide, num_classes,
                                           num_queries, model_bytes, save_probs)[-1].strip()
         lines.append(f'per rank (widest scene {big.stem}): {est}')

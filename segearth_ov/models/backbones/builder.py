@@ -28,6 +28,16 @@ def _register_model_cfg(model_cfg: str) -> str:
     return path.stem
 
 
+def architecture_parameters(model_cfg: str) -> int:
+    """Parameters of an open_clip model-config JSON's architecture, counted on the meta
+    device (nothing allocated): --dry-run's weight estimate for custom architectures."""
+    import open_clip
+    arch = _register_model_cfg(model_cfg)
+    with _quiet_random_init_warning(), torch.device('meta'):
+        model = open_clip.create_model(arch, pretrained=None, device='meta')
+    return sum(p.numel() for p in model.parameters())
+
+
 class _DropRandomInitWarning(logging.Filter):
     def filter(self, record):
         return 'initialized randomly' not in record.getMessage()

@@ -9,7 +9,7 @@ import os
 
 from ...utils.advice import how_to_set
 from ...utils.download import offline, unreachable
-from ...utils.paths import cache_dir, checkpoints_dir, openai_clip_cache
+from ...utils.paths import cache_dir, checkpoint_dirs, openai_clip_cache
 from .presets import BackbonePreset
 
 RANDOM = 'random'   # `pretrained='random'`: random initialisation (benchmarks, training from scratch)
@@ -88,7 +88,7 @@ def _local_candidates(preset: BackbonePreset) -> list:
     """checkpoints/ under the preset's own file name (e.g. MetaCLIP's b16_fullcc2.5b.pt) and
     the hub file's name; for OpenAI's weights also OpenAI's own cache (~/.cache/clip)."""
     names = list(dict.fromkeys(n for n in (preset.file, preset.filename) if n))
-    local = [checkpoints_dir() / n for n in names]
+    local = [d / n for d in checkpoint_dirs() for n in names]
     if preset.tag == 'openai' and preset.file:
         local.append(openai_clip_cache() / preset.file)
     return local
@@ -124,6 +124,6 @@ def _missing_message(name, what, local, url=None, reason=None) -> str:
         msg += f' (download failed: {type(reason).__name__}: {str(reason).splitlines()[0][:200]})'
     if url:
         msg += f'. Get it from {url}'
-    msg += ('. Put the file in checkpoints/ (or $SEGEARTH_CHECKPOINTS), or give its path: '
-            f'{how_to_set("pretrained")}.')
+    msg += (f'. Put the file in {checkpoint_dirs()[0]} (or $SEGEARTH_CHECKPOINTS), or give its '
+            f'path: {how_to_set("pretrained")}.')
     return msg

@@ -25,7 +25,7 @@ from ...utils.runtime import use_huge_pages
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
 from ..backbones.constants import CLIP_MEAN, CLIP_STD
-from ..backbones.weights import RANDOM
+from ..backbones.weights import RANDOM, WeightsNotFoundError
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
 from ..upsamplers.weights import resolve_upsampler_weights
@@ -98,8 +98,26 @@ class SegEarthSegmentation(BaseSegmentor):
         self.class_names = load_class_names(classes if classes is not None else name_path)
         device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
 
-        clip, tokenizer, self.weights_path = build_clip(clip_type, vit_type, pretrained, model_cfg,
-                                                        quick_gelu)
+        up_cfg = dict(feature_up_cfg or {})
+        up_name, up_path = up_cfg.get('model_name', 'jbu_one'), up_cfg.get('model_path')
+        # SimFeatUp's file (downloaded if need be) is looked for before CLIP's, so that
+        # offline both missing files are named in one error, not one per try
+        up_missing = None
+        if feature_up and up_path != RANDOM and up_name != 'bilinear':
+            try:
+                up_path = resolve_upsampler_weights(up_name, up_path)
+            except FileNotFoundError as err:
+                up_missing = err
+        try:
+            clip, tokenizer, self.weights_path = build_clip(clip_type, vit_type, pretrained,
+                                                            model_cfg, quick_gelu)
+        except WeightsNotFoundError as err:
+            if up_missing is None:
+                raise
+            raise WeightsNotFoundError(f'2 weight files are missing. 1) {err} 2) {up_missing}') \
+                from None
+        if up_missing is not None:
+            raise up_missing
         self.clip_type, self.vit_type, self.model_type = clip_type, vit_type, model_type
         self.image_encoder = CLIPViTFeatures(clip.visual, model_type, ignore_residual,
                                              ssa_last_n_layers)
@@ -111,15 +129,10 @@ class SegEarthSegmentation(BaseSegmentor):
         # every output with the CLIP weights (`weights_path`; utils/provenance.py)
         self.upsampler_path = None
         if feature_up:
-            cfg = dict(feature_up_cfg or {})
-            path = cfg.get('model_path')
-            name = cfg.get('model_name', 'jbu_one')
-            if path != RANDOM and name != 'bilinear':   # the file used, downloaded if need be
-                path = resolve_upsampler_weights(name, path)
             self.upsampler = build_upsampler(
-                name, self.image_encoder.embed_dim, self.patch_size,
-                None if path == RANDOM else path, allow_random=path == RANDOM)
-            self.upsampler_path = None if path == RANDOM else path
+                up_name, self.image_encoder.embed_dim, self.patch_size,
+                None if up_path == RANDOM else up_path, allow_random=up_path == RANDOM)
+            self.upsampler_path = None if up_path == RANDOM else up_path
 
         self.logit_scale = logit_scale
         self.prob_thd = prob_thd

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ...utils.advice import how_to_set
 from ...utils.download import DownloadError, download_verified
-from ...utils.paths import cache_dir, checkpoints_dir
+from ...utils.paths import cache_dir, checkpoint_dirs, checkpoints_dir
 
 RELEASE_REPO = 'https://github.com/likyoo/SegEarth-OV'
 RAW_BASE = 'https://raw.githubusercontent.com/likyoo/SegEarth-OV/main/simfeatup_dev/weights/'
@@ -51,9 +51,9 @@ def _candidates(model_name: str, path: str | None) -> tuple[str, list[Path]]:
     if name is None:
         raise FileNotFoundError(f'upsampler {model_name!r} has no released weights: pass the '
                                 'path of a checkpoint trained with simfeatup_train/')
-    places = ([Path(path)] if path else []) + [checkpoints_dir() / name,
-                                               cache_dir() / 'simfeatup' / name]
-    return name, list({os.path.abspath(p): p for p in places}.values())   # each place once
+    places = (([Path(path)] if path else []) + [d / name for d in checkpoint_dirs()]
+              + [cache_dir() / 'simfeatup' / name])
+    return name, list({os.path.abspath(p): Path(os.path.abspath(p)) for p in places}.values())
 
 
 def local_upsampler_weights(model_name: str, path: str | None = None) -> str | None:

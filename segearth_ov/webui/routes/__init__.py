@@ -26,6 +26,7 @@ class AppContext:
     scenes: object          # scenes.SceneRegistry
     jobs: object            # jobs.JobQueue
     keeper: object          # retention.Housekeeper
+    upload_idle_s: float = 60.0     # an upload sending nothing this long is refused (408)
 
     @property
     def max_bytes(self) -> int:

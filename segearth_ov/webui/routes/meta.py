@@ -2,15 +2,13 @@
 rasters of --data-dir the page may pick)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter
 
 from ...utils.images import RASTER_SUFFIXES
+from ...utils.paths import NotFoundError, configs_dir
 from ..jobs import CHOICES
 from . import AppContext
 
-ROOT = Path(__file__).resolve().parents[3]
 # the rasters the picker lists: those the page opens (not ERDAS .img: formats.SELF_CONTAINED)
 PICKER_SUFFIXES = tuple(s for s in RASTER_SUFFIXES if s != '.img')
 
@@ -18,7 +16,11 @@ PICKER_SUFFIXES = tuple(s for s in RASTER_SUFFIXES if s != '.img')
 def class_presets() -> dict:
     """Class lists of the datasets (configs/cls_*.txt) as the text box's syntax."""
     out = {}
-    for f in sorted((ROOT / 'configs').glob('cls_*.txt')):
+    try:
+        folder = configs_dir()
+    except NotFoundError:            # an installed package without the configs: no presets
+        return out
+    for f in sorted(folder.glob('cls_*.txt')):
         lines = [ln.strip() for ln in f.read_text().splitlines() if ln.strip()]
         out[f.stem[4:]] = ';'.join(lines)
     return out

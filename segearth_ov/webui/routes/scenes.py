@@ -9,7 +9,6 @@ import shutil
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ...mapping.raster_io import gdal_env, open_raster
 from .. import tiles
 from ..params import bands_param, percentiles_param
 from ..safety import RequestError, inside, safe_file_name, save_stream
@@ -34,19 +33,21 @@ def router(ctx: AppContext) -> APIRouter:
         name = safe_file_name(name)
         if name.lower().endswith(('.vrt', '.xml')):    # a VRT could point at any file
             raise RequestError(f'{name!r}: VRT files cannot be uploaded; upload the raster')
-        length = request.headers.get('content-length')
-        length = int(length) if length and length.isdigit() else None
-        max_bytes = ctx.max_bytes
-        if length is not None and length > max_bytes:
+        length = request.headers.get('content-length', '')
+        if not length.isdigit():
+            raise RequestError('the upload has no Content-Length: send the file as one body '
+                               'of known size, as the page does', 411)
+        length, max_bytes = int(length), ctx.max_bytes
+        if length == 0:
+            raise RequestError('the upload is empty: choose an image or GeoTIFF file')
+        if length > max_bytes:
             raise RequestError(f'the upload ({length / 2 ** 20:.1f} MB) is larger than '
                                f'the limit of {ctx.max_upload_mb:g} MB: choose a smaller file, '
                                'or start the server with a larger --max-upload-mb', 413)
         folder = ctx.work_dir / 'uploads' / secrets.token_hex(6)
-        limit = keeper.begin_upload(folder, max_bytes, length)
+        keeper.begin_upload(folder, length)
         try:
-            fix = 'start the server with a larger --max-upload-mb' if limit == max_bytes else \
-                'wait for queued jobs to finish, or start the server with a larger --max-work-gb'
-            await save_stream(request.stream(), folder / name, limit, fix)
+            await save_stream(request.stream(), folder / name, length, ctx.upload_idle_s)
             scene = await run_in_threadpool(open_scene, folder / name, name, 'upload')
             scenes.add(scene)
         except BaseException:
@@ -77,7 +78,7 @@ def router(ctx: AppContext) -> APIRouter:
         if scene.crs is None:
             raise RequestError('this image has no CRS: use /image.png (the image view)', 404)
         b, p = bands_param(bands), percentiles_param(stretch)
-        with gdal_env(), open_raster(scene.path, scene.name, scene.driver) as src:
+        with scene.open() as src:
             chosen, alpha, nodata, _ = scene.reading(src, b, p)
             warped = tiles.read_tile(src, chosen + ([alpha] if alpha else []), z, x, y)
             if warped is None:
@@ -88,7 +89,7 @@ def router(ctx: AppContext) -> APIRouter:
     def scene_image(sid: str, bands: str = '', stretch: str = ''):
         scene = scenes.get(sid)
         b, p = bands_param(bands), percentiles_param(stretch)
-        with gdal_env(), open_raster(scene.path, scene.name, scene.driver) as src:
+        with scene.open() as src:
             chosen, alpha, _, _ = scene.reading(src, b, p)
             data = tiles.decimated(src, chosen + ([alpha] if alpha else []))
             return png_response(scene_rgba(scene, data, None, b, p, src))

@@ -18,6 +18,13 @@ async function api(url, options = {}) {
   if (!r.ok) throw new Error(body.error || (body.detail && JSON.stringify(body.detail)) || r.statusText);
   return body;
 }
+// every piece of the page made from data is a DOM node with text, never parsed HTML
+function el(tag, text = '', className = '') {
+  const node = document.createElement(tag);
+  if (text !== '') node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
 function showError(err) { $('error').textContent = err ? String(err.message || err) : ''; }
 function query() {
   const q = new URLSearchParams({ token: TOKEN });
@@ -122,24 +129,22 @@ function showResult(job) {
   state.overlay.on('load', () => { document.body.dataset.overlay = 'loaded'; });
   state.overlay.addTo(state.map);
   $('result').hidden = false;
-  const legend = $('legend'); legend.innerHTML = '';
-  const rows = $('areas').querySelector('tbody'); rows.innerHTML = '';
+  const legend = $('legend'); legend.replaceChildren();
+  const rows = $('areas').querySelector('tbody'); rows.replaceChildren();
   res.classes.forEach((c, i) => {
     const [r, g, b] = job.colours[i];
-    const li = document.createElement('li');
-    li.innerHTML = `<label><input type="checkbox" data-index="${i}" ${state.hidden.has(i) ? '' : 'checked'}>`
-      + `<span class="swatch" style="background: rgb(${r},${g},${b})"></span><span class="name"></span></label>`;
-    li.querySelector('.name').textContent = c.synonyms.join(', ');
-    li.querySelector('input').addEventListener('change', (e) => {
+    const box = el('input'); box.type = 'checkbox'; box.dataset.index = i; box.checked = !state.hidden.has(i);
+    box.addEventListener('change', (e) => {
       if (e.target.checked) state.hidden.delete(i); else state.hidden.add(i);
       state.overlay.setUrl(overlayUrl());
     });
+    const swatch = el('span', '', 'swatch'); swatch.style.background = `rgb(${r},${g},${b})`;
+    const label = el('label'); label.append(box, swatch, el('span', c.synonyms.join(', '), 'name'));
+    const li = el('li'); li.append(label);
     legend.appendChild(li);
-    const tr = document.createElement('tr');
+    const tr = el('tr');
     for (const v of [c.name, c.pixels.toLocaleString(), (100 * c.fraction).toFixed(1),
-      c.area_m2 === null ? '—' : Math.round(c.area_m2).toLocaleString()]) {
-      const td = document.createElement('td'); td.textContent = v; tr.appendChild(td);
-    }
+      c.area_m2 === null ? '—' : Math.round(c.area_m2).toLocaleString()]) tr.appendChild(el('td', v));
     rows.appendChild(tr);
   });
   for (const k of ['labels', 'overlay', 'summary']) $(`dl-${k}`).href = withToken(`/api/jobs/${job.id}/download/${k}`);
@@ -155,7 +160,9 @@ async function pixelQuery(e) {
     const probs = Object.entries(p.probabilities).sort((a, b) => b[1] - a[1])
       .map(([n, v]) => `${n} ${(100 * v).toFixed(1)}%`).join(', ');
     $('pixel').textContent = `row ${p.row}, col ${p.col}: ${p.name} — ${probs}`;
-    L.popup().setLatLng(e.latlng).setContent(`<b>${p.name}</b><br>${probs}`).openOn(state.map);
+    const popup = el('div', '', 'pixel-popup');
+    popup.append(el('b', p.name), el('br'), probs);      // text nodes: names are never markup
+    L.popup().setLatLng(e.latlng).setContent(popup).openOn(state.map);
   } catch (err) { showError(err); }
 }
 

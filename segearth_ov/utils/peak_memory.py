@@ -1,5 +1,5 @@
 """Peak resident memory of this process, resettable (Linux), for the benchmark scripts
-(tools/benchmark_scene.py, tools/benchmark_vectors.py; benchmark-only, so not in the package).
+(tools/benchmark_scene.py, tools/benchmark_vectors.py) and the memory tests.
 
 `ru_maxrss` only grows, so two measurements in one process would see the larger of both;
 writing 5 to /proc/self/clear_refs resets the kernel's high-water mark (VmHWM) instead.
