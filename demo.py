@@ -40,6 +40,9 @@ def parse_args(argv=None):
     p.add_argument('--size', type=int, default=448, help='long side the model sees (0: as is)')
     p.add_argument('--device', default=None, help='cpu, cuda or cuda:N (default: cuda if '
                    'present, else cpu)')
+    p.add_argument('--precision', choices=['auto', 'fp32', 'fp16', 'bf16'],
+                   help="the ViT's precision (default auto: bf16 on a CPU with native bf16, "
+                   'fp16 on CUDA, else fp32), as tools/predict.py --precision')
     p.add_argument('--out', default='work_dirs/demo', help='output folder (default '
                    'work_dirs/demo; created if missing)')
     return p.parse_args(argv)
@@ -54,7 +57,7 @@ def predictor_argv(args) -> list[str]:
             '--prob-thd', str(args.prob_thd), '--quiet']
     for flag, value in (('--pretrained', args.pretrained), ('--model-cfg', args.model_cfg),
                         ('--upsampler-ckpt', args.upsampler_ckpt), ('--device', args.device),
-                        ('--bands', args.bands)):
+                        ('--bands', args.bands), ('--precision', args.precision)):
         if value is not None:
             argv += [flag, value]
     if args.size:

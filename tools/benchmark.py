@@ -7,14 +7,23 @@ segments random images. Prints one `key value` per line:
 
     device X                   where it runs (cpu, or cuda and the GPU's name)
     matmul_gflops X            this machine's fp32 2048² matmul rate (the yardstick)
+    matmul_bf16_gflops X       (CPU) its bf16 rate, measured in the same run
+    cpu_flags X                (CPU) avx2, avx512f, avx512_bf16, amx_… as Linux lists them
+    cpu_native_bf16 yes|no     (CPU) whether bf16 is native; without it bf16 is not timed by
+                               default and not offered as faster (a `note` line says so)
     matmul_fp16_gflops X       (CUDA only) the GPU's fp16 2048² matmul rate (the ViT's autocast)
     text_init_seconds X        text embeddings, no cache
     image_gflop X              arithmetic of one --size image (ViT + SimFeatUp + logits)
-    image_floor_seconds X      image_gflop / matmul_gflops
+    image_vit_gflop X          the ViT's part of it
+    image_precision X          the ViT's precision of the figures below (fp32, bf16, fp16)
+    image_floor_seconds X      the ViT's arithmetic at its precision's matmul rate plus the rest
+                               (SimFeatUp, logits: float32 on every path) at the fp32 rate
     image_seconds X            median over --runs, slide 224/112
     image_floor_ratio X        image_seconds / image_floor_seconds
+    image_all_low_floor_ratio X  (bf16/fp16) against all arithmetic at the low rate
     images_per_second X        1 / image_seconds (--size² images, one at a time)
     peak_rss_mb X              peak resident memory of the process up to here
+  each further --precision repeats the image_… lines prefixed, e.g. bf16_image_seconds X.
     peak_cuda_mb X             (CUDA only) torch.cuda.max_memory_allocated up to here
     text_init_cached_seconds X text embeddings from the disk cache
   with --sweep:    image_seconds_<slide|whole>_<size> for 224, 448, 896; batch_images_per_second
@@ -35,58 +44,10 @@ OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tr
                'water,river', 'cropland', 'building,roof,house']
 
 
-def matmul_gflops(device, dtype=None) -> float:
-    import torch
-    a = torch.randn(2048, 2048, device=device, dtype=dtype)
-    b = torch.randn(2048, 2048, device=device, dtype=dtype)
-    a @ b
-    best = float('inf')
-    for _ in range(5):
-        _sync(device)
-        t0 = time.perf_counter()
-        a @ b
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * 2048 ** 3 / best / 1e9
-
-
 def _sync(device):
     import torch
     if torch.device(device).type == 'cuda':
         torch.cuda.synchronize()
-
-
-def image_flops(model, h: int, w: int) -> float:
-    """Multiply-adds ×2 of one image: ViT windows, SimFeatUp, logits (analytic count)."""
-    from segearth_ov.models.segmentors.segearth import slide_windows
-    enc = model.image_encoder
-    d = enc.visual.conv1.out_channels
-    layers = len(enc.visual.transformer.resblocks)
-    c = enc.embed_dim
-    p = model.patch_size
-    q = model.query_features.shape[0]
-    wins = (list(slide_windows(h, w, model.slide_crop, model.slide_stride))
-            if model.slide_crop > 0 else [(0, h, 0, w)])
-    total = 0.0
-    for y1, y2, x1, x2 in wins:
-        hh, ww = -(-(y2 - y1) // p) * p, -(-(x2 - x1) // p) * p
-        n = (hh // p) * (ww // p) + 1
-        total += 2 * (n - 1) * 3 * p * p * d                       # patch embedding
-        total += layers * (2 * n * d * d * 12 + 4 * n * n * d)      # blocks
-        total += 2 * n * d * c                                      # projection
-        r = min(c, n)
-        if model.upsampler is not None:
-            hw = (hh // p) * (ww // p)
-            for _ in range(model.upsampler.num_steps):
-                hw *= 4
-                total += 2 * hw * (3 * 32 + 32 * 32)                # range projection
-                total += 2 * hw * 121 * 32                          # neighbour dot products
-                total += 2 * hw * (124 * 121 + 121 * 121)           # kernel fixup
-                total += 2 * hw * 16 * r + 2 * hw * 121 * r         # bicubic ×2, weighted sum
-            total += 2 * hh * ww * q * r                            # logits
-        else:
-            total += 2 * (n - 1) * q * c
-    return total
 
 
 def time_predict(model, imgs, runs: int) -> float:
@@ -103,6 +64,7 @@ def time_predict(model, imgs, runs: int) -> float:
 def main(argv=None):
     from segearth_ov.utils.runtime import use_huge_pages
     use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
+    from segearth_ov.utils.precision import PRECISIONS
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--size', type=int, default=448)
     p.add_argument('--runs', type=int, default=3)
@@ -112,39 +74,55 @@ def main(argv=None):
     p.add_argument('--sweep', action='store_true', help='sizes 224/448/896, slide and whole, batch')
     p.add_argument('--batch', type=int, default=4, help='images per batch for --sweep')
     p.add_argument('--compare-naive', action='store_true')
-    p.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'fp16', 'bf16'],
-                   help="the ViT's precision (autocast); 'auto': fp16 on CUDA, fp32 on CPU")
+    p.add_argument('--precision', nargs='+', choices=PRECISIONS, default=None,
+                   help="the ViT's precision(s), each timed in this run (default: on CPU fp32 "
+                   "and, with native bf16, bf16; on CUDA auto = fp16 autocast). The first "
+                   "gives the unprefixed figures, the others <precision>_image_… lines")
     args = p.parse_args(argv)
 
     import torch
     from segearth_ov.apis import init_segmentor
+    from segearth_ov.utils import floors
+    from segearth_ov.utils.precision import native_bf16
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     build = dict(clip_type='CLIP', vit_type='ViT-B/16', model_type=args.model_type,
                  upsampler='jbu_one', upsampler_ckpt='random', device=args.device,
-                 precision=args.precision)
+                 precision=(args.precision or ['auto'])[0])
     model = init_segmentor(OEM_CLASSES, pretrained='random', **build)
     dev = model.device
-    gflops = matmul_gflops(dev)
+    precisions = args.precision or (['fp32', 'bf16'] if dev.type == 'cpu' and native_bf16()
+                                    else ['auto'])
+    rates = floors.machine_rates(dev)
     print(f'device {dev.type}' + (f' {torch.cuda.get_device_name(dev)}' if dev.type == 'cuda'
                                    else ''))
-    print(f'matmul_gflops {gflops:.0f}')
-    if dev.type == 'cuda':
-        print(f'matmul_fp16_gflops {matmul_gflops(dev, torch.float16):.0f}')
+    print('\n'.join(floors.precision_lines(rates, dev)))
     print(f'text_init_seconds {model.text_seconds:.2f}', flush=True)
 
     s = args.size
-    flop = image_flops(model, s, s)
-    print(f'image_gflop {flop / 1e9:.1f}')
-    print(f'image_floor_seconds {flop / 1e9 / gflops:.3g}')
+    flop = floors.image_flops(model, s, s)
+    print(f'image_gflop {sum(flop) / 1e9:.1f}')
+    print(f'image_vit_gflop {flop[0] / 1e9:.1f}')
     img = torch.randn(1, 3, s, s, device=dev)
-    model.predict(img)   # warm-up: kernel build, allocator
-    fast = time_predict(model, img, args.runs)
-    print(f'image_seconds {fast:.3g}')
-    print(f'image_floor_ratio {fast / (flop / 1e9 / gflops):.2f}')
-    print(f'images_per_second {1 / fast:.3g}')
-    print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}', flush=True)
+    for i, precision in enumerate(precisions):
+        model.precision = precision
+        key = '' if i == 0 else f'{precision}_'
+        floor = floors.floor_seconds(flop, rates, model.precision_used)
+        print(f'{key}image_precision {model.precision_used}')
+        print(f'{key}image_floor_seconds {floor:.3g}')
+        model.predict(img)   # warm-up: kernel build, allocator, low-precision weights
+        seconds = time_predict(model, img, args.runs)
+        fast = fast if i else seconds      # the first precision's, for --compare-naive
+        print(f'{key}image_seconds {seconds:.3g}')
+        print(f'{key}image_floor_ratio {seconds / floor:.2f}')
+        if model.precision_used != 'fp32':
+            low = floors.floor_seconds(flop, rates, model.precision_used, all_low=True)
+            print(f'{key}image_all_low_floor_ratio {seconds / low:.2f}')
+        print(f'{key}images_per_second {1 / seconds:.3g}')
+        print(f'{key}peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}',
+              flush=True)
+    model.precision = precisions[0]
     if dev.type == 'cuda':
         print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')
 

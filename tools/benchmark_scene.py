@@ -16,6 +16,14 @@ one `key value` per line:
     peak_rss_mb X             peak resident memory during the prediction
     seconds X                 wall time of the prediction
     seconds_per_megapixel X   seconds / scene_megapixels (flat when time grows linearly)
+    floor_seconds X           (full) the windows' arithmetic at this run's matmul rates: the
+                              ViT at its precision's rate, SimFeatUp and logits at fp32's
+    floor_ratio X             (full) seconds / floor_seconds
+
+With --model full the fp32 and bf16 matmul rates are measured first (matmul_gflops,
+matmul_bf16_gflops, cpu_flags, cpu_native_bf16) and every --precision (default: fp32 and, on
+a CPU with native bf16, bf16) segments each scene in the same run, its lines after
+`# size N precision P`.
 
 --model full: full-size CLIP ViT-B/16 and JBU_One with random weights (no downloads; the
 arithmetic and memory of the real model); tiny: the test fixture models; stub: a per-pixel
@@ -119,7 +127,7 @@ def write_scene(path: Path, height: int, width: int, block: int = 512, nodata_ro
     return path
 
 
-def build(model: str, device=None):
+def build(model: str, device=None, precision: str = 'fp32'):
     if model == 'stub':
         return PixelwiseSegmentor(OEM_CLASSES)
     from segearth_ov.apis import init_segmentor
@@ -129,13 +137,16 @@ def build(model: str, device=None):
                               upsampler_ckpt=str(FIXTURES / 'simfeatup' / 'tiny_jbu_one.ckpt'),
                               device=device)
     torch.manual_seed(0)
-    return init_segmentor(OEM_CLASSES, pretrained='random', upsampler_ckpt='random', device=device)
+    return init_segmentor(OEM_CLASSES, pretrained='random', upsampler_ckpt='random', device=device,
+                          precision=precision)
 
 
 def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=None,
-                  rows: int | None = None, **options) -> dict:
+                  rows: int | None = None, rates: dict | None = None, **options) -> dict:
     """Write a `rows` × size scene (default size × size), segment it with `predict_file`;
-    time and peak memory."""
+    time and peak memory; with `rates` (`floors.machine_rates`), the floor and the ratio."""
+    import contextlib
+    from segearth_ov.utils import floors
     rows = rows or size
     from segearth_ov.mapping import estimates, predictor, raster_io
     from segearth_ov.utils.peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
@@ -150,17 +161,23 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
         release_free_memory()
         baseline = rss_bytes()
         reset_peak_rss()
-        t0 = time.perf_counter()
-        predictor.predict_file(scene, model, Path(tmp) / 'out', options=opts, overlay=False,
-                               progress=False)
-        seconds = time.perf_counter() - t0
+        tally = floors.WindowTally(model) if rates else contextlib.nullcontext()
+        with tally:
+            t0 = time.perf_counter()
+            predictor.predict_file(scene, model, Path(tmp) / 'out', options=opts, overlay=False,
+                                   progress=False)
+            seconds = time.perf_counter() - t0
         peak = peak_rss_bytes()
     est_mb = float(estimate[-1].split('~')[1].split()[0]) * 1024
     mp = rows * size / 1e6
-    return dict(scene_megapixels=mp, tiles=plan.n_tiles,
-                estimated_peak_mb=round(est_mb), baseline_rss_mb=round(baseline / 2 ** 20),
-                peak_rss_mb=round(peak / 2 ** 20), seconds=round(seconds, 2),
-                seconds_per_megapixel=round(seconds / mp, 3))
+    result = dict(scene_megapixels=mp, tiles=plan.n_tiles,
+                  estimated_peak_mb=round(est_mb), baseline_rss_mb=round(baseline / 2 ** 20),
+                  peak_rss_mb=round(peak / 2 ** 20), seconds=round(seconds, 2),
+                  seconds_per_megapixel=round(seconds / mp, 3))
+    if rates:
+        floor = floors.floor_seconds(tally.flops, rates, model.precision_used)
+        result.update(floor_seconds=round(floor, 2), floor_ratio=round(seconds / floor, 2))
+    return result
 
 
 def main(argv=None) -> int:
@@ -177,6 +194,9 @@ def main(argv=None) -> int:
     p.add_argument('--model', choices=('full', 'tiny', 'stub'), default='full')
     p.add_argument('--device', default=None)
     p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--precision', nargs='+', choices=('auto', 'fp32', 'fp16', 'bf16'),
+                   help="the ViT's precision(s) of --model full, each timed in this run "
+                   '(default: fp32 and, on a CPU with native bf16, bf16)')
     p.add_argument('--tmp', default=None, help='folder for the synthetic scene (default: system temp)')
     p.add_argument('--write', metavar='PATH', help='only write the synthetic scene (of the '
                    'first --size) to PATH, e.g. to try tools/predict.py on it')
@@ -190,11 +210,24 @@ def main(argv=None) -> int:
     import logging
     logging.getLogger('segearth_ov').setLevel(logging.WARNING)
     model = build(args.model, args.device)
+    rates, precisions = None, [None]
+    if args.model == 'full':
+        from segearth_ov.utils import floors
+        from segearth_ov.utils.precision import native_bf16
+        rates = floors.machine_rates(model.device)
+        print('\n'.join(floors.precision_lines(rates, model.device)), flush=True)
+        precisions = args.precision or (['fp32', 'bf16'] if model.device.type == 'cpu'
+                                        and native_bf16() else ['auto'])
     for size in args.size:
-        result = measure_scene(model, size, args.tile, args.overlap, args.tmp, rows=args.rows)
-        print(f'# size {size}', flush=True)
-        for k, v in result.items():
-            print(f'{k} {v}', flush=True)
+        for precision in precisions:
+            if precision:
+                model.precision = precision
+            result = measure_scene(model, size, args.tile, args.overlap, args.tmp,
+                                   rows=args.rows, rates=rates)
+            print(f'# size {size}' + (f' precision {model.precision_used}' if precision else ''),
+                  flush=True)
+            for k, v in result.items():
+                print(f'{k} {v}', flush=True)
     return 0
 
 

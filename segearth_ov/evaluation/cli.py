@@ -26,6 +26,10 @@ def parse_args(argv=None):
                         'model.pretrained=PATH test_dataloader.dataset.data_root=DIR')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                    help='pytorch: started by torchrun (dist_test.sh)')
+    p.add_argument('--precision', choices=['auto', 'fp32', 'fp16', 'bf16'],
+                   help="the ViT's precision: auto (the config's default: fp32 on CPU, fp16 "
+                   'autocast on CUDA), fp32, bf16 or fp16; the paper numbers are fp32 on CPU. '
+                   "Recorded in the run's weights line")
     p.add_argument('--show-dir', help='save image | prediction overlays with a legend here')
     p.add_argument('--results', default='results.xlsx',
                    help='the workbook to append a row to (default: ./results.xlsx)')
@@ -62,6 +66,8 @@ def run(args) -> int:
         args.config = str(find_config(args.config))     # a path, or a bare name from anywhere
     except NotFoundError as err:
         return _error(f'{err} (the benchmark configs: configs/cfg_*.py)')
+    if args.precision:
+        args.cfg_options['model.precision'] = args.precision
     try:
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
                           args.show_dir)

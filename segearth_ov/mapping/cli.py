@@ -20,6 +20,7 @@ from pathlib import Path
 from ..utils import advice
 from ..utils.runtime import cli_logging
 from ..utils.images import RASTER_SUFFIXES, ImageReadError, parse_bands
+from ..utils.precision import HELP as PRECISION_HELP, PRECISIONS
 from . import predictor, progress
 from .sources import as_input, is_url, stem_of
 from .stac import band_names, is_stac, stac_sources
@@ -130,6 +131,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help='any other keyword of SegEarthSegmentation, e.g. --set ssa_last_n_layers=2')
     g.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda if present; under '
                    "torchrun each rank takes its LOCAL_RANK's GPU)")
+    g.add_argument('--precision', choices=PRECISIONS, help=PRECISION_HELP)
     g.add_argument('--threads', type=int, help='torch CPU threads (default: one per core)')
 
     g = p.add_argument_group('input conversion')
@@ -223,7 +225,8 @@ def model_settings(args) -> dict:
                  upsampler_ckpt=args.upsampler_ckpt, cls_token_lambda=args.cls_lambda,
                  prob_thd=args.prob_thd, bg_idx=args.bg_idx, logit_scale=args.logit_scale,
                  slide_crop=args.slide_crop, slide_stride=args.slide_stride,
-                 window_batch=args.window_batch, device=args.device)
+                 window_batch=args.window_batch, device=args.device,
+                 precision=args.precision)
     settings = {k: v for k, v in flags.items() if v is not None}
     if args.upsampler is not None:
         settings['upsampler'] = None if args.upsampler.lower() == 'none' else args.upsampler

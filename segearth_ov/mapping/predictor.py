@@ -246,7 +246,7 @@ def build_model(classes, config: str | None = None, checkpoint: str | None = Non
         if checkpoint is not None:
             raise ValueError('--checkpoint needs the --config the model was trained with')
         from ..models.segmentors.released import init_segmentor
-        return init_segmentor(lines, **settings)
+        return init_segmentor(lines, **_mapping_precision(settings))
     import segearth_ov  # noqa: F401  (registers the segmentor)
     from mmengine.config import Config
     from mmseg.registry import MODELS
@@ -263,8 +263,17 @@ def build_model(classes, config: str | None = None, checkpoint: str | None = Non
     if settings.get('upsampler_ckpt'):
         up['model_path'] = settings.pop('upsampler_ckpt')
     settings.pop('upsampler_ckpt', None)
-    cfg.update(settings, classes=lines, feature_up_cfg=up)
+    settings.setdefault('precision', cfg.get('precision'))
+    cfg.update(_mapping_precision(settings), classes=lines, feature_up_cfg=up)
     return MODELS.build(cfg)
+
+
+def _mapping_precision(settings: dict) -> dict:
+    """`settings` with the mapping tools' 'auto' precision resolved: bf16 on a CPU with native
+    bf16 (utils/precision.py says why); eval.py keeps the segmentor's own 'auto'."""
+    from ..utils.precision import mapping_precision
+    return dict(settings, precision=mapping_precision(settings.get('precision'),
+                                                      settings.get('device')))
 
 
 def _trained_model(registry, cfg: dict, lines: list, checkpoint, settings: dict):

@@ -88,14 +88,18 @@ def file_record(path) -> dict | None:
 
 def model_weights(model) -> dict:
     """What a built segmentor's results come from: its CLIP weights (`weights`), SimFeatUp
-    weights (`upsampler`, None without SimFeatUp) and, for a trained segmentor, its
-    checkpoint (`checkpoint`). Reads the attributes the segmentors set when built."""
+    weights (`upsampler`, None without SimFeatUp), for a trained segmentor its checkpoint
+    (`checkpoint`), and the ViT's precision (`precision`: 'fp32', 'bf16' or 'fp16', for
+    segmentors that have one). Reads the attributes the segmentors set when built."""
     model = getattr(model, 'module', model)         # DDP / mmengine wrappers
     record = dict(weights=file_record(getattr(model, 'weights_path', None) or RANDOM),
                   upsampler=file_record(getattr(model, 'upsampler_path', None)))
     ckpt = getattr(model, 'checkpoint_path', None)
     if ckpt:
         record['checkpoint'] = file_record(ckpt)
+    precision = getattr(model, 'precision_used', None)
+    if precision:                # the ViT's precision (fp32, bf16, fp16): it changes results too
+        record['precision'] = precision
     return record
 
 
@@ -109,10 +113,13 @@ def short(record: dict | None) -> str:
 
 
 def weights_line(weights: dict) -> str:
-    """One short line for titles and tables: 'weights tiny.pt@1a2b3c4d · SimFeatUp x.ckpt@…'."""
+    """One short line for titles and tables: 'weights tiny.pt@1a2b3c4d · SimFeatUp x.ckpt@…',
+    ending '· ViT bf16' (or fp16) when the ViT did not run in float32."""
     parts = [f"weights {short(weights.get('weights'))}"]
     if weights.get('checkpoint'):
         parts.append(f"checkpoint {short(weights['checkpoint'])}")
     if weights.get('upsampler'):
         parts.append(f"SimFeatUp {short(weights['upsampler'])}")
+    if weights.get('precision', 'fp32') != 'fp32':
+        parts.append(f"ViT {weights['precision']}")
     return ' · '.join(parts)

@@ -59,10 +59,10 @@ def test_segmentor_exposes_its_weight_files(tiny):
     rec = provenance.model_weights(tiny)
     assert rec == dict(weights=dict(file=os.path.abspath(TINY_PT), sha256=sha256(TINY_PT)),
                        upsampler=dict(file=os.path.abspath(JBU_CKPT['jbu_one']),
-                                      sha256=sha256(JBU_CKPT['jbu_one'])))
-    random = tiny_segmentor(['a', 'b'], pretrained='random', feature_up=False)
+                                      sha256=sha256(JBU_CKPT['jbu_one'])), precision='fp32')
+    random = tiny_segmentor(['a', 'b'], pretrained='random', feature_up=False, precision='bf16')
     assert provenance.model_weights(random) == dict(
-        weights=dict(file='random', sha256=None), upsampler=None)
+        weights=dict(file='random', sha256=None), upsampler=None, precision='bf16')
 
 
 def test_summary_and_overlay_title_name_the_weights(tiny, tmp_path, monkeypatch):

@@ -38,6 +38,16 @@ def test_benchmark_prints_every_figure(tmp_path):
     assert p_lo * s_lo <= 1 <= p_hi * s_hi
     assert values['text_init_cached_seconds'] < values['text_init_seconds']
     assert figures['device'] == 'cpu' and 'peak_cuda_mb' not in figures
+    # the bf16 rate is measured in the same run; bf16 is timed only where it is native
+    assert float(figures['matmul_bf16_gflops']) > 0 and figures['image_precision'] == 'fp32'
+    from segearth_ov.utils.precision import native_bf16
+    assert figures['cpu_native_bf16'] == ('yes' if native_bf16() else 'no')
+    if native_bf16():
+        assert figures['bf16_image_precision'] == 'bf16'
+        seconds, floor = float(figures['bf16_image_seconds']), float(figures['bf16_image_floor_seconds'])
+        assert float(figures['bf16_image_floor_ratio']) == pytest.approx(seconds / floor, rel=0.02)
+    else:
+        assert 'bf16_image_seconds' not in figures and 'no native bf16' in figures['note']
 
 
 @pytest.mark.gpu
@@ -53,3 +63,23 @@ def test_benchmark_on_cuda_prints_the_gpu_figures(tmp_path):
     assert figures['device'].startswith('cuda ')
     for key in ('matmul_gflops', 'matmul_fp16_gflops', 'images_per_second', 'peak_cuda_mb'):
         assert float(figures[key]) > 0
+
+
+def test_scene_floor_counts_the_windows_the_model_ran():
+    """The scene benchmark's floor is the arithmetic of the windows actually run: a 448² image
+    with slide 224/112 is 9 windows, as `image_flops` counts them analytically."""
+    import torch
+
+    from conftest import tiny_segmentor
+    from segearth_ov.utils import floors
+    model = tiny_segmentor(['a', 'b'], device='cpu')
+    with floors.WindowTally(model) as tally, torch.no_grad():
+        model.image_logits(torch.randn(1, 3, 448, 448))
+    assert 'window_logits' not in vars(model)          # the method is the class's again
+    one = floors.window_flops(model, 224, 224)
+    assert tally.flops == pytest.approx((9 * one[0], 9 * one[1]))
+    assert tally.flops == pytest.approx(floors.image_flops(model, 448, 448))
+    rates = {'fp32': 100.0, 'bf16': 200.0}
+    vit, rest = tally.flops
+    assert floors.floor_seconds(tally.flops, rates, 'bf16') == pytest.approx(
+        (vit / 200 + rest / 100) / 1e9)

@@ -20,6 +20,7 @@ from mmseg.registry import MODELS
 
 from ...utils.parallel import parallel_map
 from ...utils.paths import cache_dir
+from ...utils.precision import NAMES, PRECISIONS
 from ...utils.runtime import use_huge_pages
 from ..backbones import CLIPViTFeatures, build_clip
 from ..backbones.clip_vit import check_model_type
@@ -28,6 +29,7 @@ from ..backbones.weights import RANDOM, WeightsNotFoundError
 from ..text import TextEmbedder, load_class_names
 from ..upsamplers import build_upsampler
 from ..upsamplers.weights import resolve_upsampler_weights
+from ..upsamplers.jbu import fixup_dtype
 from ..upsamplers.kernel_atlas import KernelAtlas
 from .windows import slide_windows
 
@@ -39,8 +41,9 @@ def clip_data_preprocessor() -> dict:
                 _scope_='mmseg')
 
 
-# ViT precision: autocast dtype per `precision` setting (None: plain float32)
+# ViT precision: compute dtype per `precision` setting (None: plain float32)
 AUTOCAST = {'auto': None, 'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+assert tuple(AUTOCAST) == PRECISIONS
 
 
 def _chunks(items: list, size: int):
@@ -188,14 +191,41 @@ class SegEarthSegmentation(BaseSegmentor):
         return len(self.class_names.classes)
 
     # ----------------------------------------------------------------- one window
-    def _autocast(self):
-        dev = self.device.type
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The ViT's precision as `precision` resolves on this device ('auto': fp16 on CUDA,
+        float32 elsewhere)."""
         dtype = AUTOCAST[self.precision]
         if self.precision == 'auto':
-            dtype = torch.float16 if dev == 'cuda' else None
-        if dtype is None:
+            dtype = torch.float16 if self.device.type == 'cuda' else None
+        return dtype or torch.float32
+
+    @property
+    def precision_used(self) -> str:
+        """'fp32', 'bf16' or 'fp16': recorded in every output (`utils.provenance`)."""
+        return NAMES[self.compute_dtype]
+
+    def _fixup_precision(self):
+        """SimFeatUp's kernel fixup in bf16 on the CPU bf16 path (`jbu.fixup_dtype` says why
+        only there), float32 otherwise."""
+        bf16 = self.device.type == 'cpu' and self.compute_dtype == torch.bfloat16
+        return fixup_dtype(torch.bfloat16 if bf16 else None)
+
+    def _autocast(self):
+        dtype = self.compute_dtype
+        if dtype == torch.float32:
             return contextlib.nullcontext()
-        return torch.autocast(dev, dtype=dtype)
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _vit(self, crops: torch.Tensor):
+        """(cls, patch features) of a batch of crops at the ViT's precision. On CPU, lower
+        precision runs the encoder's own path (weights cast once, float32 residual stream;
+        `LowPrecisionWeights` says why not autocast); on CUDA, autocast."""
+        with_cls = self.cls_token_lambda != 0
+        if self.device.type == 'cpu':
+            return self.image_encoder(crops, with_cls=with_cls, dtype=self.compute_dtype)
+        with self._autocast():
+            return self.image_encoder(crops, with_cls=with_cls)
 
     def window_logits(self, crops: torch.Tensor, kernels: list | None = None) -> torch.Tensor:
         """Cosine logits (B×Q×H×W) of a batch of normalised crops with patch-multiple sides.
@@ -205,8 +235,7 @@ class SegEarthSegmentation(BaseSegmentor):
         so no C×H×W feature map is ever built. `kernels[i]()`: window i's SimFeatUp kernels
         cut from a `KernelAtlas` when needed (or None: computed here).
         """
-        with self._autocast():
-            cls, feats = self.image_encoder(crops, with_cls=self.cls_token_lambda != 0)
+        cls, feats = self._vit(crops)
         text = self.query_features
         bias = None
         if cls is not None:
@@ -243,28 +272,30 @@ class SegEarthSegmentation(BaseSegmentor):
         Windows are zero-padded to patch multiples (half before, half after), run through
         the model `window_batch` at a time, cut back, summed and divided by their count.
         """
-        h, w = img.shape[-2:]
-        if self.slide_crop > 0:
-            windows = list(slide_windows(h, w, self.slide_crop, self.slide_stride))
-        else:
-            windows = [(0, h, 0, w)]
-        total = img.new_zeros(1, self.query_features.shape[0], h, w)
-        count = img.new_zeros(1, 1, h, w)
-        atlas = self._kernel_atlas(img, windows)
-        for chunk in _chunks(windows, self.window_batch if self.fast else 1):
-            crops, pads = [], []
-            for y1, y2, x1, x2 in chunk:
-                l, r, t, b = patch_padding(y2 - y1, x2 - x1, self.patch_size)
-                crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
-                pads.append((l, t))
-            # all windows have one size: min(crop, H) × min(crop, W), or the whole image
-            # cut one window's kernels at a time (≈ 32 MB each at 224²), when it is upsampled
-            kernels = [partial(atlas.window, y1, x1) for y1, _, x1, _ in chunk] if atlas else None
-            logits = self.window_logits(torch.cat(crops), kernels).split(1)
-            for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
-                total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]
-                count[..., y1:y2, x1:x2] += 1
-        return total / count
+        with self._fixup_precision():
+            h, w = img.shape[-2:]
+            if self.slide_crop > 0:
+                windows = list(slide_windows(h, w, self.slide_crop, self.slide_stride))
+            else:
+                windows = [(0, h, 0, w)]
+            total = img.new_zeros(1, self.query_features.shape[0], h, w)
+            count = img.new_zeros(1, 1, h, w)
+            atlas = self._kernel_atlas(img, windows)
+            for chunk in _chunks(windows, self.window_batch if self.fast else 1):
+                crops, pads = [], []
+                for y1, y2, x1, x2 in chunk:
+                    l, r, t, b = patch_padding(y2 - y1, x2 - x1, self.patch_size)
+                    crops.append(F.pad(img[..., y1:y2, x1:x2], (l, r, t, b)))
+                    pads.append((l, t))
+                # all windows have one size: min(crop, H) × min(crop, W), or the whole image
+                # cut one window's kernels at a time (≈ 32 MB each at 224²), when it is upsampled
+                kernels = ([partial(atlas.window, y1, x1) for y1, _, x1, _ in chunk]
+                           if atlas else None)
+                logits = self.window_logits(torch.cat(crops), kernels).split(1)
+                for (y1, y2, x1, x2), (l, t), lg in zip(chunk, pads, logits):
+                    total[..., y1:y2, x1:x2] += lg[..., t:t + y2 - y1, l:l + x2 - x1]
+                    count[..., y1:y2, x1:x2] += 1
+            return total / count
 
     def _kernel_atlas(self, img: torch.Tensor, windows: list) -> KernelAtlas | None:
         """SimFeatUp's guidance kernels for all windows at once (fast path, overlapping
