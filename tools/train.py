@@ -70,17 +70,19 @@ def train(args) -> int:
 
     from segearth_ov.training import WorkDirBusy, work_dir_lock
     from segearth_ov.utils.checkpoints import CheckpointError, mmengine_checkpoints_allowed
-    from segearth_ov.utils.distributed import init_mmengine_distributed
+    from segearth_ov.evaluation.run import same_start
+    from segearth_ov.utils.distributed import StartMismatch, init_mmengine_distributed
     cfg = build_config(args)
     try:
         # one run per work dir: rank 0 holds its lock (train.lock) until the end
         with work_dir_lock(cfg.work_dir, enabled=os.environ.get('RANK', '0') == '0'):
             init_mmengine_distributed(cfg)
             runner = Runner.from_cfg(cfg)
+            same_start(cfg, 'train_dataloader')   # every node: same config and data
             # `--resume` / `load_from` load in here
             with mmengine_checkpoints_allowed(cfg.get('load_from') or 'the checkpoint resumed'):
                 runner.train()
-    except (WorkDirBusy, CheckpointError) as err:
+    except (WorkDirBusy, CheckpointError, StartMismatch) as err:
         raise SystemExit(f'error: {err}') from None
     finally:
         import torch.distributed as dist
