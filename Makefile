@@ -3,6 +3,8 @@
 #   make test   install everything, run the test suite
 #   make test-gpu   on a machine with CUDA: the GPU test run (tests/gpu, parity in fp32,
 #                   the fp16 agreement table, the CUDA benchmark)
+#   make gpu-bundle   the wheels an offline GPU machine lacks (gpu_bundle/); there:
+#                   bash tools/gpu_check.sh OUT_DIR (docs/gpus.md, "Offline GPU machine")
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TINY ?= tests/data/models
@@ -11,7 +13,7 @@ DEMO_CLASSES ?= background;bareland,barren;grass;pavement;road;tree,forest;water
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo demo-tiny test test-gpu benchmark clean-venv
+.PHONY: install demo demo-tiny test test-gpu gpu-bundle gpu-check-dry-run benchmark clean-venv
 
 install:
 	SEGEARTH_VENV="$(abspath $(VENV))" bash tools/install.sh
@@ -33,6 +35,14 @@ test: install
 GPU_TESTS ?= tests/gpu tests/models/test_parity.py tests/models/test_benchmark_script.py
 test-gpu: install
 	$(PY) -m pytest -q -s --device cuda $(GPU_TESTS) $(PYTEST_ARGS)
+
+# For a GPU machine without network: Python 3.12 wheels of what its image lacks (≤ 60 MB),
+# and the check's rehearsal here on CPU (a stand-in machine: fresh venv, no network).
+gpu-bundle:
+	bash tools/gpu_bundle.sh
+
+gpu-check-dry-run: install
+	PROJECT_PYTHON="$(abspath $(PY))" GPU_TESTS="$(GPU_TESTS)" bash tools/gpu_check.sh --dry-run
 
 benchmark: install
 	$(PY) tools/benchmark.py --size 448

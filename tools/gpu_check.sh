@@ -5,9 +5,10 @@
 # CUDA benchmark, and writes report.json, report.md, tests.xml and gpu_check.log into OUT_DIR.
 #   bash tools/gpu_check.sh OUT_DIR               on the GPU machine, in under 8 minutes
 #   bash tools/gpu_check.sh --dry-run [OUT_DIR]   here: the same on CPU, on a stand-in machine
-# Environment: PYTHON (the machine's Python with torch, default python3), GPU_BUNDLE (default
+# Environment: PYTHON (the machine's Python with its torch, default python3), GPU_BUNDLE (default
 # gpu_bundle), GPU_CHECK_BUDGET (seconds, default 480; the steps' time limits share it),
-# GPU_TESTS (default: the Makefile's test-gpu list).
+# GPU_TESTS (default: the Makefile's test-gpu list), PROJECT_PYTHON (dry run: the venv whose
+# packages stand in for the image's, default .venv/bin/python).
 # The dry run builds the bundle (tools/gpu_bundle.sh) and checks it installs offline for
 # Python 3.12, then makes the stand-in: a fresh Python 3.11 venv whose only packages are the
 # GPU image's (tools/gpu_image.txt), linked from the project's venv through a .pth file, so
@@ -91,13 +92,28 @@ if [ "$want" != "$have" ]; then
     exit 2
 fi
 
-SITE="$WORK/site"
+# A venv of the check's own: our wheels in its site-packages, the machine's packages (torch
+# …) behind them through a .pth (site.addsitedir, their own .pth files too). Not
+# --system-site-packages: the machine's python3 may be a venv itself (the lent GPU machine's
+# is /opt/torch/.venv), whose packages a venv made from it would not see. Its python is
+# sys.executable of every process the tests start, so none depends on PYTHONPATH.
+VENV="$WORK/venv"
+"$PYTHON" -m venv --without-pip "$VENV" || exit 1
+VSITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+"$PYTHON" - "$VSITE/machine.pth" <<'PY' || exit 1
+import site, sys, sysconfig
+dirs = [d for d in dict.fromkeys(site.getsitepackages() + [sysconfig.get_path('purelib'),
+                                                           sysconfig.get_path('platlib')])]
+open(sys.argv[1], 'w').write(f'import site; list(map(site.addsitedir, {dirs!r}))\n')
+PY
 step install 120 "$PYTHON" -m pip --disable-pip-version-check install -q --no-index --no-deps \
-    --no-compile --target "$SITE" "$BUNDLE"/wheels/*.whl || exit 1
-cp "$ROOT/tools/mmcv_ext_stub.py" "$SITE/mmcv/_ext.py"
-# our packages first, the machine's own (torch …) after; subprocesses (torchrun) inherit it
-export PYTHONPATH="$SITE:$ROOT" PYTHON
-export PATH="$(dirname "$PYTHON"):$PATH" PYTHONUNBUFFERED=1
+    --no-compile --target "$VSITE" "$BUNDLE"/wheels/*.whl || exit 1
+cp "$ROOT/tools/mmcv_ext_stub.py" "$VSITE/mmcv/_ext.py"
+printf '#!%s\nimport sys\nfrom torch.distributed.run import main\nsys.exit(main())\n' \
+    "$VENV/bin/python" > "$VENV/bin/torchrun"
+chmod +x "$VENV/bin/torchrun"
+PYTHON="$VENV/bin/python"
+export PYTHON PYTHONPATH="$ROOT" PATH="$VENV/bin:$PATH" PYTHONUNBUFFERED=1
 cd "$ROOT"
 step environment 90 "$PYTHON" "$ROOT/segearth_ov/utils/gpu_check.py" environment || exit 1
 

@@ -54,6 +54,15 @@ def image_site(names_file: Path, dest: Path) -> int:
     return 0
 
 
+# The modules of the paths tests/gpu takes (predictor, region mode, eval.py and its xlsx,
+# the three trainers), imported by `environment` so that a package missing from the bundle
+# shows before the tests start. mmcv.ops: mmseg needs it to import (tools/mmcv_ext_stub.py).
+PATH_MODULES = ('mmcv.ops', 'mmseg.models', 'open_clip', 'rasterio', 'openpyxl',
+                'segearth_ov.mapping.cli', 'segearth_ov.mapping.region',
+                'segearth_ov.evaluation.run', 'segearth_ov.evaluation.results',
+                'simfeatup_train.trainer', 'alignearth_train.train', 'mmengine.runner')
+
+
 def environment() -> int:
     """Print the versions that matter and the GPU; fails if a package does not import."""
     import importlib.metadata as md
@@ -66,9 +75,10 @@ def environment() -> int:
         info.update(gpu=props.name, gpu_memory_mb=props.total_memory // 2**20,
                     gpu_count=torch.cuda.device_count(),
                     bf16_supported=torch.cuda.is_bf16_supported(including_emulation=False))
-    import mmcv.ops  # noqa: F401  (mmseg needs it to import; tools/mmcv_ext_stub.py)
-    import mmseg.models  # noqa: F401
+    import importlib
     import segearth_ov
+    for module in PATH_MODULES:     # what the GPU tests reach, beyond their own imports
+        importlib.import_module(module)
     for dist in ('mmcv-lite', 'mmcv', 'mmengine', 'mmsegmentation', 'open_clip_torch',
                  'rasterio', 'numpy', 'opencv-python-headless', 'torchvision'):
         try:
