@@ -74,10 +74,17 @@ def init_mmengine_distributed(cfg) -> None:
     mmengine's own start calls `torch.cuda.set_device`, which fails on a machine without a
     GPU; started here, mmengine sees the group running and uses it. With GPUs mmengine
     starts it itself with `env_cfg.dist_cfg.backend` (nccl), one GPU per LOCAL_RANK.
+    Training: mmengine wraps the model in DDP with `device_ids=[LOCAL_RANK]`, which DDP
+    refuses for a CPU model; on CPU the wrapper gets no device ids.
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                     broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters',
+                                                                    False))
     init_distributed('cpu', alone_too=True)
 
 

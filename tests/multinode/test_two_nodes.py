@@ -212,7 +212,7 @@ def test_dist_test_node_with_other_data_is_refused(udd5, tmp_path):
     sd.make_synthetic_dataset(cfg, other, count=2)
     cmd = eval_cmd(config, options, 'refused')
     nodes = run_two_nodes(cmd, environment(), tmp_path / 'logs', cwd=(base, other))
-    missing = sorted(p.relative_to(base).as_posix() for p in base.rglob('tile_2*'))[0]
+    missing = sorted(p.relative_to(base).as_posix() for p in (base / 'data').rglob('tile_2*'))[0]
     refused(nodes, 'error: node 1 (rank 1) was started with other options or data than '
                    'node 0 (rank 0): data: node 1 has 4 files against 6, '
                    f'{missing} missing (and 1 more). Start the same command')
@@ -289,7 +289,8 @@ def test_dist_train_node_down_then_both_restarted_with_resume(hg_config, trained
     nodes = run_two_nodes(train_cmd(config, tmp_path / 'work', '--resume'), env, tmp_path / 'b',
                           cwd=(base, base))
     both_ok(nodes)
-    assert f'resumed checkpoint' in nodes[0].log.lower() or 'resum' in nodes[0].log.lower()
+    assert f'Auto resumed from the latest checkpoint {tmp_path / "work"}/iter_{EVERY}.pth' \
+        in nodes[0].log and f'resumed epoch: 0, iter: {EVERY}' in nodes[0].log
     assert same_weights(weights(tmp_path / 'work'), trained_alone)
 
 
