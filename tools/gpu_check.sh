@@ -106,8 +106,10 @@ dirs = [d for d in dict.fromkeys(site.getsitepackages() + [sysconfig.get_path('p
                                                            sysconfig.get_path('platlib')])]
 open(sys.argv[1], 'w').write(f'import site; list(map(site.addsitedir, {dirs!r}))\n')
 PY
+mkdir -p "$WORK/wheels"
+step unpack 60 tar -xJf "$BUNDLE/wheels.tar.xz" -C "$WORK/wheels" || exit 1
 step install 120 "$PYTHON" -m pip --disable-pip-version-check install -q --no-index --no-deps \
-    --no-compile --target "$VSITE" "$BUNDLE"/wheels/*.whl || exit 1
+    --no-compile --target "$VSITE" "$WORK/wheels"/*.whl || exit 1
 cp "$ROOT/tools/mmcv_ext_stub.py" "$VSITE/mmcv/_ext.py"
 printf '#!%s\nimport sys\nfrom torch.distributed.run import main\nsys.exit(main())\n' \
     "$VENV/bin/python" > "$VENV/bin/torchrun"
