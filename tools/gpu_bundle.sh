@@ -57,8 +57,9 @@ for wheel in sorted((dest / '.wheels').glob('*.whl')):
     # the same wheel with its members stored, not deflated: xz then compresses them as one
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(stored / wheel.name, 'w') as out:
         for info in src.infolist():
+            data = src.read(info)
             info.compress_type = zipfile.ZIP_STORED
-            out.writestr(info, src.read(info.filename))
+            out.writestr(info, data)
     files.append(dict(name=wheel.name, bytes=wheel.stat().st_size,   # as downloaded
                       sha256=hashlib.sha256((stored / wheel.name).read_bytes()).hexdigest()))
 subprocess.run(['tar', '-C', str(stored), '--sort=name', '--owner=0', '--group=0',
