@@ -10,7 +10,6 @@ on both, naming the difference. Tiny models, a few images.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
