@@ -4,6 +4,8 @@
 #   make test-gpu   on a machine with CUDA: the GPU test run (tests/gpu, parity in fp32,
 #                   the fp16 agreement table, the CUDA benchmark)
 #   make qgis-plugin   the QGIS plugin's zip (Plugins ▸ Install from ZIP; docs/qgis.md)
+#   make gpu-bundle   the wheels an offline GPU machine lacks (gpu_bundle/); there:
+#                   bash tools/gpu_check.sh OUT_DIR (docs/gpus.md, "Offline GPU machine")
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TINY ?= tests/data/models
@@ -12,7 +14,7 @@ DEMO_CLASSES ?= background;bareland,barren;grass;pavement;road;tree,forest;water
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo demo-tiny test test-gpu benchmark clean-venv qgis-plugin
+.PHONY: install demo demo-tiny test test-gpu gpu-bundle gpu-check-dry-run benchmark clean-venv qgis-plugin
 
 install:
 	SEGEARTH_VENV="$(abspath $(VENV))" bash tools/install.sh
@@ -39,6 +41,14 @@ test-gpu: install
 QGIS_PLUGIN_ZIP ?=
 qgis-plugin:
 	python3 qgis/build_zip.py $(if $(QGIS_PLUGIN_ZIP),--out "$(QGIS_PLUGIN_ZIP)")
+
+# For a GPU machine without network: Python 3.12 wheels of what its image lacks (≤ 60 MB),
+# and the check's rehearsal here on CPU (a stand-in machine: fresh venv, no network).
+gpu-bundle:
+	bash tools/gpu_bundle.sh
+
+gpu-check-dry-run: install
+	PROJECT_PYTHON="$(abspath $(PY))" GPU_TESTS="$(GPU_TESTS)" bash tools/gpu_check.sh --dry-run
 
 benchmark: install
 	$(PY) tools/benchmark.py --size 448

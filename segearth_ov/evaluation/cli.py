@@ -60,7 +60,7 @@ def run(args) -> int:
     from segearth_ov.evaluation.run import (check_test_images, evaluate, how_to_prepare,
                                             load_config, missing_data)
     from segearth_ov.utils.checkpoints import CheckpointError
-    from segearth_ov.utils.distributed import init_mmengine_distributed
+    from segearth_ov.utils.distributed import StartMismatch, init_mmengine_distributed
     from segearth_ov.utils.paths import NotFoundError, find_config
     try:
         args.config = str(find_config(args.config))     # a path, or a bare name from anywhere
@@ -86,6 +86,8 @@ def run(args) -> int:
                  lock_timeout=args.lock_timeout)
     except (FileNotFoundError, CheckpointError) as err:   # weights not found or unreadable,
         return _error(err)                                # raised inside the model's build
+    except StartMismatch as err:                          # a node started otherwise
+        return _error(err)
     finally:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():

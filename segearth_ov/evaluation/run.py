@@ -49,6 +49,14 @@ def missing_data(cfg, loader: str = 'test_dataloader') -> list[str]:
     root = ds.get('data_root') or ''
     if root and not os.path.isdir(root):
         return [root]
+    return [p for p in data_paths(cfg) if not os.path.exists(p)]
+
+
+def data_paths(cfg, loader: str = 'test_dataloader') -> list[str]:
+    """The folders and files the dataset of `cfg[loader]` reads: images, labels, the
+    annotation and class files."""
+    ds = cfg[loader].dataset
+    root = ds.get('data_root') or ''
     prefix = ds.get('data_prefix') or {}
     paths = [os.path.join(root, prefix[k]) for k in ('img_path', 'seg_map_path') if prefix.get(k)]
     ann = ds.get('ann_file')
@@ -57,7 +65,7 @@ def missing_data(cfg, loader: str = 'test_dataloader') -> list[str]:
     if ds.get('classes_file'):
         cf = ds.classes_file
         paths.append(cf if os.path.isabs(cf) else os.path.join(root, cf))
-    return [p for p in paths if not os.path.exists(p)]
+    return paths
 
 
 def check_test_images(cfg) -> None:
@@ -77,6 +85,14 @@ def check_test_images(cfg) -> None:
         return
     if not dataset.load_data_list():
         raise NoImagesError(no_images_message(dataset))
+
+
+def same_start(cfg, *loaders: str) -> None:
+    """StartMismatch unless every rank has the same config (after --cfg-options) and data
+    listing of `loaders` (several machines: the same command, with the same data)."""
+    from ..utils.distributed import check_same_start, file_listing, flatten
+    paths = [p for loader in loaders for p in data_paths(cfg, loader)]
+    check_same_start(dict(flatten(cfg.to_dict()), data=file_listing(paths)))
 
 
 def how_to_prepare(config) -> str:
@@ -180,6 +196,7 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
                              key=model_key(cfg.model),
                              image_key=model_key(cfg.model, image_side_only=True))
     runner = Runner.from_cfg(run_cfg)
+    same_start(cfg, 'test_dataloader')      # the group is running now (several processes)
     with mmengine_checkpoints_allowed(cfg.get('load_from')):   # an mmengine (HG) checkpoint
         metrics = dict(runner.test())
     seconds = time.perf_counter() - t0

@@ -71,7 +71,8 @@ def train(args) -> int:
     from segearth_ov.training import WorkDirBusy, check_free, work_dir_lock
     from segearth_ov.training.preflight import MissingInput, check_training_inputs
     from segearth_ov.utils.checkpoints import CheckpointError, mmengine_checkpoints_allowed
-    from segearth_ov.utils.distributed import init_mmengine_distributed
+    from segearth_ov.evaluation.run import same_start
+    from segearth_ov.utils.distributed import StartMismatch, init_mmengine_distributed
     cfg = build_config(args)
     try:
         # a busy work dir, the data, then the weights: before any folder is made
@@ -81,10 +82,11 @@ def train(args) -> int:
         with work_dir_lock(cfg.work_dir, enabled=os.environ.get('RANK', '0') == '0'):
             init_mmengine_distributed(cfg)
             runner = Runner.from_cfg(cfg)
+            same_start(cfg, 'train_dataloader')   # every node: same config and data
             # `--resume` / `load_from` load in here
             with mmengine_checkpoints_allowed(cfg.get('load_from') or 'the checkpoint resumed'):
                 runner.train()
-    except (WorkDirBusy, CheckpointError, MissingInput) as err:
+    except (WorkDirBusy, CheckpointError, MissingInput, StartMismatch) as err:
         raise SystemExit(f'error: {err}') from None
     finally:
         import torch.distributed as dist

@@ -74,8 +74,91 @@ def init_mmengine_distributed(cfg) -> None:
     mmengine's own start calls `torch.cuda.set_device`, which fails on a machine without a
     GPU; started here, mmengine sees the group running and uses it. With GPUs mmengine
     starts it itself with `env_cfg.dist_cfg.backend` (nccl), one GPU per LOCAL_RANK.
+    Training: mmengine wraps the model in DDP with `device_ids=[LOCAL_RANK]`, which DDP
+    refuses for a CPU model; on CPU the wrapper gets no device ids.
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                     broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters',
+                                                                    False))
     init_distributed('cpu', alone_too=True)
+
+
+class StartMismatch(ValueError):
+    """The ranks of one job were started with different options or data."""
+
+
+def flatten(settings: dict, prefix: str = '') -> dict:
+    """{'a': {'b': 1}} → {'a.b': 1}: a nested config as the dotted keys --cfg-options uses."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+def file_listing(paths) -> list:
+    """[relative path, bytes] of every file under `paths` (files or folders), sorted: what
+    two nodes compare to know they read the same data (names and sizes, not contents)."""
+    listing = []
+    for path in map(str, paths):
+        if os.path.isfile(path):
+            listing.append([path, os.path.getsize(path)])
+        for folder, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(folder, name)
+                listing.append([full, os.path.getsize(full)])
+    return sorted(listing)
+
+
+def _difference(key: str, ours, theirs, here: str, there: str) -> str:
+    """One difference between node `here`'s value (`ours`) and node `there`'s."""
+    if key == 'data' and isinstance(ours, list) and isinstance(theirs, list):
+        a, b = dict(map(tuple, ours)), dict(map(tuple, theirs))
+        only_a, only_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
+        sizes = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+        parts = [f'{len(b)} files against {len(a)}']
+        if only_a:
+            parts.append(f'{only_a[0]} missing' + (f' (and {len(only_a) - 1} more)'
+                                                   if len(only_a) > 1 else ''))
+        if only_b:
+            parts.append(f'{only_b[0]} only there' + (f' (and {len(only_b) - 1} more)'
+                                                      if len(only_b) > 1 else ''))
+        if sizes:
+            parts.append(f'{sizes[0]} is {b[sizes[0]]} bytes against {a[sizes[0]]}')
+        return f'data: node {there} has ' + ', '.join(parts)
+    return f'{key} is {theirs!r} on node {there}, {ours!r} on node {here}'
+
+
+def check_same_start(facts: dict) -> None:
+    """Raise StartMismatch on every rank unless all ranks have equal `facts` (options and
+    data listings, JSON-able): a multi-node job is the same command on every machine, and a
+    node started otherwise would compute another plan or model and deadlock or mix results.
+    The message names the node and the first differences. One process: nothing to do."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    import json
+    mine = json.dumps(dict(node=os.environ.get('GROUP_RANK', '0'), rank=dist.get_rank(),
+                           facts=facts), sort_keys=True, default=str)
+    everyone = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, mine)
+    first = json.loads(everyone[0])
+    for text in everyone[1:]:
+        other = json.loads(text)
+        a, b = first['facts'], other['facts']
+        keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if keys:
+            shown = '; '.join(_difference(k, a.get(k), b.get(k), first['node'], other['node'])
+                              for k in keys[:3])
+            more = f' (and {len(keys) - 3} more)' if len(keys) > 3 else ''
+            raise StartMismatch(
+                f"node {other['node']} (rank {other['rank']}) was started with other options "
+                f"or data than node {first['node']} (rank 0): {shown}{more}. Start the same "
+                'command, with the same data, on every node')

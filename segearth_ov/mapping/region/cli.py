@@ -80,13 +80,19 @@ def main(argv=None, prog=None) -> int:
                 units, world, len(classes.classes), len(classes.queries),
                 model_bytes, options, slide, args.save_probs, paths)))
         return 0
-    from ...utils.distributed import init_distributed
+    from ...utils.distributed import check_same_start, file_listing, init_distributed
     try:
         ctx = init_distributed(args.device)
     except ValueError as err:
         print(f'error: rank {rank}: {err}', file=sys.stderr)
         return 2
     try:
+        try:     # every node must plan the same units from the same inputs
+            check_same_start(dict({f"--{k.replace('_', '-')}": v for k, v in vars(args).items()},
+                                  data=file_listing(paths)))
+        except ValueError as err:
+            print(f'error: {err}', file=sys.stderr)
+            return 2
         return _run(args, classes, settings, options, paths, ctx, vector)
     finally:        # also after an error or Ctrl-C: the group must not outlive the run
         import torch.distributed as dist
