@@ -82,7 +82,7 @@ def main(argv=None):
 
     import torch
     from segearth_ov.apis import init_segmentor
-    from segearth_ov.utils import floors
+    from segearth_ov.models.segmentors import floors
     from segearth_ov.utils.precision import native_bf16
     if args.threads:
         torch.set_num_threads(args.threads)

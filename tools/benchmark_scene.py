@@ -146,7 +146,7 @@ def measure_scene(model, size: int, tile: int = 448, overlap: int = 128, folder=
     """Write a `rows` × size scene (default size × size), segment it with `predict_file`;
     time and peak memory; with `rates` (`floors.machine_rates`), the floor and the ratio."""
     import contextlib
-    from segearth_ov.utils import floors
+    from segearth_ov.models.segmentors import floors
     rows = rows or size
     from segearth_ov.mapping import estimates, predictor, raster_io
     from segearth_ov.utils.peak_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
@@ -212,7 +212,7 @@ def main(argv=None) -> int:
     model = build(args.model, args.device)
     rates, precisions = None, [None]
     if args.model == 'full':
-        from segearth_ov.utils import floors
+        from segearth_ov.models.segmentors import floors
         from segearth_ov.utils.precision import native_bf16
         rates = floors.machine_rates(model.device)
         print('\n'.join(floors.precision_lines(rates, model.device)), flush=True)

@@ -68,7 +68,7 @@ if [ $DRY = 1 ]; then
     machine="$WORK/machine"
     log "dry run: the stand-in GPU machine, a fresh Python $pyver venv with the image's packages"
     "$BASE_PY" -m venv "$machine" || exit 1
-    "$PROJECT_PY" "$ROOT/segearth_ov/utils/gpu_check.py" image-site \
+    "$PROJECT_PY" "$ROOT/tools/gpu_check_report.py" image-site \
         --names "$ROOT/tools/gpu_image.txt" --to "$WORK/image_site" || exit 1
     site=$("$machine/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
     echo "$WORK/image_site" > "$site/gpu_image.pth"
@@ -117,7 +117,7 @@ chmod +x "$VENV/bin/torchrun"
 PYTHON="$VENV/bin/python"
 export PYTHON PYTHONPATH="$ROOT" PATH="$VENV/bin:$PATH" PYTHONUNBUFFERED=1
 cd "$ROOT"
-step environment 90 "$PYTHON" "$ROOT/segearth_ov/utils/gpu_check.py" environment || exit 1
+step environment 90 "$PYTHON" "$ROOT/tools/gpu_check_report.py" environment || exit 1
 
 if [ $DEVICE = cuda ]; then
     PRECISIONS=(fp32 fp16 bf16); SIZES=(224 448 896); BENCH_PRECISIONS=(fp16 fp32); RUNS=3
@@ -134,7 +134,7 @@ for p in "${BENCH_PRECISIONS[@]}"; do
             --size "$s" --runs $RUNS
     done
 done
-"$PYTHON" "$ROOT/segearth_ov/utils/gpu_check.py" report --raw "$RAW" --out "$OUT" \
+"$PYTHON" "$ROOT/tools/gpu_check_report.py" report --raw "$RAW" --out "$OUT" \
     --junit "$OUT/tests.xml" --dry-run $DRY --seconds "$SECONDS"
 rc=$?
 log "done in $SECONDS s: $OUT/report.md"

@@ -71,7 +71,7 @@ def test_scene_floor_counts_the_windows_the_model_ran():
     import torch
 
     from conftest import tiny_segmentor
-    from segearth_ov.utils import floors
+    from segearth_ov.models.segmentors import floors
     model = tiny_segmentor(['a', 'b'], device='cpu')
     with floors.WindowTally(model) as tally, torch.no_grad():
         model.image_logits(torch.randn(1, 3, 448, 448))

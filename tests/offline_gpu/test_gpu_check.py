@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
-from segearth_ov.utils import gpu_check
+gpu_check = load_script('tools/gpu_check_report.py')
 
 JUNIT = '''<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
 <testcase classname="tests.gpu.test_gpu_run" name="test_a" time="1.5"/>

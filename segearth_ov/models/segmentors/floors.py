@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .precision import native_bf16
+from ...utils.precision import native_bf16
 
 
 def matmul_gflops(device, dtype=None, n: int = 2048, repeats: int = 5) -> float:
@@ -85,7 +85,7 @@ def window_flops(model, hh: int, ww: int) -> tuple[float, float]:
 
 def image_flops(model, h: int, w: int) -> tuple[float, float]:
     """(ViT, rest) arithmetic of one h × w image with the model's slide windows."""
-    from ..models.segmentors.windows import slide_windows
+    from .windows import slide_windows
     p = model.patch_size
     wins = (list(slide_windows(h, w, model.slide_crop, model.slide_stride))
             if model.slide_crop > 0 else [(0, h, 0, w)])

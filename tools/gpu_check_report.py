@@ -1,8 +1,8 @@
 """The Python steps of tools/gpu_check.sh, the GPU check for an offline GPU machine.
 
-    python -m segearth_ov.utils.gpu_check environment      versions and the GPU, as JSON
-    python -m segearth_ov.utils.gpu_check report --raw DIR --out OUT --junit XML ...
-    python -m segearth_ov.utils.gpu_check image-site --names LIST --to DIR   (dry run only)
+    python tools/gpu_check_report.py environment      versions and the GPU, as JSON
+    python tools/gpu_check_report.py report --raw DIR --out OUT --junit XML ...
+    python tools/gpu_check_report.py image-site --names LIST --to DIR   (dry run only)
 
 `report` turns the steps' outputs (the tests' JUnit XML, tools/precision_drift.py's and
 tools/benchmark.py's `key value` lines) into OUT/report.json and OUT/report.md, adding the
