@@ -53,9 +53,8 @@ def matmul_gflops(device, dtype=None) -> float:
 
 
 def _sync(device):
-    import torch
-    if torch.device(device).type == 'cuda':
-        torch.cuda.synchronize()
+    from segearth_ov.utils.devices import synchronize
+    synchronize(device)
 
 
 def image_flops(model, h: int, w: int) -> float:
@@ -148,7 +147,8 @@ def main(argv=None):
     print(f'images_per_second {1 / fast:.3g}')
     print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}', flush=True)
     if dev.type == 'cuda':
-        print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')
+        from segearth_ov.utils.devices import peak_cuda_mb
+        print(f'peak_cuda_mb {peak_cuda_mb(dev):.0f}')
 
     with tempfile.TemporaryDirectory() as tmp:   # a weights file, so the cache can be keyed
         import os

@@ -74,8 +74,14 @@ def init_mmengine_distributed(cfg) -> None:
     mmengine's own start calls `torch.cuda.set_device`, which fails on a machine without a
     GPU; started here, mmengine sees the group running and uses it. With GPUs mmengine
     starts it itself with `env_cfg.dist_cfg.backend` (nccl), one GPU per LOCAL_RANK.
+    Training (no `model_wrapper_cfg`): mmengine's DistributedDataParallel is given no
+    `device_ids`, which torch refuses for a CPU model (mmengine passes [LOCAL_RANK]).
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
     init_distributed('cpu', alone_too=True)

@@ -136,3 +136,36 @@ def test_cuda_window_takes_few_ops():
             model.image_logits(img)
     per_window = counter.ops / 4
     assert per_window < 600, f'{per_window:.0f} ops per window'
+
+
+def test_the_default_precision_runs_the_vits_products_in_fp16_on_cuda():
+    """Issue 29 item 6: the default precision ('auto') is fp16 autocast on CUDA on the path
+    mmseg's predict takes, not only in `_autocast()`: the ViT's layers compute in half
+    precision; 'fp32' keeps them in float32."""
+    dtypes = {}
+    for precision in ('auto', 'fp32'):
+        settings = {} if precision == 'auto' else dict(precision=precision)
+        model = tiny_segmentor(CLASSES, device='cpu', **settings)
+        assert model.precision == precision          # 'auto' is what the segmentor defaults to
+        seen = set()
+        for block in model.image_encoder.visual.transformer.resblocks:
+            block.mlp.register_forward_hook(lambda mod, args, out: seen.add(out.dtype))
+        with fake_cuda() as device:
+            model.to(device)
+            model.predict(torch.randn(1, 3, 112, 112, device=device))
+        dtypes[precision] = seen
+    assert dtypes == {'auto': {torch.float16}, 'fp32': {torch.float32}}
+
+
+def test_text_seconds_wait_for_the_gpu_the_text_tower_runs_on(monkeypatch):
+    """Issue 29 item 5: `text_seconds` stopped the clock while the text tower's kernels could
+    still be queued; it now waits for the model's own GPU (here cuda:1)."""
+    model = tiny_segmentor(CLASSES, device='cpu', text_cache=False)
+    waited = []
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda device=None: waited.append(device))
+    with fake_cuda():
+        model.to('cuda:1')
+        model.set_classes(['water,river', 'road'])
+        assert model.query_features.device == torch.device('cuda', 1)
+        assert {p.device for p in model._embedder.model.parameters()} == {torch.device('cuda', 1)}
+    assert waited == [torch.device('cuda', 1)]

@@ -407,6 +407,19 @@ def test_two_processes_validate_their_shares_and_save_their_own_rng(pairs_dir, t
 
     state = torch.load(tmp_path / 'work' / 'training_state.pt', weights_only=True)
     assert len(state['rng']) == 2 and state['rng'][0]['torch'] != state['rng'][1]['torch']
+    # DDP's step (issue 29 item 6): the 8 pairs contrasted together either way (micro-batches
+    # of 4 gathered across the ranks, or one of 8 in one process), so the two ranks' step is
+    # one process's step on the whole batch: the student moves by the same amount
+    train_cli.main(['--device', 'cpu', '--work-dir', str(tmp_path / 'one'), '--max-steps', '1',
+                    '--cfg-options', *options])
+    one = torch.load(tmp_path / 'one' / 'training_state.pt', weights_only=True)
+    initial = student.visual.state_dict()
+    for part in ('student', 'loss'):
+        start = initial if part == 'student' else dict.fromkeys(one[part], 0)
+        for k, v in one[part].items():
+            moved, moved_ddp = v - start[k], state[part][k] - start[k]
+            assert (moved_ddp - moved).norm() <= 1e-3 * moved.norm() + 1e-7, (part, k)
+    assert sum(float((v - initial[k]).norm()) for k, v in one['student'].items()) > 0
     with pytest.raises(ValueError, match=r'number of processes \(2 → 1\); resume with the '
                        r'same settings \(torchrun --nproc_per_node 2\)'):
         train_cli.main(['--device', 'cpu', '--work-dir', str(tmp_path / 'work'), '--resume',
