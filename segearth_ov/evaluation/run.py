@@ -180,7 +180,8 @@ class PlacedModelRunner(Runner):
         device = requested_device(self.cfg.get('model') or {})
         if device is None or self.distributed or is_model_wrapper(model):
             return super().wrap_model(model_wrapper_cfg, model)
-        return revert_sync_batchnorm(model.to(device))    # what mmengine does for one process
+        # the segmentor was built on `device`; the rest is what mmengine does for one process
+        return revert_sync_batchnorm(model)
 
 
 def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = '',
