@@ -184,7 +184,7 @@ train_dataloader = dict(
 test_dataloader = None
 test_cfg = None
 test_evaluator = None
-optim_wrapper = dict(optimizer=dict(lr=2e-3))
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=0.5))
 train_cfg = dict(max_iters=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 '''
@@ -194,7 +194,9 @@ def test_dist_train_sh_on_two_gloo_processes_takes_one_process_step(tmp_path):
     """`bash dist_train.sh CONFIG 2` on the CPU (gloo; mmengine's DDP was given the
     LOCAL_RANK as a device id, which torch refuses for a CPU model): 2 processes × 1 image
     make the steps of 1 process × 2 images — no augmentation, no ignored pixel, the images
-    in order — so DDP's average of the two gradients is the one process's gradient."""
+    in order — so DDP's average of the two gradients is the one process's gradient. SGD,
+    whose step is linear in the gradient: Adam's normalised step turns the float noise on
+    the biases before a GroupNorm (their true gradient is 0) into whole steps."""
     classes = write_shapes_dataset(tmp_path / 'data', n_images=4, size=64)
     for label in (tmp_path / 'data' / 'labels').glob('*.png'):
         lab = np.array(Image.open(label))
@@ -218,4 +220,4 @@ def test_dist_train_sh_on_two_gloo_processes_takes_one_process_step(tmp_path):
     one, two = (load_state(tmp_path / w / 'iter_2.pth')['state_dict'] for w in ('one', 'two'))
     assert one.keys() == two.keys()
     for k, v in one.items():
-        assert torch.allclose(v, two[k], rtol=1e-4, atol=1e-6), k
+        assert torch.allclose(v, two[k], rtol=0, atol=1e-6), k
