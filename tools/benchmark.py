@@ -39,22 +39,19 @@ OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tr
 
 def matmul_gflops(device, dtype=None) -> float:
     import torch
+
+    from segearth_ov.utils.devices import synchronize   # waits for `device` itself
     a = torch.randn(2048, 2048, device=device, dtype=dtype)
     b = torch.randn(2048, 2048, device=device, dtype=dtype)
     a @ b
     best = float('inf')
     for _ in range(5):
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         a @ b
-        _sync(device)
+        synchronize(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * 2048 ** 3 / best / 1e9
-
-
-def _sync(device):
-    from segearth_ov.utils.devices import synchronize
-    synchronize(device)
 
 
 def image_flops(model, h: int, w: int) -> float:
@@ -91,12 +88,13 @@ def image_flops(model, h: int, w: int) -> float:
 
 
 def time_predict(model, imgs, runs: int) -> float:
+    from segearth_ov.utils.devices import synchronize
     times = []
     for _ in range(runs):
-        _sync(model.device)
+        synchronize(model.device)
         t0 = time.perf_counter()
         model.predict(imgs)
-        _sync(model.device)
+        synchronize(model.device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
