@@ -49,8 +49,9 @@ class FakeGPUGenerators:
     (through pytest's monkeypatch) for the code that saves and restores generator states:
     `get_rng_state(device)`, `set_rng_state(state, device)` (an index past the last GPU
     raises IndexError, as torch's `default_generators[i]` does), the `_all` variants,
-    `current_device` (`current`, as `set_device` left it), `device_count`, `is_available`
-    and `is_initialized`."""
+    `current_device` (`current`, as `set_device` left it), `device_count` and
+    `is_initialized`. `is_available()` stays False: torch's own code (the optimisers' CUDA
+    graph check) would reach for the absent driver."""
 
     def __init__(self, monkeypatch, count: int, current: int = 0):
         import torch
@@ -63,7 +64,7 @@ class FakeGPUGenerators:
                          ('set_rng_state_all', self.set_rng_state_all),
                          ('current_device', lambda: self.current),
                          ('device_count', lambda: len(self.generators)),
-                         ('is_available', lambda: True), ('is_initialized', lambda: True)):
+                         ('is_initialized', lambda: True)):
             monkeypatch.setattr(cuda, name, fn)
 
     def _index(self, device) -> int:

@@ -55,7 +55,7 @@ def capture_rng() -> dict:
                   'has_gauss': int(np_state[3]), 'cached_gaussian': float(np_state[4])},
         'torch': _as_bytes(torch.get_rng_state()),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_initialized():       # a GPU in use by this process
         state['cuda_device'] = _as_bytes(torch.cuda.get_rng_state(torch.cuda.current_device()))
     return state
 
@@ -72,7 +72,7 @@ def restore_rng(state: dict) -> None:
     np.random.set_state(('MT19937', np.array(_as_ints(n['keys']), dtype=np.uint32), int(n['pos']),
                          int(n['has_gauss']), float(n['cached_gaussian'])))
     torch.set_rng_state(_cpu_bytes_tensor(state['torch']))
-    if not torch.cuda.is_available() or not (state.get('cuda_device') or state.get('cuda')):
+    if not torch.cuda.device_count() or not (state.get('cuda_device') or state.get('cuda')):
         return
     device = torch.cuda.current_device()
     own = state.get('cuda_device')
