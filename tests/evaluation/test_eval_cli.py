@@ -102,6 +102,7 @@ def test_one_process_keeps_the_model_on_the_gpu_asked_for(tmp_path, monkeypatch)
     with fake_cuda():
         model.to('cuda:1')
         runner = PlacedModelRunner(model=model, work_dir=str(tmp_path / 'work'),
+                                   default_scope='mmseg',     # as eval.py's configs
                                    cfg=dict(model=dict(device='cuda:1')))
         assert runner.model.device == torch.device('cuda', 1)
         assert {p.device for p in runner.model.parameters()} == {torch.device('cuda', 1)}
