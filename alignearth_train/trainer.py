@@ -77,8 +77,9 @@ def amp_dtype(amp: str, device: torch.device):
         raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'none', got {amp!r}")
     if device.type != 'cuda' or amp == 'none':
         return None
-    if amp == 'auto':
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if amp == 'auto':   # bf16 where the GPU has it in hardware (emulated bf16 is slow: fp16)
+        return (torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False)
+                else torch.float16)
     return torch.bfloat16 if amp == 'bf16' else torch.float16
 
 

@@ -42,3 +42,44 @@ def fake_cuda():
 def is_fake(t) -> bool:
     """Whether `t` is a fake tensor (made inside `fake_cuda`)."""
     return isinstance(t, FakeTensor)
+
+
+class FakeGPUGenerators:
+    """`count` GPUs' random generators, each a CPU `torch.Generator`, put in `torch.cuda`
+    (through pytest's monkeypatch) for the code that saves and restores generator states:
+    `get_rng_state(device)`, `set_rng_state(state, device)` (an index past the last GPU
+    raises IndexError, as torch's `default_generators[i]` does), the `_all` variants,
+    `current_device` (`current`, as `set_device` left it), `device_count` and
+    `is_initialized`. `is_available()` stays False: torch's own code (the optimisers' CUDA
+    graph check) would reach for the absent driver."""
+
+    def __init__(self, monkeypatch, count: int, current: int = 0):
+        import torch
+        self.generators = [torch.Generator().manual_seed(1000 + i) for i in range(count)]
+        self.current = current
+        cuda = torch.cuda
+        for name, fn in (('get_rng_state', self.get_rng_state),
+                         ('set_rng_state', self.set_rng_state),
+                         ('get_rng_state_all', lambda: [g.get_state() for g in self.generators]),
+                         ('set_rng_state_all', self.set_rng_state_all),
+                         ('current_device', lambda: self.current),
+                         ('device_count', lambda: len(self.generators)),
+                         ('is_initialized', lambda: True)):
+            monkeypatch.setattr(cuda, name, fn)
+
+    def _index(self, device) -> int:
+        import torch
+        if isinstance(device, int):
+            return device
+        device = torch.device(device)
+        return self.current if device.index is None else device.index
+
+    def get_rng_state(self, device='cuda'):
+        return self.generators[self._index(device)].get_state()
+
+    def set_rng_state(self, state, device='cuda'):
+        self.generators[self._index(device)].set_state(state)
+
+    def set_rng_state_all(self, states):
+        for i, state in enumerate(states):
+            self.set_rng_state(state, i)

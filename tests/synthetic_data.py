@@ -109,8 +109,10 @@ def make_synthetic_dataset(cfg, base: Path, sar_16bit: bool = False, count: int 
 
 @pytest.fixture
 def cpu_only(monkeypatch):
-    """Run mmengine's Runner on CPU even where a GPU exists: the Runner moves the model to
-    `get_device()` (CUDA when available), while the fixture model is built for the CPU.
+    """`torch.cuda.is_available()` says False, for the code that asks it (dist_test.sh's
+    choice of gloo, a model's default device). It does not move mmengine's Runner, whose
+    `get_device()` is fixed when mmengine is imported: eval.py's runner keeps the fixture
+    model on the CPU because FIXTURE_MODEL says `model.device=cpu`.
     Use with `pytestmark = pytest.mark.usefixtures('cpu_only')` after importing it."""
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
 

@@ -44,19 +44,14 @@ OEM_CLASSES = ['background', 'bareland,barren', 'grass', 'pavement', 'road', 'tr
                'water,river', 'cropland', 'building,roof,house']
 
 
-def _sync(device):
-    import torch
-    if torch.device(device).type == 'cuda':
-        torch.cuda.synchronize()
-
-
 def time_predict(model, imgs, runs: int) -> float:
+    from segearth_ov.utils.devices import synchronize
     times = []
     for _ in range(runs):
-        _sync(model.device)
+        synchronize(model.device)
         t0 = time.perf_counter()
         model.predict(imgs)
-        _sync(model.device)
+        synchronize(model.device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -124,7 +119,8 @@ def main(argv=None):
               flush=True)
     model.precision = precisions[0]
     if dev.type == 'cuda':
-        print(f'peak_cuda_mb {torch.cuda.max_memory_allocated() / 2**20:.0f}')
+        from segearth_ov.utils.devices import peak_cuda_mb
+        print(f'peak_cuda_mb {peak_cuda_mb(dev):.0f}')
 
     with tempfile.TemporaryDirectory() as tmp:   # a weights file, so the cache can be keyed
         import os

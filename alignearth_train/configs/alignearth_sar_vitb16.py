@@ -56,8 +56,8 @@ optimizer = dict(
 epochs = 20
 batch_size = 512               # pairs per optimiser step, all GPUs and accumulation together
 micro_batch_size = None        # pairs per GPU per forward; None: batch_size / GPUs
-amp = 'auto'                   # GPU: 'auto' (bf16 if supported, else fp16), 'bf16', 'fp16',
-                               # 'none'; always float32 on CPU
+amp = 'auto'                   # GPU: 'auto' (bf16 where the GPU has it natively, else fp16),
+                               # 'bf16', 'fp16', 'none'; always float32 on CPU
 grad_checkpointing = False     # recompute the student's blocks in backward (less memory)
 seed = 0
 device = None                  # None: CUDA if present, else CPU

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
+from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 
@@ -175,6 +177,31 @@ def run_weights(model, cfg) -> dict:
     return weights
 
 
+def requested_device(model_cfg) -> str | None:
+    """The device the config asks for (`model.device`; also inside `LastBuiltModel`)."""
+    if model_cfg.get('type') == 'LastBuiltModel':
+        model_cfg = model_cfg['model']
+    return model_cfg.get('device')
+
+
+class PlacedModelRunner(Runner):
+    """mmengine's Runner, except that one process leaves the model on the device the config
+    asks for (`model.device=cpu`, `cuda:1`).
+
+    mmengine's `wrap_model` moves every model to `get_device()`, which mmengine fixes when it
+    is imported (CUDA whenever a GPU is visible, always its current GPU): without this, eval.py
+    on a GPU machine ran on cuda:0 whatever `model.device` said. Without `model.device`, and
+    under a launcher (each rank on its LOCAL_RANK's GPU), mmengine's placement stands.
+    """
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        device = requested_device(self.cfg.get('model') or {})
+        if device is None or self.distributed or is_model_wrapper(model):
+            return super().wrap_model(model_wrapper_cfg, model)
+        # the segmentor was built on `device`; the rest is what mmengine does for one process
+        return revert_sync_batchnorm(model)
+
+
 def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = '',
              reuse_model: bool = False, lock_timeout: float | None = None):
     """Run the test loop of `cfg`; on rank 0 print the metrics, write results.txt in the
@@ -184,8 +211,6 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
     `reuse_model`: if the previous call built a model with the same settings, use it again
     (eval_all.py). Returns (metrics, row, the xlsx file written or None).
     """
-    from mmengine.runner import Runner
-
     from ..utils.checkpoints import mmengine_checkpoints_allowed
     from .results import append_row, make_row, results_text
     t0 = time.perf_counter()
@@ -195,7 +220,7 @@ def evaluate(cfg, config: str, results: str | None = 'results.xlsx', tag: str = 
         run_cfg.model = dict(type='LastBuiltModel', model=cfg.model.to_dict(),
                              key=model_key(cfg.model),
                              image_key=model_key(cfg.model, image_side_only=True))
-    runner = Runner.from_cfg(run_cfg)
+    runner = PlacedModelRunner.from_cfg(run_cfg)
     same_start(cfg, 'test_dataloader')      # the group is running now (several processes)
     with mmengine_checkpoints_allowed(cfg.get('load_from')):   # an mmengine (HG) checkpoint
         metrics = dict(runner.test())

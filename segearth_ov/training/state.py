@@ -8,7 +8,9 @@ the previous state whole.
 Random generator states are kept as plain Python values (bytes and ints), not tensors:
 `torch.load(map_location=<cuda>)` cannot move them to a GPU, and restoring them needs CPU
 values anyway. Under torchrun every rank's states are saved (`gather_rng`) and each rank
-restores its own (`restore_rank_rng`).
+restores its own (`restore_rank_rng`). Of CUDA, a process saves and restores the generator
+of its own GPU only (the current device, which `init_distributed` set): the other visible
+GPUs are other ranks' (or unused), and a resume may see fewer of them.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ def _as_ints(value) -> list[int]:
 
 
 def capture_rng() -> dict:
-    """Python, NumPy (legacy global) and torch (CPU and CUDA) generator states, as plain values."""
+    """Python, NumPy (legacy global), torch CPU and this process's GPU generator states, as
+    plain values."""
     py = random.getstate()
     np_state = np.random.get_state()
     state = {
@@ -52,8 +55,8 @@ def capture_rng() -> dict:
                   'has_gauss': int(np_state[3]), 'cached_gaussian': float(np_state[4])},
         'torch': _as_bytes(torch.get_rng_state()),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state['cuda'] = [_as_bytes(s) for s in torch.cuda.get_rng_state_all()]
+    if torch.cuda.is_initialized():       # a GPU in use by this process
+        state['cuda_device'] = _as_bytes(torch.cuda.get_rng_state(torch.cuda.current_device()))
     return state
 
 
@@ -69,8 +72,15 @@ def restore_rng(state: dict) -> None:
     np.random.set_state(('MT19937', np.array(_as_ints(n['keys']), dtype=np.uint32), int(n['pos']),
                          int(n['has_gauss']), float(n['cached_gaussian'])))
     torch.set_rng_state(_cpu_bytes_tensor(state['torch']))
-    if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([_cpu_bytes_tensor(s) for s in state['cuda']])
+    if not torch.cuda.device_count() or not (state.get('cuda_device') or state.get('cuda')):
+        return
+    device = torch.cuda.current_device()
+    own = state.get('cuda_device')
+    if own is None:                 # older states: every visible GPU's, by index
+        older = state['cuda']
+        own = older[device] if device < len(older) else None
+    if own is not None:
+        torch.cuda.set_rng_state(_cpu_bytes_tensor(own), device)
 
 
 def gather_rng(world_size: int = 1) -> list[dict]:

@@ -59,3 +59,50 @@ def test_corrupt_workbook_keeps_its_bytes_and_the_row_lands_beside_it(dataset, t
     beside = [p for p in tmp_path.glob('results.*.xlsx')]
     assert len(beside) == 1
     assert [r['dataset'] for r in read_rows(beside[0])] == ['UDD5']
+
+
+def test_model_device_is_kept_where_mmengine_would_move_the_model(dataset, tmp_path,
+                                                                  monkeypatch):
+    """Issue 29 item 1: mmengine's Runner moved every model to its `get_device()`, fixed when
+    mmengine is imported (CUDA on any GPU machine), so eval.py ignored `model.device=cpu`
+    there. 'meta' stands in for that other device (a model moved there computes nothing):
+    the model, its text tower included, stays on the CPU asked for, with a plain run's
+    metrics."""
+    import mmengine.runner.runner as runner_module
+    import torch
+    from mmengine.runner import Runner
+    assert run(dataset, '--work-dir', 'plain', '--results', 'plain.xlsx') == 0
+    runners = []
+    from_cfg = Runner.from_cfg.__func__
+
+    def recorded(cls, cfg):
+        runners.append(from_cfg(cls, cfg))
+        return runners[-1]
+    monkeypatch.setattr(Runner, 'from_cfg', classmethod(recorded))
+    monkeypatch.setattr(runner_module, 'get_device', lambda: 'meta')
+    assert run(dataset, '--work-dir', 'asked', '--results', 'asked.xlsx') == 0
+    model = runners[0].model
+    tensors = [*model.parameters(), *model.buffers(), *model._embedder.model.parameters()]
+    assert {t.device for t in tensors} == {torch.device('cpu')}
+    plain, asked = read_rows(tmp_path / 'plain.xlsx'), read_rows(tmp_path / 'asked.xlsx')
+    assert asked[0]['images'] == 2 and asked[0]['mIoU'] == plain[0]['mIoU']
+
+
+def test_one_process_keeps_the_model_on_the_gpu_asked_for(tmp_path, monkeypatch):
+    """`model.device=cuda:1` on a GPU machine: mmengine would move the model to its current
+    GPU (cuda:0); eval.py's runner leaves it on cuda:1 (checked in FakeTensorMode)."""
+    import mmengine.runner.runner as runner_module
+    import torch
+    from fake_cuda import fake_cuda
+
+    from conftest import tiny_segmentor
+    from segearth_ov.evaluation.run import PlacedModelRunner
+    model = tiny_segmentor(['water', 'road'], device='cpu')
+    monkeypatch.setattr(runner_module, 'get_device', lambda: 'cuda')    # a GPU machine
+    with fake_cuda():
+        model.to('cuda:1')
+        runner = PlacedModelRunner(model=model, work_dir=str(tmp_path / 'work'),
+                                   default_scope='mmseg',     # as eval.py's configs
+                                   cfg=dict(model=dict(device='cuda:1')))
+        assert runner.model.device == torch.device('cuda', 1)
+        assert {p.device for p in runner.model.parameters()} == {torch.device('cuda', 1)}

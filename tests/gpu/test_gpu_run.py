@@ -85,6 +85,30 @@ def test_predict_cli_and_region_mode_on_cuda(tmp_path):
             assert src.read(1).max() < 3
 
 
+def test_second_gpu_when_asked_for(tmp_path):
+    """`--device cuda:1` (issue 29 items 2 and 6): the benchmark's timings wait for GPU 1 and
+    its peak memory is GPU 1's (it read GPU 0's: 0); the predictor leaves GPU 0 alone."""
+    import subprocess
+
+    import segearth_ov
+    if torch.cuda.device_count() < 2:
+        pytest.skip('needs two GPUs')
+    out = subprocess.run(
+        [sys.executable, str(ROOT / 'tools' / 'benchmark.py'), '--size', '224', '--runs', '1',
+         '--device', 'cuda:1'], capture_output=True, text=True, timeout=600,
+        env={**os.environ, 'SEGEARTH_CACHE': str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = dict(line.split(' ', 1) for line in out.stdout.splitlines() if ' ' in line)
+    assert figures['device'] == f'cuda {torch.cuda.get_device_name(1)}'
+    assert float(figures['peak_cuda_mb']) > 0
+    before = torch.cuda.memory_allocated(0)
+    torch.cuda.reset_peak_memory_stats(0)
+    model = tiny_segmentor(CLASSES, precision='fp32', device='cuda:1')
+    labels = segearth_ov.predict(oem_rgb(), ';'.join(CLASSES), model=model)
+    assert model.device == torch.device('cuda', 1) and labels.shape == (300, 260)
+    assert torch.cuda.max_memory_allocated(0) == before
+
+
 # ----------------------------------------------------------------------- evaluation
 @pytest.fixture
 def udd5(tmp_path, monkeypatch):
@@ -106,19 +130,54 @@ def _eval(config, options, *args):
     return load_script('eval.py').main(['--config', config, *args, '--cfg-options', *options])
 
 
-def test_eval_py_on_cuda_gives_the_cpu_metrics(udd5, tmp_path, monkeypatch):
+def _eval_without_gpus(config, options, *args, cwd):
+    """eval.py in a process that sees no GPU (CUDA_VISIBLE_DEVICES=''): a CPU reference no
+    placement of ours can move to a GPU."""
+    import subprocess
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', SEGEARTH_TEST_DEVICE='cpu')
+    proc = subprocess.run([sys.executable, str(ROOT / 'eval.py'), '--config', config, *args,
+                           '--cfg-options', *options], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_eval_py_on_cuda_gives_the_cpu_metrics(udd5, tmp_path):
+    """The CPU reference once ran on the GPU too (mmengine's Runner moved it there whatever
+    was patched): it runs in a process without GPUs now."""
     from segearth_ov.evaluation.results import read_rows
     config, options = udd5
     fp32 = ['model.precision=fp32']
     assert _eval(config, _on(options, model_device()) + fp32, '--work-dir', 'gpu',
                  '--results', 'gpu.xlsx') == 0
-    with monkeypatch.context() as m:            # the Runner would move the model to CUDA
-        m.setattr(torch.cuda, 'is_available', lambda: False)
-        assert _eval(config, _on(options, 'cpu') + fp32, '--work-dir', 'cpu',
-                     '--results', 'cpu.xlsx') == 0
+    _eval_without_gpus(config, _on(options, 'cpu') + fp32, '--work-dir', 'cpu',
+                       '--results', 'cpu.xlsx', cwd=tmp_path)
     gpu, cpu = read_rows(tmp_path / 'gpu.xlsx')[0], read_rows(tmp_path / 'cpu.xlsx')[0]
     assert gpu['images'] == cpu['images'] == 3
     assert gpu['mIoU'] == pytest.approx(cpu['mIoU'], abs=0.5)
+
+
+def _peaks_during(fn):
+    """(allocated before, peak during `fn()`) of every visible GPU."""
+    gpus = range(torch.cuda.device_count())
+    before = [torch.cuda.memory_allocated(i) for i in gpus]
+    for i in gpus:
+        torch.cuda.reset_peak_memory_stats(i)
+    fn()
+    return before, [torch.cuda.max_memory_allocated(i) for i in gpus]
+
+
+def test_eval_py_keeps_the_model_on_the_device_asked_for(udd5):
+    """Issue 29 item 1 on a GPU machine: `model.device=cpu` allocates nothing on any GPU;
+    `model.device=cuda:1` (with two GPUs) allocates on GPU 1 only."""
+    config, options = udd5
+    before, peak = _peaks_during(lambda: _eval(config, _on(options, 'cpu'), '--work-dir', 'cpu',
+                                               '--results', 'cpu.xlsx'))
+    assert peak == before, (before, peak)
+    if torch.cuda.device_count() < 2:
+        return
+    before, peak = _peaks_during(lambda: _eval(config, _on(options, 'cuda:1'), '--work-dir',
+                                               'gpu1', '--results', 'gpu1.xlsx'))
+    assert peak[0] == before[0] and peak[1] > before[1], (before, peak)
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason='torchrun is not installed beside this Python')
@@ -145,7 +204,19 @@ def test_dist_test_sh_with_nccl(procs, udd5, tmp_path):
 
 
 # ----------------------------------------------------------------------- training
-def test_simfeatup_step_and_resume_on_cuda(tmp_path):
+def _same_tensors(a: dict, b: dict, rel=1e-3) -> list[str]:
+    """The keys whose tensors differ by more than `rel` of their norm: CUDA's backward
+    kernels may add in another order, which Adam can turn into a flipped step on an entry
+    whose gradient is nearly 0; a lost generator state or step changes whole tensors."""
+    assert a.keys() == b.keys()
+    return [k for k in a if torch.is_floating_point(a[k]) and
+            (a[k].float() - b[k].float()).norm() > rel * a[k].float().norm() + 1e-6]
+
+
+def test_simfeatup_resumed_on_cuda_equals_uninterrupted_with_pinned_workers(tmp_path):
+    """A run killed after step 2 and resumed ends where an uninterrupted one does (the
+    dropout and views of the GPU's generator restored, issue 29 items 4 and 6), with
+    DataLoader workers feeding pinned memory (num_workers=2 on CUDA)."""
     import cv2
     from segearth_ov.utils.images import read_image
     from simfeatup_train.trainer import train
@@ -155,15 +226,24 @@ def test_simfeatup_step_and_resume_on_cuda(tmp_path):
     tile = read_image(OEM_TILE)
     for i in range(8):
         cv2.imwrite(str(images / f'oem_{i}.png'), tile[10 * i:10 * i + 80, :80, ::-1])
-    cfg = sft.small_cfg(images, tmp_path / 'run', max_steps=1, device=model_device())
-    train(cfg)
-    ckpt = train(dict(cfg, max_steps=2), resume=True)
-    state = torch.load(tmp_path / 'run' / 'state_latest.pt', map_location='cpu',
+    cfg = dict(device=model_device(), num_workers=2, save_every=2)
+
+    def killed(step, info):
+        if step == 3:
+            raise KeyboardInterrupt('killed after step 3, whose state was never saved')
+    full = train(sft.small_cfg(images, tmp_path / 'full', max_steps=4, **cfg))
+    with pytest.raises(KeyboardInterrupt):
+        train(sft.small_cfg(images, tmp_path / 'cut', max_steps=4, **cfg), on_step=killed)
+    resumed = train(sft.small_cfg(images, tmp_path / 'cut', max_steps=4, **cfg), resume=True)
+    state = torch.load(tmp_path / 'cut' / 'state_latest.pt', map_location='cpu',
                        weights_only=True)
-    assert state['step'] == 2 and Path(ckpt).is_file()
+    assert state['step'] == 4 and 'cuda_device' in state['rng'][0]
+    a, b = (torch.load(p, map_location='cpu', weights_only=True)['state_dict']
+            for p in (full, resumed))
+    assert not _same_tensors(a, b)
 
 
-def test_alignearth_step_and_resume_on_cuda(tmp_path):
+def test_alignearth_resumed_on_cuda_equals_uninterrupted(tmp_path):
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from alignearth_train import train as train_cli
@@ -172,17 +252,19 @@ def test_alignearth_step_and_resume_on_cuda(tmp_path):
     common = ['--device', model_device(), '--cfg-options', f'data.pairs={pairs}',
               f'teacher.pretrained={TINY_PT}', f'teacher.model_cfg={TINY_CFG}',
               'data.image_size=64', 'loss.regions=4', 'data.val_fraction=0.25',
-              'data.num_workers=0', 'batch_size=4', 'epochs=2', 'val_at_start=False',
+              'data.num_workers=2', 'batch_size=4', 'epochs=2', 'val_at_start=False',
               'save_epoch_checkpoints=False']
-    stopped = train_cli.main(['--work-dir', str(tmp_path / 'run'), '--max-steps', '1', *common])
+    train_cli.main(['--work-dir', str(tmp_path / 'full'), '--max-steps', '2', *common])
+    stopped = train_cli.main(['--work-dir', str(tmp_path / 'cut'), '--max-steps', '1', *common])
     assert stopped['stopped']
-    train_cli.main(['--work-dir', str(tmp_path / 'run'), '--resume', '--max-steps', '2',
+    train_cli.main(['--work-dir', str(tmp_path / 'cut'), '--resume', '--max-steps', '2',
                     *common])
-    state = torch.load(tmp_path / 'run' / 'training_state.pt', map_location='cpu',
-                       weights_only=True)
-    assert state['global_step'] == 2
-    assert all(torch.isfinite(v).all() for v in state['student'].values()
+    full, cut = (torch.load(tmp_path / w / 'training_state.pt', map_location='cpu',
+                            weights_only=True) for w in ('full', 'cut'))
+    assert full['global_step'] == cut['global_step'] == 2
+    assert all(torch.isfinite(v).all() for v in cut['student'].values()
                if torch.is_floating_point(v))
+    assert not _same_tensors(full['student'], cut['student'])
 
 
 def test_hg_rsovsseg_training_step_on_cuda(tmp_path):

@@ -191,3 +191,58 @@ def test_missing_data_then_missing_weights_are_one_line_each_and_leave_no_folder
     assert len(lines) == 1 and lines[0].startswith(
         f"error: pretrained={str(no_weights)!r} is not a file."), lines
     assert not (tmp_path / 'work_dirs').exists()
+
+
+STEADY = '''_base_ = {base!r}
+crop_size = (64, 64)
+model = dict(vit_type='ViT-B/16', pretrained={pt!r}, model_cfg={cfg!r}, c_k=32, c_o=(32, 16),
+             name_path={classes!r}, data_preprocessor=dict(size=crop_size))
+pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
+            dict(type='PackSegInputs')]
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=False),
+    dataset=dict(type='CustomSegDataset', data_root={root!r}, classes_file='classes.txt',
+                 reduce_zero_label=True, data_prefix=dict(img_path='images',
+                                                          seg_map_path='labels'),
+                 pipeline=pipeline))
+test_dataloader = None
+test_cfg = None
+test_evaluator = None
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=0.5))
+train_cfg = dict(max_iters=2)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
+'''
+
+
+def test_dist_train_sh_on_two_gloo_processes_takes_one_process_step(tmp_path):
+    """`bash dist_train.sh CONFIG 2` on the CPU (gloo; mmengine's DDP was given the
+    LOCAL_RANK as a device id, which torch refuses for a CPU model): 2 processes × 1 image
+    make the steps of 1 process × 2 images — no augmentation, no ignored pixel, the images
+    in order — so DDP's average of the two gradients is the one process's gradient. SGD,
+    whose step is linear in the gradient: Adam's normalised step turns the float noise on
+    the biases before a GroupNorm (their true gradient is 0) into whole steps."""
+    classes = write_shapes_dataset(tmp_path / 'data', n_images=4, size=64)
+    for label in (tmp_path / 'data' / 'labels').glob('*.png'):
+        lab = np.array(Image.open(label))
+        Image.fromarray(np.maximum(lab, 1)).save(label)      # no pixel ignored
+    config = tmp_path / 'hg_steady.py'
+    config.write_text(STEADY.format(
+        base=str(ROOT / 'configs' / 'hg_rsovsseg' / '_base_' / 'hg_runtime.py'),
+        pt=str(TINY_PT), cfg=str(TINY_CFG), classes=str(classes), root=str(tmp_path / 'data')))
+    train(config, tmp_path / 'one')
+    from conftest import run_launcher
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
+               PORT='0', PYTHON=sys.executable,
+               PATH=f'{bin_dir}{os.pathsep}{os.environ.get("PATH", "")}')
+    proc = run_launcher(['bash', str(ROOT / 'dist_train.sh'), str(config), '2', '--work-dir',
+                         str(tmp_path / 'two'), '--cfg-options', 'train_dataloader.batch_size=1'],
+                        cwd=ROOT, env=env, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert 'Distributed launcher: pytorch' in log and "'backend': 'gloo'" in log, log[-3000:]
+    one, two = (load_state(tmp_path / w / 'iter_2.pth')['state_dict'] for w in ('one', 'two'))
+    assert one.keys() == two.keys()
+    for k, v in one.items():
+        assert torch.allclose(v, two[k], rtol=0, atol=1e-6), k

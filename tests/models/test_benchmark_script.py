@@ -5,8 +5,9 @@ import sys
 from decimal import Decimal
 
 import pytest
+import torch
 
-from conftest import ROOT, model_device
+from conftest import ROOT, load_script, model_device
 
 
 def printed_range(text):
@@ -48,6 +49,24 @@ def test_benchmark_prints_every_figure(tmp_path):
         assert float(figures['bf16_image_floor_ratio']) == pytest.approx(seconds / floor, rel=0.02)
     else:
         assert 'bf16_image_seconds' not in figures and 'no native bf16' in figures['note']
+
+
+def test_timings_and_peak_memory_are_those_of_the_gpu_benchmarked(monkeypatch):
+    """Issue 29 item 2: with `--device cuda:1`, `torch.cuda.synchronize()` waited for cuda:0
+    (the timings did not wait for GPU 1) and `max_memory_allocated()` read cuda:0's peak.
+    FakeTensorMode runs the matmul timing on 'cuda:1'; the GPU calls are recorded."""
+    from fake_cuda import fake_cuda
+
+    from segearth_ov.utils.devices import peak_cuda_mb
+    bench = load_script('tools/benchmark.py')
+    waited = []
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda device=None: waited.append(device))
+    monkeypatch.setattr(torch.cuda, 'max_memory_allocated',
+                        lambda device=None: {torch.device('cuda', 1): 3 * 2 ** 20}.get(device, 0))
+    with fake_cuda():
+        bench.matmul_gflops(torch.device('cuda', 1))
+    assert len(waited) == 10 and set(waited) == {torch.device('cuda', 1)}
+    assert peak_cuda_mb('cuda:1') == 3.0
 
 
 @pytest.mark.gpu

@@ -136,3 +136,59 @@ def test_cuda_window_takes_few_ops():
             model.image_logits(img)
     per_window = counter.ops / 4
     assert per_window < 600, f'{per_window:.0f} ops per window'
+
+
+class MatmulDtypes(TorchDispatchMode):
+    """The dtypes the matrix products (the ViT's GEMMs among them) compute in."""
+
+    def __init__(self):
+        super().__init__()
+        self.dtypes = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.__name__.split('.')[0] in ('addmm', 'mm', 'bmm', 'baddbmm'):
+            self.dtypes.add(out.dtype)
+        return out
+
+
+def test_the_default_precision_runs_the_vits_products_in_fp16_on_cuda():
+    """Issue 29 item 6: the default precision ('auto') is fp16 autocast on CUDA on the path
+    mmseg's predict takes, not only in `_autocast()`: matrix products run in half precision
+    (the ViT's; SimFeatUp and the logits stay float32); 'fp32' has none in half."""
+    dtypes = {}
+    for precision in ('auto', 'fp32'):
+        settings = {} if precision == 'auto' else dict(precision=precision)
+        model = tiny_segmentor(CLASSES, device='cpu', **settings)
+        assert model.precision == precision          # 'auto' is what the segmentor defaults to
+        with fake_cuda() as device:
+            model.to(device)
+            img = torch.randn(1, 3, 112, 112, device=device)
+            with MatmulDtypes() as seen:
+                model.predict(img)
+        dtypes[precision] = seen.dtypes
+    assert torch.float16 in dtypes['auto'] and torch.float32 in dtypes['auto']
+    assert dtypes['fp32'] == {torch.float32}
+
+
+def test_text_seconds_wait_for_the_gpu_the_text_tower_runs_on(monkeypatch):
+    """Issue 29 item 5: `text_seconds` stopped the clock while the text tower's kernels could
+    still be queued; it now waits for the model's own GPU (here cuda:1). The text tower
+    reads its tokens' values (the end-of-text position), which fake tensors lack: its
+    output is stood for by a tensor made on that GPU."""
+    model = tiny_segmentor(CLASSES, device='cpu', text_cache=False)
+    width = model.query_features.shape[1]
+    waited = []
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda device=None: waited.append(device))
+    gpu1 = torch.device('cuda', 1)
+    with fake_cuda():
+        model.to(gpu1)
+        clip = model._embedder.model
+        # a fake tensor moves once only (its visual tower just moved with the image side)
+        monkeypatch.setattr(clip, 'to', lambda *args, **kwargs: clip)
+        monkeypatch.setattr(model._embedder, 'compute',
+                            lambda queries, device: torch.randn(len(queries), width,
+                                                                device=device))
+        model.set_classes(['water,river', 'road'])
+        assert model.device == gpu1 and model.query_features.shape == (3, width)
+    assert waited == [gpu1]

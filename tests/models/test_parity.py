@@ -81,10 +81,15 @@ def test_bf16_switch_keeps_99_percent_agreement(name):
 
 
 def _fp16_agreement(name, spec, folder):
+    """The `pred` agreement of the DEFAULT precision on this device (no `precision` given:
+    'auto', which is fp16 autocast on CUDA)."""
     gold = goldens.load_scenario(folder, name, spec)
-    settings = dict(spec['settings'], precision='fp16')
+    settings = dict(spec['settings'])
+    settings.pop('precision', None)
     model = tiny_segmentor(spec['classes'], upsampler=settings.pop('upsampler', 'jbu_one'),
                            **settings)
+    assert model.precision == 'auto'
+    assert getattr(model._autocast(), 'fast_dtype', None) == torch.float16   # on CUDA
     pred = run_pipeline(model, gold['image']).pred_sem_seg.data[0].cpu().numpy()
     return float((pred == gold['pred']).mean())
 
@@ -102,3 +107,4 @@ def test_fp16_autocast_agreement_per_golden_on_cuda(capsys):
             print(f'  {n:<32} {agree:8.4%}')
     low = [f'{n} {a:.4%}' for n, a in rows if a < 0.99]
     assert not low, f'fp16 agreement below 99 %: {low}'
+    assert min(a for _, a in rows) < 1.0, 'every golden agrees exactly: is autocast off?'

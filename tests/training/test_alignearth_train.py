@@ -379,9 +379,11 @@ def test_two_processes_validate_their_shares_and_save_their_own_rng(pairs_dir, t
     from conftest import run_launcher
     from alignearth_train.data import PairDataset
     pairs = _small_pairs(pairs_dir, tmp_path, 24)
+    # AdamW with eps ≫ |gradient| and no decay steps by lr·gradient, linear in it (below)
     options = [f'data.pairs={pairs}', *TINY, 'data.image_size=32', 'loss.regions=2',
                'data.val_fraction=0.3', 'data.num_workers=0', 'batch_size=8', 'epochs=1',
-               'val_batch_size=2', 'save_epoch_checkpoints=False']
+               'val_batch_size=2', 'save_epoch_checkpoints=False', 'optimizer.lr=1.0',
+               'optimizer.eps=1.0', 'optimizer.weight_decay=0.0']
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
                PYTHONPATH=str(ROOT))
     proc = run_launcher(
@@ -407,6 +409,21 @@ def test_two_processes_validate_their_shares_and_save_their_own_rng(pairs_dir, t
 
     state = torch.load(tmp_path / 'work' / 'training_state.pt', weights_only=True)
     assert len(state['rng']) == 2 and state['rng'][0]['torch'] != state['rng'][1]['torch']
+    # DDP's step (issue 29 item 6): the 8 pairs contrasted together either way (micro-batches
+    # of 4 gathered across the ranks, or one of 8 in one process), so the two ranks' step is
+    # one process's step on the whole batch: the student moves by the same amount. (With
+    # Adam's usual eps the step is ±lr wherever the gradient is not tiny, and the float noise
+    # on gradients that are truly 0 — the attention's key biases — flips whole steps.)
+    train_cli.main(['--device', 'cpu', '--work-dir', str(tmp_path / 'one'), '--max-steps', '1',
+                    '--cfg-options', *options])
+    one = torch.load(tmp_path / 'one' / 'training_state.pt', weights_only=True)
+    initial = student.visual.state_dict()
+    for part in ('student', 'loss'):
+        start = initial if part == 'student' else dict.fromkeys(one[part], 0)
+        for k, v in one[part].items():
+            moved, moved_ddp = v - start[k], state[part][k] - start[k]
+            assert (moved_ddp - moved).norm() <= 1e-3 * moved.norm() + 1e-7, (part, k)
+    assert sum(float((v - initial[k]).norm()) for k, v in one['student'].items()) > 0
     with pytest.raises(ValueError, match=r'number of processes \(2 → 1\); resume with the '
                        r'same settings \(torchrun --nproc_per_node 2\)'):
         train_cli.main(['--device', 'cpu', '--work-dir', str(tmp_path / 'work'), '--resume',

@@ -326,6 +326,32 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, images):
         Run(small_cfg(images, tmp_path / 'cut', **{**cfg, 'seed': 1}), resume=True)
 
 
+def test_a_resume_with_fewer_visible_gpus_restores_the_generator_of_its_own_gpu(
+        tmp_path, images, monkeypatch):
+    """Issue 29 item 4: the state held every visible GPU's generator and a resume restored
+    them by index, so a run of cuda:1 resumed where one GPU is visible raised IndexError.
+    A process now saves the generator of its own GPU and restores it into the GPU it runs
+    on. The GPUs' generators are faked by CPU ones (tests/fake_cuda.py); the training runs
+    on the CPU."""
+    from fake_cuda import FakeGPUGenerators
+
+    from segearth_ov.training import load_training_state
+    cfg = dict(max_steps=1, batch_size=1, n_jitters=1)
+    with monkeypatch.context() as m:
+        two = FakeGPUGenerators(m, count=2, current=1)      # this process: cuda:1 of two
+        own = two.generators[1].get_state()
+        train(small_cfg(images, tmp_path / 'run', **cfg))
+    saved = load_training_state(tmp_path / 'run' / 'state_latest.pt')['rng']
+    assert len(saved) == 1 and 'cuda' not in saved[0]
+    assert saved[0]['cuda_device'] == bytes(own.numpy())     # its own GPU's, not all
+    with monkeypatch.context() as m:
+        one = FakeGPUGenerators(m, count=1)                 # resumed where one GPU is visible
+        train(small_cfg(images, tmp_path / 'run', **dict(cfg, max_steps=2)), resume=True)
+        assert torch.equal(one.generators[0].get_state(), own)
+    resumed = load_training_state(tmp_path / 'run' / 'state_latest.pt')
+    assert resumed['step'] == 2 and resumed['rng'][0]['cuda_device'] == bytes(own.numpy())
+
+
 def test_a_run_skips_unreadable_images_and_counts_them(tmp_path, images, caplog):
     (tmp_path / 'data').mkdir()
     (tmp_path / 'data' / 'a_broken.png').write_bytes(b'\x89PNG truncated')

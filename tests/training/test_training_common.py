@@ -68,6 +68,24 @@ def test_each_rank_restores_its_own_generators():
         restore_rank_rng(states, rank=0, world_size=3)
 
 
+def test_older_states_with_every_gpus_generator_restore_the_one_of_this_gpu(monkeypatch):
+    """States written before issue 29 hold every visible GPU's generator, by index: a process
+    restores the one of its own GPU, and a GPU beyond the saved ones keeps its generator
+    (it raised IndexError). The GPUs' generators are faked by CPU ones."""
+    from fake_cuda import FakeGPUGenerators
+    saved = FakeGPUGenerators(monkeypatch, count=2)
+    for g in saved.generators:
+        torch.rand(5, generator=g)          # states unlike a fresh generator's
+    older = dict(capture_rng(), cuda=[bytes(g.get_state().numpy()) for g in saved.generators])
+    older.pop('cuda_device')
+    for current, expected in ((1, older['cuda'][1]), (2, None)):
+        gpus = FakeGPUGenerators(monkeypatch, count=3, current=current)
+        before = gpus.generators[current].get_state()
+        restore_rng(older)
+        now = bytes(gpus.generators[current].get_state().numpy())
+        assert now == (expected or bytes(before.numpy()))
+
+
 def test_two_saves_at_once_do_not_share_a_temporary_file(tmp_path, monkeypatch):
     """Two runs once collided on the fixed name state_latest.pt.tmp: the second moved the
     first's temporary file away. Emulated: while the first save is writing, a second one

@@ -69,6 +69,39 @@ def test_alignearth_resume_and_step_on_cuda(pairs_file, tmp_path, monkeypatch):
             assert trainer.optimizer.state[p]['exp_avg'].device.type == 'cuda'
 
 
+@pytest.mark.parametrize('native_bf16, expected', [(False, torch.float16),
+                                                    (True, torch.bfloat16)])
+def test_alignearth_amp_auto_takes_bf16_only_where_the_gpu_has_it(
+        native_bf16, expected, pairs_file, tmp_path, monkeypatch):
+    """Issue 29 item 3: amp='auto' (the default) asked `torch.cuda.is_bf16_supported()`,
+    which counts emulation: a V100 or T4 trained in slow emulated bf16. It takes bf16 only
+    where the GPU computes it natively (an A100), else fp16 with the loss scaler."""
+    import alignearth_train.trainer as trainer_module
+    from alignearth_train.config import load_config
+    from alignearth_train.encoders import build_encoders
+    from alignearth_train.losses import AlignEarthLoss
+    from alignearth_train.trainer import AlignEarthTrainer
+    cfg = load_config(None, {
+        'data.pairs': str(pairs_file), 'teacher.pretrained': str(TINY_PT),
+        'teacher.model_cfg': str(TINY_CFG), 'data.image_size': 32, 'loss.regions': 2,
+        'data.val_pairs': str(pairs_file), 'batch_size': 4, 'work_dir': str(tmp_path)})
+    assert cfg['amp'] == 'auto'
+    encoders = build_encoders('CLIP', 'ViT-B/16', str(TINY_PT), str(TINY_CFG))
+    loss = AlignEarthLoss(**cfg['loss'])          # built on the CPU, as in a run
+    monkeypatch.setattr(trainer_module, 'build_encoders', lambda *args: encoders)
+    monkeypatch.setattr(trainer_module, 'AlignEarthLoss', lambda **kwargs: loss)
+
+    def is_bf16_supported(including_emulation=True):   # emulation counts by default
+        return native_bf16 or including_emulation
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', is_bf16_supported)
+    scalers = []
+    monkeypatch.setattr(trainer_module.torch.amp, 'GradScaler',
+                        lambda device, enabled: scalers.append(enabled))
+    with fake_cuda():
+        trainer = AlignEarthTrainer(cfg, ctx=CUDA)
+    assert trainer.dtype == expected and scalers == [expected == torch.float16]
+
+
 def test_simfeatup_step_on_cuda(tmp_path, monkeypatch):
     import cv2
     from torch._subclasses.fake_tensor import unset_fake_temporarily

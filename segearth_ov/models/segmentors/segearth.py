@@ -18,6 +18,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 
+from ...utils.devices import synchronize
 from ...utils.parallel import parallel_map
 from ...utils.paths import cache_dir
 from ...utils.precision import NAMES, PRECISIONS
@@ -165,6 +166,7 @@ class SegEarthSegmentation(BaseSegmentor):
         t0 = time.perf_counter()
         with torch.no_grad():
             query_features = self._embedder(class_names.queries, device)
+        synchronize(device)     # the text tower's CUDA kernels are asynchronous: wait for them
         self.text_seconds = time.perf_counter() - t0
         self.text_from_cache = self._embedder.last_from_cache
         self.class_names = class_names
