@@ -51,7 +51,7 @@ def missing_data(cfg, loader: str = 'test_dataloader') -> list[str]:
     root = ds.get('data_root') or ''
     if root and not os.path.isdir(root):
         return [root]
-    return [p for p in data_paths(cfg) if not os.path.exists(p)]
+    return [p for p in data_paths(cfg, loader) if not os.path.exists(p)]
 
 
 def data_paths(cfg, loader: str = 'test_dataloader') -> list[str]:

@@ -74,12 +74,15 @@ def train(args) -> int:
     from segearth_ov.evaluation.run import same_start
     from segearth_ov.utils.distributed import StartMismatch, init_mmengine_distributed
     cfg = build_config(args)
+    first_rank = os.environ.get('RANK', '0') == '0'
     try:
-        # a busy work dir, the data, then the weights: before any folder is made
-        check_free(cfg.work_dir)
+        # a busy work dir, the data, then the weights: before any folder is made (the lock is
+        # rank 0's: the other ranks of this run would find it held by their own rank 0)
+        if first_rank:
+            check_free(cfg.work_dir)
         check_training_inputs(cfg, args.config)
         # one run per work dir: rank 0 holds its lock (train.lock) until the end
-        with work_dir_lock(cfg.work_dir, enabled=os.environ.get('RANK', '0') == '0'):
+        with work_dir_lock(cfg.work_dir, enabled=first_rank):
             init_mmengine_distributed(cfg)
             runner = Runner.from_cfg(cfg)
             same_start(cfg, 'train_dataloader')   # every node: same config and data

@@ -57,14 +57,14 @@ def test_timings_and_peak_memory_are_those_of_the_gpu_benchmarked(monkeypatch):
     FakeTensorMode runs the matmul timing on 'cuda:1'; the GPU calls are recorded."""
     from fake_cuda import fake_cuda
 
+    from segearth_ov.models.segmentors import floors      # tools/benchmark.py's matmul rates
     from segearth_ov.utils.devices import peak_cuda_mb
-    bench = load_script('tools/benchmark.py')
     waited = []
     monkeypatch.setattr(torch.cuda, 'synchronize', lambda device=None: waited.append(device))
     monkeypatch.setattr(torch.cuda, 'max_memory_allocated',
                         lambda device=None: {torch.device('cuda', 1): 3 * 2 ** 20}.get(device, 0))
     with fake_cuda():
-        bench.matmul_gflops(torch.device('cuda', 1))
+        floors.matmul_gflops(torch.device('cuda', 1))
     assert len(waited) == 10 and set(waited) == {torch.device('cuda', 1)}
     assert peak_cuda_mb('cuda:1') == 3.0
 

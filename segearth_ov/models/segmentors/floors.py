@@ -18,17 +18,17 @@ from ...utils.precision import native_bf16
 
 def matmul_gflops(device, dtype=None, n: int = 2048, repeats: int = 5) -> float:
     """Best-of-`repeats` rate of one n×n matmul in `dtype` on `device`, GFLOP/s."""
+    from ...utils.devices import synchronize      # waits for `device` itself (cuda:1 too)
     device = torch.device(device)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
     a @ b
     best = float('inf')
     for _ in range(repeats):
-        sync()
+        synchronize(device)
         t0 = time.perf_counter()
         a @ b
-        sync()
+        synchronize(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * n ** 3 / best / 1e9
 
