@@ -121,14 +121,22 @@ def run_launcher(cmd, timeout: float, **popen_kwargs):
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+            stop_launcher(proc)
             raise
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def stop_launcher(proc) -> None:
+    """Stop a torchrun (or dist_*.sh) process: SIGTERM, so that torchrun stops its workers
+    (in sessions of their own) before it exits; SIGKILL after 60 s. Drains its pipes."""
+    import subprocess
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
 
 
 def tiny_segmentor(classes, upsampler='jbu_one', **settings):

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from conftest import stop_launcher
+
 PORTS = (20000, 32000)
 CRASH_HOOK = Path(__file__).resolve().parent / 'multinode' / 'node_crash'
 
@@ -23,17 +25,6 @@ CRASH_HOOK = Path(__file__).resolve().parent / 'multinode' / 'node_crash'
 class Node:
     returncode: int
     log: str
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM: torchrun stops its workers (in sessions of their own) before it exits."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _port_taken(log: str) -> bool:
@@ -70,7 +61,7 @@ def run_two_nodes(cmd: list, env: dict, logs: Path, timeout: float = 300,
                 time.sleep(0.2)
         finally:
             for proc in procs:
-                _stop(proc)
+                stop_launcher(proc)
             for f in files:
                 f.close()
         texts = [(logs / f'node{node}.{attempt}.log').read_text(errors='replace')
