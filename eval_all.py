@@ -68,12 +68,8 @@ def select(args) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    from segearth_ov.utils.runtime import use_huge_pages
-    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
-    args = parse_args(argv)
-    from segearth_ov.utils import advice
-    with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…
-        return run(args)
+    from segearth_ov.evaluation.cli import start
+    return start(parse_args, run, argv)
 
 
 def run(args) -> int:

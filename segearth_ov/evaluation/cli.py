@@ -44,12 +44,19 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    return start(parse_args, run, argv)
+
+
+def start(parse, run_parsed, argv=None) -> int:
+    """What eval.py and eval_all.py do first: huge pages before torch's first allocation
+    (segearth_ov/utils/runtime.py), then `run_parsed(parse(argv))` with the error advice of
+    --cfg-options (model.…)."""
     from segearth_ov.utils.runtime import use_huge_pages
-    use_huge_pages()          # before torch's first allocation (segearth_ov/utils/runtime.py)
-    args = parse_args(argv)
+    use_huge_pages()
+    args = parse(argv)
     from segearth_ov.utils import advice
-    with advice.using(advice.CFG_OPTIONS):      # error advice: --cfg-options model.…
-        return run(args)
+    with advice.using(advice.CFG_OPTIONS):
+        return run_parsed(args)
 
 
 def run(args) -> int:
